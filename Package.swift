@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+//
+// Meshwork: a gossip-based WireGuard mesh agent for Linux.
+// Module layering (one-way): C shims ← MeshCrypto ← MeshCore ← platform (WireGuardControl, MeshAgent) ← executables.
+// See docs/architecture.md.
+
+import PackageDescription
+
+let package = Package(
+    name: "meshwork",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "meshd", targets: ["meshd"]),
+        .executable(name: "meshctl", targets: ["meshctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libsodium, found through pkg-config (Debian: libsodium-dev).
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Thin Swift layer over libsodium: signatures, key agreement, AEAD, hashing, secrets.
+        .target(
+            name: "MeshCrypto",
+            dependencies: ["CSodium"]
+        ),
+        // The sans-I/O core: addresses, trust objects, wire codec, protocol state machines.
+        .target(
+            name: "MeshCore",
+            dependencies: ["MeshCrypto"]
+        ),
+        // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
+        .target(
+            name: "MeshAgent",
+            dependencies: [
+                "MeshCore",
+                "MeshCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "meshd",
+            dependencies: [
+                "MeshAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "meshctl",
+            dependencies: [
+                "MeshAgent",
+                "MeshCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
+        // Runs the built executables as a user would (depends on them so they are built first).
+        .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),
+    ]
+)

@@ -1,0 +1,70 @@
+import Logging
+import MeshCore
+
+/// Everything meshd can be told, with a default for every setting.
+///
+/// Read from a YAML file by ``MeshdConfiguration/load(file:)``; command-line flags then override
+/// single fields. `configs/meshd.yaml` documents every key.
+public struct MeshdConfiguration: Equatable, Sendable {
+    /// Which WireGuard implementation drives the interface.
+    public enum Backend: String, CaseIterable, Sendable {
+        /// Kernel WireGuard when the module is available, wireguard-go otherwise.
+        case auto
+        /// Kernel WireGuard over generic netlink.
+        case kernel
+        /// A userspace implementation (wireguard-go) over its UAPI socket.
+        case userspace
+    }
+
+    /// The WireGuard interface meshd manages.
+    public struct Interface: Equatable, Sendable {
+        /// Interface name (at most 15 bytes, as for any Linux link).
+        public var name = "mesh0"
+        /// WireGuard implementation.
+        public var backend = Backend.auto
+        /// WireGuard's UDP listen port.
+        public var listenPort: UInt16 = 51820
+        /// Interface MTU.
+        public var mtu = 1420
+        /// Firewall mark on WireGuard's own packets (0: none).
+        public var fwmark: UInt32 = 0
+        public init() {}
+    }
+
+    /// meshd's authenticated gossip channel.
+    public struct Gossip: Equatable, Sendable {
+        /// UDP port of the channel.
+        public var port: UInt16 = 51821
+        /// Local addresses to bind; empty binds the IPv6 and IPv4 wildcards.
+        public var bind: [IPAddress] = []
+        public init() {}
+    }
+
+    /// Which endpoints this node announces to its peers.
+    public struct Endpoints: Equatable, Sendable {
+        /// Extra endpoints to announce, such as a public address with a port forward.
+        public var advertise: [SocketEndpoint] = []
+        /// Local addresses inside these prefixes are never announced (container bridges, …).
+        public var excludeNetworks: [IPPrefix] = []
+        public init() {}
+    }
+
+    /// Where meshd keeps keys, certificate and learned state.
+    public var stateDirectory = "/var/lib/meshwork"
+    /// Path of the control socket; `nil` means `<stateDirectory>/meshd.sock`.
+    public var controlSocket: String?
+    /// The WireGuard interface.
+    public var interface = Interface()
+    /// The gossip channel.
+    public var gossip = Gossip()
+    /// Endpoint announcement.
+    public var endpoints = Endpoints()
+    /// Minimum level of log messages.
+    public var logLevel = Logger.Level.info
+
+    /// The defaults.
+    public init() {}
+
+    /// The control socket path actually used.
+    public var effectiveControlSocket: String { controlSocket ?? stateDirectory + "/meshd.sock" }
+}

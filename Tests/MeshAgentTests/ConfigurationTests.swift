@@ -1,0 +1,113 @@
+import Foundation
+import MeshAgent
+import MeshCore
+import Testing
+
+@Suite struct ConfigurationTests {
+    /// The documented example must parse, and it documents exactly the defaults.
+    @Test func exampleConfigurationParsesToTheDefaults() throws {
+        let example = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("configs/meshd.yaml").path
+        let configuration = try MeshdConfiguration.load(file: example)
+        #expect(configuration == MeshdConfiguration())
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        #expect(try MeshdConfiguration.parse(yaml: "", file: "empty.yaml") == MeshdConfiguration())
+        #expect(try MeshdConfiguration.parse(yaml: "# only a comment\n", file: "c.yaml") == MeshdConfiguration())
+    }
+
+    @Test func readsEverySetting() throws {
+        let text = """
+            state_dir: /srv/mesh
+            control_socket: /run/mesh.sock
+            log_level: debug
+            interface:
+              name: wg-mesh
+              backend: userspace
+              listen_port: 40000
+              mtu: 1380
+              fwmark: 0x51
+            gossip:
+              port: 40001
+              bind: ["192.0.2.1", "2001:db8::1"]
+            endpoints:
+              advertise: ["203.0.113.7:51820", "[2001:db8::7]:51820"]
+              exclude_networks: [172.17.0.0/16, "fd00::/8"]
+            """
+        let configuration = try MeshdConfiguration.parse(yaml: text, file: "full.yaml")
+        #expect(configuration.stateDirectory == "/srv/mesh")
+        #expect(configuration.effectiveControlSocket == "/run/mesh.sock")
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.interface.name == "wg-mesh")
+        #expect(configuration.interface.backend == .userspace)
+        #expect(configuration.interface.listenPort == 40000)
+        #expect(configuration.interface.mtu == 1380)
+        #expect(configuration.interface.fwmark == 0x51)
+        #expect(configuration.gossip.port == 40001)
+        #expect(configuration.gossip.bind == [IPAddress("192.0.2.1"), IPAddress("2001:db8::1")].compactMap { $0 })
+        #expect(configuration.endpoints.advertise.map(\.description) == ["203.0.113.7:51820", "[2001:db8::7]:51820"])
+        #expect(configuration.endpoints.excludeNetworks.map(\.description) == ["172.17.0.0/16", "fd00::/8"])
+        // What --check-config prints reads back to the same value.
+        #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered") == configuration)
+    }
+
+    struct BadCase: Sendable, CustomTestStringConvertible {
+        let yaml: String, line: Int?, key: String?, problem: String
+        var testDescription: String { problem }
+    }
+
+    static let badCases: [BadCase] = [
+        BadCase(yaml: "interface:\n  listen_prot: 1\n", line: 2, key: "interface.listen_prot",
+                problem: "unknown key; did you mean \"listen_port\"?"),
+        BadCase(yaml: "colour: blue\n", line: 1, key: "colour", problem: "unknown key; known keys here:"),
+        BadCase(yaml: "interface:\n  listen_port: 70000\n", line: 2, key: "interface.listen_port",
+                problem: "70000 is out of range (1–65535)"),
+        BadCase(yaml: "gossip:\n  port: 0\n", line: 2, key: "gossip.port", problem: "0 is out of range (1–65535)"),
+        BadCase(yaml: "gossip:\n  port: fast\n", line: 2, key: "gossip.port",
+                problem: "expected an integer, found the string \"fast\""),
+        BadCase(yaml: "interface:\n  mtu: [1420]\n", line: 2, key: "interface.mtu", problem: "expected an integer, found a list"),
+        BadCase(yaml: "endpoints:\n  exclude_networks: [10.0.0.1/8]\n", line: 2, key: "endpoints.exclude_networks[0]",
+                problem: "bits are set after the prefix length; did you mean 10.0.0.0/8?"),
+        BadCase(yaml: "endpoints:\n  exclude_networks: [\"10.0.0.0/33\"]\n", line: 2, key: "endpoints.exclude_networks[0]",
+                problem: "the length must be a number from 0 to 32"),
+        BadCase(yaml: "endpoints:\n  exclude_networks: [banana]\n", line: 2, key: "endpoints.exclude_networks[0]",
+                problem: "expected ADDRESS/LENGTH"),
+        BadCase(yaml: "endpoints:\n  exclude_networks: 10.0.0.0/8\n", line: 2, key: "endpoints.exclude_networks",
+                problem: "expected a list, found the string \"10.0.0.0/8\""),
+        BadCase(yaml: "endpoints:\n  advertise: [\"203.0.113.7\"]\n", line: 2, key: "endpoints.advertise[0]",
+                problem: "is not an endpoint"),
+        BadCase(yaml: "interface:\n  backend: turbo\n", line: 2, key: "interface.backend",
+                problem: "\"turbo\" is not one of: auto, kernel, userspace"),
+        BadCase(yaml: "interface:\n  name: this-name-is-far-too-long\n", line: 2, key: "interface.name",
+                problem: "longer than 15 bytes"),
+        BadCase(yaml: "state_dir: relative/path\n", line: 1, key: "state_dir", problem: "must be an absolute path"),
+        BadCase(yaml: "interface: mesh0\n", line: 1, key: "interface", problem: "expected a mapping of keys to values"),
+        BadCase(yaml: "- just\n- a list\n", line: 1, key: nil, problem: "expected a mapping of keys to values, found a list"),
+        BadCase(yaml: "interface:\n  name: [unclosed\n", line: 3, key: nil, problem: "not valid YAML"),
+        BadCase(yaml: "log_level: loud\n", line: 1, key: "log_level", problem: "\"loud\" is not one of: trace, debug"),
+    ]
+
+    @Test(arguments: badCases)
+    func badInputNamesFileKeyAndProblem(_ bad: BadCase) {
+        do {
+            _ = try MeshdConfiguration.parse(yaml: bad.yaml, file: "/etc/meshwork/meshd.yaml")
+            Issue.record("accepted: \(bad.yaml)")
+        } catch {
+            #expect(error.file == "/etc/meshwork/meshd.yaml")
+            #expect(error.key == bad.key)
+            if let line = bad.line { #expect(error.line == line) }
+            #expect(error.problem.contains(bad.problem), "\(error)")
+            #expect(error.description.hasPrefix("/etc/meshwork/meshd.yaml:"))
+        }
+    }
+
+    @Test func missingFileIsNamed() {
+        #expect {
+            try MeshdConfiguration.load(file: "/nonexistent/meshd.yaml")
+        } throws: { error in
+            "\(error)".contains("/nonexistent/meshd.yaml") && "\(error)".contains("cannot read the file")
+        }
+    }
+}
