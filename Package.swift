@@ -63,6 +63,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Linux netlink, rtnetlink and WireGuard UAPI headers for Swift, plus macro helpers.
+        .target(name: "CNetlink"),
+        // WireGuard device control: kernel backend (generic netlink), userspace backend (UAPI),
+        // rtnetlink link management, diff-only change sets.
+        .target(
+            name: "WireGuardControl",
+            dependencies: ["CNetlink", "MeshCore", "MeshCrypto"]
+        ),
+        // Network-namespace lab for tests, benchmarks and demos: namespaces, veth, processes, nftables.
+        .target(
+            name: "MeshLab",
+            dependencies: ["MeshCore"]
+        ),
+        // Benchmarks live apart from Sources; run in release. See docs/benchmarks.md.
+        .executableTarget(
+            name: "WireGuardBenchmark",
+            dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"],
+            path: "Benchmarks/WireGuardBenchmark"
+        ),
+        .testTarget(name: "WireGuardControlTests", dependencies: ["WireGuardControl", "MeshCore", "MeshCrypto"]),
+        // The contract suite against real WireGuard; enabled by MESHWORK_WG_BACKEND (tiers lab and kernel).
+        .testTarget(
+            name: "WireGuardContractTests",
+            dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"]
+        ),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),

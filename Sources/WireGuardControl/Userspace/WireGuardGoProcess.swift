@@ -1,0 +1,133 @@
+import Foundation
+
+/// Owns a `wireguard-go` daemon: starts `wireguard-go -f IFNAME` (inside a network namespace
+/// through `ip netns exec`, when given), waits until its UAPI socket answers, and stops it by PID.
+///
+/// wireguard-go keeps running when its namespace is deleted: always call ``stop(timeout:)``.
+public final class WireGuardGoProcess: @unchecked Sendable {
+    // The mutable state (the Process) is only touched in init and stop, which callers serialise.
+    /// The interface the daemon owns.
+    public let interfaceName: String
+    /// The namespace it runs in (`nil`: the caller's).
+    public let namespace: String?
+    /// The daemon's process id.
+    public let processIdentifier: Int32
+    /// Where its output goes.
+    public let logPath: String
+    /// Its UAPI socket directory.
+    public let socketDirectory: String
+    private let process: Process
+
+    /// Starts the daemon and waits up to `timeout` seconds for its UAPI socket.
+    /// - Parameters:
+    ///   - executable: the `wireguard-go` binary (looked up on `PATH` when not a path).
+    /// - Throws: ``WireGuardControlError/daemonFailed(interface:detail:)`` with the daemon's own
+    ///   output when it exits or does not answer in time.
+    public init(
+        interfaceName: String, namespace: String? = nil, executable: String = "wireguard-go",
+        socketDirectory: String = UserspaceWireGuardDevice.defaultSocketDirectory, timeout: Double = 10
+    ) throws {
+        guard !interfaceName.isEmpty, interfaceName.utf8.count < 16, !interfaceName.contains("/") else {
+            throw WireGuardControlError.invalidRequest("\"\(interfaceName)\" is not a valid interface name (1 to 15 characters, no '/')")
+        }
+        guard let daemon = Self.resolve(executable) else {
+            throw WireGuardControlError.daemonFailed(
+                interface: interfaceName, detail: "\(executable) not found on PATH: install wireguard-go (Debian: apt-get install wireguard-go)")
+        }
+        var arguments = ["-f", interfaceName]
+        var launcher = daemon
+        if let namespace {
+            guard let ip = Self.resolve("ip") else {
+                throw WireGuardControlError.daemonFailed(interface: interfaceName, detail: "ip not found on PATH: install iproute2")
+            }
+            launcher = ip
+            arguments = ["netns", "exec", namespace, daemon] + arguments
+        }
+        let log = FileManager.default.temporaryDirectory
+            .appendingPathComponent("meshwork-wireguard-go-\(interfaceName)-\(getpid()).log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let output = FileHandle(forWritingAtPath: log)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: launcher)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["WG_PROCESS_FOREGROUND"] = "1"
+        environment["LOG_LEVEL"] = environment["LOG_LEVEL"] ?? "error"
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output ?? FileHandle.nullDevice
+        process.standardError = output ?? FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw WireGuardControlError.daemonFailed(interface: interfaceName, detail: "cannot start \(launcher): \(error)")
+        }
+        try? output?.close()
+
+        self.interfaceName = interfaceName
+        self.namespace = namespace
+        self.processIdentifier = process.processIdentifier
+        self.logPath = log
+        self.socketDirectory = socketDirectory
+        self.process = process
+
+        let device = UserspaceWireGuardDevice(interfaceName: interfaceName, namespace: namespace, socketDirectory: socketDirectory)
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if !process.isRunning {
+                throw WireGuardControlError.daemonFailed(
+                    interface: interfaceName, detail: "wireguard-go exited with status \(process.terminationStatus): \(Self.tail(of: log))")
+            }
+            if (try? UAPIConnection.exchange(UAPICodec.getRequest, path: device.socketPath, interface: interfaceName, timeoutSeconds: 2)) != nil {
+                return
+            }
+            if Date() > deadline {
+                stop()
+                throw WireGuardControlError.daemonFailed(
+                    interface: interfaceName, detail: "no UAPI socket at \(device.socketPath) after \(timeout) s: \(Self.tail(of: log))")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// A device talking to this daemon.
+    public func device() -> UserspaceWireGuardDevice {
+        UserspaceWireGuardDevice(interfaceName: interfaceName, namespace: namespace, socketDirectory: socketDirectory)
+    }
+
+    /// Whether the daemon is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Stops the daemon: SIGTERM, then SIGKILL after `timeout` seconds. Only this PID is signalled.
+    /// Safe to call more than once.
+    public func stop(timeout: Double = 5) {
+        guard process.isRunning else { return }
+        kill(processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            // A killed daemon leaves its socket behind; it is ours to remove.
+            unlink("\(socketDirectory)/\(interfaceName).sock")
+        }
+    }
+
+    deinit { stop() }
+
+    private static func resolve(_ executable: String) -> String? {
+        if executable.contains("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+            let candidate = "\(directory)/\(executable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    private static func tail(of path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return "(no output)" }
+        return String(decoding: data.suffix(600), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
