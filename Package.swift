@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -34,7 +35,10 @@ let package = Package(
         // The sans-I/O core: addresses, trust objects, wire codec, protocol state machines.
         .target(
             name: "MeshCore",
-            dependencies: ["MeshCrypto"]
+            dependencies: [
+                "MeshCrypto",
+                .product(name: "Collections", package: "swift-collections"),
+            ]
         ),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
         .target(

@@ -56,3 +56,29 @@ public enum BLAKE2b {
         return output
     }
 }
+
+extension BLAKE2b {
+    /// The 32-byte unkeyed digest of `data` (cannot fail: the length is fixed and valid).
+    public static func digest256<D: Collection<UInt8>>(_ data: D) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 32)
+        withContiguousBytes(data) { input in
+            output.withUnsafeMutableBufferPointer { target in
+                _ = crypto_generichash(target.nonNullBase, 32, input.bytePointer, UInt64(input.count), nil, 0)
+            }
+        }
+        return output
+    }
+
+    /// The 32-byte keyed digest of `data` under `key`, written into secret memory: the building
+    /// block of key derivation. `key` must hold 1 to 64 bytes (always true for derived keys).
+    public static func keyedDigest256<D: Collection<UInt8>>(_ data: D, key: SecretBytes) -> SecretBytes {
+        precondition((1...maximumKeyByteCount).contains(key.count), "BLAKE2b keys hold 1 to 64 bytes")
+        return SecretBytes(count: 32) { target in
+            withContiguousBytes(data) { input in
+                key.withUnsafeBytes { keyBytes in
+                    _ = crypto_generichash(target.bytePointer, 32, input.bytePointer, UInt64(input.count), keyBytes.bytePointer, keyBytes.count)
+                }
+            }
+        }
+    }
+}

@@ -17,8 +17,10 @@ public struct SymmetricKey: Sendable {
         self.secret = secret
     }
 
-    init(validSecret: SecretBytes) {
-        secret = validSecret
+    /// Wraps derived key material that is 32 bytes by construction (a KDF output).
+    public init(derived secret: SecretBytes) {
+        precondition(secret.count == Self.byteCount, "derived keys are 32 bytes")
+        self.secret = secret
     }
 }
 

@@ -1,0 +1,74 @@
+/// Why a datagram or message was discarded. Every discard is counted under one of these names,
+/// which `meshctl status` shows.
+public enum DropReason: String, Hashable, Sendable, CaseIterable, Comparable {
+    /// Too short, or fields that do not parse.
+    case malformed
+    /// Protocol version this node does not speak.
+    case unsupportedVersion = "unsupported-version"
+    /// Unknown packet type.
+    case unknownType = "unknown-type"
+    /// Larger than the channel allows.
+    case oversized
+    /// Handshake from a node ID that is not a member.
+    case unknownSender = "unknown-sender"
+    /// Handshake addressed to another node ID.
+    case notForUs = "not-for-us"
+    /// Datagram from a revoked node.
+    case revokedSender = "revoked-sender"
+    /// Authentication tag did not verify.
+    case authenticationFailed = "authentication-failed"
+    /// Handshake with a timestamp not newer than the last one from that sender.
+    case replayedHandshake = "replayed-handshake"
+    /// Transport datagram for a session index this node does not have.
+    case unknownSession = "unknown-session"
+    /// Transport counter already seen or too old.
+    case replayed
+    /// Certificate presented in a handshake was refused.
+    case certificateRejected = "certificate-rejected"
+    /// Too many expensive operations from unknown parties.
+    case rateLimited = "rate-limited"
+    /// A message inside an authenticated datagram did not parse.
+    case invalidMessage = "invalid-message"
+    /// A record with a bad signature, or not matching its certificate.
+    case invalidRecord = "invalid-record"
+    /// A record announcing prefixes outside its certificate's grant.
+    case outsideGrant = "outside-grant"
+    /// A certificate from another network or authority.
+    case foreignCertificate = "foreign-certificate"
+    /// An expired or not yet valid certificate.
+    case expiredCertificate = "expired-certificate"
+    /// A record or certificate of a revoked node.
+    case revokedRecord = "revoked-record"
+    /// A revocation not signed by this network's authority.
+    case invalidRevocation = "invalid-revocation"
+    /// A join request for an invitation this node does not hold.
+    case joinUnknownInvitation = "join-unknown-invitation"
+    /// A join request whose proof of the invitation secret failed.
+    case joinBadProof = "join-bad-proof"
+    /// A join request for an expired invitation.
+    case joinExpired = "join-expired"
+    /// A join request for an invitation already used by another node.
+    case joinUsed = "join-used"
+    /// A join answer that does not match a pending enrollment.
+    case unexpectedJoinResponse = "unexpected-join-response"
+    /// Relay traffic from a source without a valid allocation.
+    case relayUnauthorized = "relay-unauthorized"
+
+    public static func < (lhs: DropReason, rhs: DropReason) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// Counts of discards by reason.
+public struct DropCounters: Sendable, Equatable {
+    public private(set) var counts: [DropReason: UInt64] = [:]
+
+    public init() {}
+
+    /// Counts one discard.
+    public mutating func count(_ reason: DropReason) { counts[reason, default: 0] += 1 }
+
+    /// The count for `reason`.
+    public subscript(reason: DropReason) -> UInt64 { counts[reason] ?? 0 }
+
+    /// All discards.
+    public var total: UInt64 { counts.values.reduce(0, +) }
+}

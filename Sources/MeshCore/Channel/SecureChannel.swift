@@ -1,0 +1,439 @@
+import MeshCrypto
+
+/// The authenticated, encrypted datagram channel between agents (sans-I/O).
+///
+/// A handshake in the style of Noise (see `docs/protocol.md` and `docs/security.md`):
+/// the initiator sends an ephemeral key and a first payload sealed under a key that mixes the
+/// static-static secret (so only a member can send it); the responder answers with its own
+/// ephemeral key; transport keys mix in the ephemeral-ephemeral secret, giving forward secrecy.
+/// Initiations carry a timestamp that must increase per sender (replays are refused), and
+/// transport datagrams carry a counter checked against a sliding window.
+///
+/// The channel never touches sockets or clocks: callers pass datagrams, the time and a random
+/// generator, and send what it returns.
+public struct SecureChannel {
+    /// The local node.
+    public let localID: NodeID
+    public let settings: ChannelSettings
+    /// Discards, by reason.
+    public private(set) var drops = DropCounters()
+
+    private let networkID: NetworkID
+    private let agreement: any KeyAgreement
+    private let staticSecret: SecretBytes
+    private let initialChainingKey: SecretBytes
+    /// The local certificate, sent in initiations to peers that may not know this node yet.
+    public var certificate: NodeCertificate?
+
+    private var sessions: [UInt32: Session] = [:]
+    /// Newest first: at most a current and a previous session per peer.
+    private var sessionIndexes: [NodeID: [UInt32]] = [:]
+    private var pending: [NodeID: PendingHandshake] = [:]
+    private var pendingIndexes: [UInt32: NodeID] = [:]
+    private var responderMemory: [NodeID: ResponderMemory] = [:]
+    private var staticShared: [NodeID: SecretBytes] = [:]
+    /// A response being assembled while the caller handles the initiation's payload.
+    private var openResponse: (peer: NodeID, endpoint: SocketEndpoint, header: [UInt8], key: SymmetricKey, payload: [UInt8])?
+    /// Datagrams released while receiving, returned by ``completeReceive()``.
+    private var followUps: [OutboundDatagram] = []
+    private var certificateTokens: Double
+    private var certificateTokensUpdated: Timestamp = .zero
+
+    /// Creates the channel of the node with `identity`, in network `networkID`.
+    public init(identity: Ed25519PrivateKey, networkID: NetworkID, agreement: any KeyAgreement = X25519KeyAgreement(),
+                settings: ChannelSettings = ChannelSettings()) {
+        self.localID = NodeID(identityKey: identity.publicKey)
+        self.networkID = networkID
+        self.agreement = agreement
+        self.settings = settings
+        self.staticSecret = agreement.staticKeyPair(for: identity).secret
+        self.initialChainingKey = KeyDerivation.initialChainingKey(label: "meshwork/v1/channel", networkID: networkID)
+        self.certificateTokens = settings.certificateAdmissionsPerSecond * 2
+    }
+
+    /// Number of established sessions.
+    public var sessionCount: Int { sessions.count }
+
+    /// Whether a session with `peer` is established.
+    public func hasSession(with peer: NodeID) -> Bool { !(sessionIndexes[peer] ?? []).isEmpty }
+
+    // MARK: Sending
+
+    /// Seals `payload` for `peer` at `endpoint`. Uses the current session; otherwise starts (or
+    /// joins) a handshake whose initiation carries the payload when it fits. Returns the datagrams
+    /// to send now (possibly none, when the payload waits for a pending handshake).
+    public mutating func send(
+        _ payload: [UInt8], to peer: ChannelPeer, at endpoint: SocketEndpoint, now: Timestamp,
+        random: inout RandomSource, includeCertificate: Bool = false
+    ) -> [OutboundDatagram] {
+        precondition(payload.count <= settings.maximumPayload, "callers keep payloads within maximumPayload")
+        if let response = openResponse, response.peer == peer.nodeID,
+           response.header.count + response.payload.count + payload.count + XChaCha20Poly1305.tagByteCount <= settings.maximumDatagram {
+            openResponse?.payload += payload
+            return []
+        }
+        if let index = usableSession(for: peer.nodeID, now: now) {
+            return [sealTransport(payload, sessionIndex: index, now: now)]
+        }
+        if var handshake = pending[peer.nodeID] {
+            if handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
+            handshake.endpoint = endpoint
+            pending[peer.nodeID] = handshake
+            return []
+        }
+        return startHandshake(with: peer, at: endpoint, payload: payload, now: now, random: &random, includeCertificate: includeCertificate)
+    }
+
+    /// The index of a session with `peer` that may carry data now, if any.
+    private mutating func usableSession(for peer: NodeID, now: Timestamp) -> UInt32? {
+        guard let index = sessionIndexes[peer]?.first, let session = sessions[index] else { return nil }
+        let age = now - session.createdAt
+        if age >= settings.sessionLifetime { return nil }
+        // Rekey: the initiator of an old session, or anyone whose session went unanswered, handshakes again.
+        if age >= settings.rekeyAfter && session.isInitiator { return nil }
+        if session.lastSent > session.lastReceived, session.lastSent - session.lastReceived >= settings.unansweredAfter { return nil }
+        return index
+    }
+
+    private mutating func sealTransport(_ payload: [UInt8], sessionIndex: UInt32, now: Timestamp) -> OutboundDatagram {
+        guard var session = sessions[sessionIndex] else { preconditionFailure("session index from the table") }
+        let counter = session.sendCounter
+        session.sendCounter += 1
+        if session.lastSent <= session.lastReceived { session.lastSent = now }
+        var header = ByteWriter(capacity: 14 + payload.count + 16)
+        header.write(PacketType.protocolVersion)
+        header.write(PacketType.transport.rawValue)
+        header.write(session.remoteIndex)
+        header.write(counter)
+        let sealed = (try? XChaCha20Poly1305.seal(payload, key: session.sendKey, nonce: Self.nonce(counter), authenticating: header.bytes)) ?? []
+        sessions[sessionIndex] = session
+        return OutboundDatagram(bytes: header.bytes + sealed, endpoint: session.endpoint)
+    }
+
+    private mutating func startHandshake(
+        with peer: ChannelPeer, at endpoint: SocketEndpoint, payload: [UInt8], now: Timestamp,
+        random: inout RandomSource, includeCertificate: Bool
+    ) -> [OutboundDatagram] {
+        guard let shared = sharedStatic(with: peer) else { return [] }
+        let (ephemeralSecret, ephemeralPublic) = agreement.ephemeralKeyPair(using: &random)
+        let (chainingKey, initiationKey) = KeyDerivation.mix(
+            initialChainingKey, secret: shared, ephemeralPublic + Self.bytes(localID) + Self.bytes(peer.nodeID))
+        let index = freshIndex(random: &random)
+        var handshake = PendingHandshake(
+            localIndex: index, peer: peer.nodeID, ephemeralSecret: ephemeralSecret, ephemeralPublic: ephemeralPublic,
+            chainingKey: chainingKey, initiationKey: initiationKey, startedAt: now, lastSentAt: now, attempts: 1,
+            endpoint: endpoint, withCertificate: includeCertificate && certificate != nil)
+        let initiation = buildInitiation(handshake, payload: payload, now: now)
+        if initiation.carriedPayload == false { handshake.queue.append(payload) }
+        pending[peer.nodeID] = handshake
+        pendingIndexes[index] = peer.nodeID
+        return [OutboundDatagram(bytes: initiation.bytes, endpoint: endpoint)]
+    }
+
+    /// Builds an initiation; the payload rides along only if the datagram stays within the limit.
+    private func buildInitiation(_ handshake: PendingHandshake, payload: [UInt8], now: Timestamp) -> (bytes: [UInt8], carriedPayload: Bool) {
+        var writer = ByteWriter(capacity: settings.maximumDatagram)
+        writer.write(PacketType.protocolVersion)
+        let certificateBytes = handshake.withCertificate ? certificate?.encoded : nil
+        writer.write(certificateBytes == nil ? PacketType.handshakeInitiation.rawValue : PacketType.handshakeInitiationWithCertificate.rawValue)
+        writer.write(handshake.localIndex)
+        writer.write(localID)
+        writer.write(handshake.peer)
+        if let certificateBytes { writer.write(longBytes: certificateBytes) }
+        writer.write(raw: handshake.ephemeralPublic)
+        // The timestamp is the nonce: retries reuse the ephemeral key, never the nonce.
+        let timestamp = now.nanoseconds
+        writer.write(timestamp)
+        let fits = writer.count + payload.count + XChaCha20Poly1305.tagByteCount <= settings.maximumDatagram
+        let plaintext = fits ? payload : []
+        let sealed = (try? XChaCha20Poly1305.seal(plaintext, key: handshake.initiationKey, nonce: Self.nonce(timestamp), authenticating: writer.bytes)) ?? []
+        return (writer.bytes + sealed, fits)
+    }
+
+    // MARK: Receiving
+
+    /// What became of a received datagram.
+    public enum Received {
+        /// An authenticated payload from a member.
+        case delivered(from: NodeID, payload: [UInt8], endpoint: SocketEndpoint)
+        /// A handshake this node started completed (queued payloads come from ``completeReceive()``).
+        case established(with: NodeID)
+        /// Not a channel packet (join traffic): the caller handles it.
+        case other(PacketType)
+        /// Discarded, and counted.
+        case dropped(DropReason)
+    }
+
+    /// Authenticates and opens `datagram`.
+    ///
+    /// - Parameters:
+    ///   - resolvePeer: the static key of a member by ID, or nil for non-members (checked before
+    ///     any public-key operation).
+    ///   - admitCertificate: validates a certificate presented by an unknown sender and returns the
+    ///     peer if it may be admitted (rate-limited before the call).
+    ///
+    /// After handling the result, call ``completeReceive()``: replies sent in between ride in the
+    /// handshake response.
+    public mutating func receive(
+        _ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp, random: inout RandomSource,
+        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
+    ) -> Received {
+        guard datagram.count >= 2 else { return drop(.malformed) }
+        guard datagram.count <= settings.maximumDatagram + 512 else { return drop(.oversized) }
+        guard datagram[0] == PacketType.protocolVersion else { return drop(.unsupportedVersion) }
+        guard let type = PacketType(rawValue: datagram[1]) else { return drop(.unknownType) }
+        switch type {
+        case .transport:
+            return receiveTransport(datagram, from: endpoint, now: now)
+        case .handshakeInitiation, .handshakeInitiationWithCertificate:
+            return receiveInitiation(datagram, type: type, from: endpoint, now: now, random: &random,
+                                     resolvePeer: resolvePeer, admitCertificate: admitCertificate)
+        case .handshakeResponse:
+            return receiveResponse(datagram, from: endpoint, now: now)
+        case .joinRequest, .joinResponse, .joinUnknownInvitation:
+            return .other(type)
+        }
+    }
+
+    /// Datagrams that follow from the last ``receive(_:from:now:random:resolvePeer:admitCertificate:)``:
+    /// the handshake response (carrying any replies sent since), or payloads released by a
+    /// completed handshake. Call after handling every received datagram.
+    public mutating func completeReceive() -> [OutboundDatagram] {
+        var datagrams: [OutboundDatagram] = []
+        if let response = openResponse {
+            openResponse = nil
+            let sealed = (try? XChaCha20Poly1305.seal(response.payload, key: response.key, nonce: Self.nonce(0), authenticating: response.header)) ?? []
+            let bytes = response.header + sealed
+            responderMemory[response.peer]?.lastResponse = bytes
+            datagrams.append(OutboundDatagram(bytes: bytes, endpoint: response.endpoint))
+        }
+        datagrams += followUps
+        followUps = []
+        return datagrams
+    }
+
+    private mutating func receiveTransport(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
+        var reader = ByteReader(datagram, context: "transport")
+        guard let _ = try? reader.readBytes(2), let index = try? reader.readUInt32(), let counter = try? reader.readUInt64() else {
+            return drop(.malformed)
+        }
+        guard var session = sessions[index] else { return drop(.unknownSession) }
+        guard now - session.createdAt < settings.sessionLifetime else { return drop(.unknownSession) }
+        guard session.replay.isAcceptable(counter) else { return drop(.replayed) }
+        let header = datagram[..<14]
+        guard let payload = try? XChaCha20Poly1305.open(datagram[14...], key: session.receiveKey, nonce: Self.nonce(counter), authenticating: header) else {
+            return drop(.authenticationFailed)
+        }
+        session.replay.record(counter)
+        session.lastReceived = now
+        session.lastSent = .zero
+        session.endpoint = endpoint
+        sessions[index] = session
+        return .delivered(from: session.peer, payload: payload, endpoint: endpoint)
+    }
+
+    private mutating func receiveInitiation(
+        _ datagram: [UInt8], type: PacketType, from endpoint: SocketEndpoint, now: Timestamp,
+        random: inout RandomSource,
+        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
+    ) -> Received {
+        var reader = ByteReader(datagram, context: "handshake initiation")
+        let senderIndex: UInt32, senderID: NodeID, receiverID: NodeID
+        var certificateBytes: [UInt8]? = nil
+        let ephemeral: [UInt8], timestamp: UInt64
+        do {
+            _ = try reader.readBytes(2)
+            senderIndex = try reader.readUInt32()
+            senderID = try reader.readNodeID()
+            receiverID = try reader.readNodeID()
+            if type == .handshakeInitiationWithCertificate { certificateBytes = Array(try reader.readLongBytes()) }
+            ephemeral = try reader.readArray(32)
+            timestamp = try reader.readUInt64()
+        } catch {
+            return drop(.malformed)
+        }
+        guard receiverID == localID else { return drop(.notForUs) }
+        if let memory = responderMemory[senderID], timestamp <= memory.lastTimestamp { return drop(.replayedHandshake) }
+
+        var peer = resolvePeer(senderID)
+        if peer == nil, let certificateBytes {
+            guard takeCertificateToken(now: now) else { return drop(.rateLimited) }
+            guard let certificate = try? NodeCertificate(decoding: certificateBytes), certificate.nodeID == senderID else {
+                return drop(.certificateRejected)
+            }
+            guard let admitted = admitCertificate(certificate) else { return drop(.certificateRejected) }
+            peer = admitted
+        }
+        guard let peer else { return drop(.unknownSender) }
+        guard let shared = sharedStatic(with: peer) else { return drop(.authenticationFailed) }
+
+        let headerLength = reader.offset
+        let (chainingKey, initiationKey) = KeyDerivation.mix(
+            initialChainingKey, secret: shared, ephemeral + Self.bytes(senderID) + Self.bytes(localID))
+        guard let payload = try? XChaCha20Poly1305.open(
+            datagram[headerLength...], key: initiationKey, nonce: Self.nonce(timestamp), authenticating: datagram[..<headerLength])
+        else { return drop(.authenticationFailed) }
+
+        // A retried initiation (same ephemeral): the session exists; resend the same response.
+        if var memory = responderMemory[senderID], memory.lastEphemeral == ephemeral, sessions[memory.sessionIndex] != nil {
+            memory.lastTimestamp = timestamp
+            responderMemory[senderID] = memory
+            sessions[memory.sessionIndex]?.endpoint = endpoint
+            openResponse = nil
+            followUps.append(OutboundDatagram(bytes: memory.lastResponse, endpoint: endpoint))
+            return .delivered(from: senderID, payload: payload, endpoint: endpoint)
+        }
+
+        let (responderSecret, responderPublic) = agreement.ephemeralKeyPair(using: &random)
+        guard let ephemeralShared = try? agreement.agree(responderSecret, ephemeral) else { return drop(.authenticationFailed) }
+        let (finalChainingKey, responseKey) = KeyDerivation.mix(chainingKey, secret: ephemeralShared, responderPublic)
+        let keys = KeyDerivation.transportKeys(finalChainingKey)
+        let index = freshIndex(random: &random)
+        let session = Session(
+            localIndex: index, remoteIndex: senderIndex, peer: senderID, sendKey: keys.responderToInitiator,
+            receiveKey: keys.initiatorToResponder, now: now, isInitiator: false, endpoint: endpoint)
+        install(session)
+
+        var header = ByteWriter(capacity: 42)
+        header.write(PacketType.protocolVersion)
+        header.write(PacketType.handshakeResponse.rawValue)
+        header.write(index)
+        header.write(senderIndex)
+        header.write(raw: responderPublic)
+        responderMemory[senderID] = ResponderMemory(lastTimestamp: timestamp, lastEphemeral: ephemeral, lastResponse: [], sessionIndex: index)
+        openResponse = (senderID, endpoint, header.bytes, responseKey, [])
+        return .delivered(from: senderID, payload: payload, endpoint: endpoint)
+    }
+
+    private mutating func receiveResponse(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
+        var reader = ByteReader(datagram, context: "handshake response")
+        guard let _ = try? reader.readBytes(2), let senderIndex = try? reader.readUInt32(),
+              let receiverIndex = try? reader.readUInt32(), let ephemeral = try? reader.readArray(32)
+        else { return drop(.malformed) }
+        guard let peer = pendingIndexes[receiverIndex], let handshake = pending[peer], handshake.localIndex == receiverIndex else {
+            return drop(.unknownSession)
+        }
+        guard let ephemeralShared = try? agreement.agree(handshake.ephemeralSecret, ephemeral) else { return drop(.authenticationFailed) }
+        let (finalChainingKey, responseKey) = KeyDerivation.mix(handshake.chainingKey, secret: ephemeralShared, ephemeral)
+        let headerLength = reader.offset
+        guard let payload = try? XChaCha20Poly1305.open(
+            datagram[headerLength...], key: responseKey, nonce: Self.nonce(0), authenticating: datagram[..<headerLength])
+        else { return drop(.authenticationFailed) }
+        let keys = KeyDerivation.transportKeys(finalChainingKey)
+        pending[peer] = nil
+        pendingIndexes[receiverIndex] = nil
+        install(Session(
+            localIndex: handshake.localIndex, remoteIndex: senderIndex, peer: peer, sendKey: keys.initiatorToResponder,
+            receiveKey: keys.responderToInitiator, now: now, isInitiator: true, endpoint: endpoint))
+        for queued in handshake.queue {
+            followUps.append(sealTransport(queued, sessionIndex: handshake.localIndex, now: now))
+        }
+        // The response may carry replies (an ack to a 0-RTT ping).
+        return payload.isEmpty ? .established(with: peer) : .delivered(from: peer, payload: payload, endpoint: endpoint)
+    }
+
+    // MARK: Timers and forgetting
+
+    /// Retries unanswered handshakes and expires old sessions. Returns datagrams to send and the
+    /// peers whose handshakes were abandoned (their queued payloads are gone).
+    public mutating func tick(now: Timestamp) -> (datagrams: [OutboundDatagram], abandoned: [NodeID]) {
+        var datagrams: [OutboundDatagram] = []
+        var abandoned: [NodeID] = []
+        for peer in pending.keys.sorted() {
+            guard var handshake = pending[peer], now - handshake.lastSentAt >= settings.handshakeRetry else { continue }
+            if handshake.attempts >= settings.handshakeAttempts {
+                pending[peer] = nil
+                pendingIndexes[handshake.localIndex] = nil
+                abandoned.append(peer)
+                continue
+            }
+            handshake.attempts += 1
+            handshake.lastSentAt = now
+            let first = handshake.queue.first ?? []
+            let initiation = buildInitiation(handshake, payload: first, now: now)
+            if initiation.carriedPayload, !handshake.queue.isEmpty { handshake.queue.removeFirst() }
+            pending[peer] = handshake
+            datagrams.append(OutboundDatagram(bytes: initiation.bytes, endpoint: handshake.endpoint))
+        }
+        for (index, session) in sessions where now - session.createdAt >= settings.sessionLifetime {
+            remove(sessionIndex: index, peer: session.peer)
+        }
+        return (datagrams, abandoned)
+    }
+
+    /// The earliest time ``tick(now:)`` has work to do.
+    public var nextDeadline: Timestamp {
+        pending.values.map { $0.lastSentAt + settings.handshakeRetry }.min() ?? .distantFuture
+    }
+
+    /// Drops every session and pending handshake with `peer` (revoked or gone).
+    public mutating func forget(_ peer: NodeID) {
+        for index in sessionIndexes[peer] ?? [] { sessions[index] = nil }
+        sessionIndexes[peer] = nil
+        if let handshake = pending.removeValue(forKey: peer) { pendingIndexes[handshake.localIndex] = nil }
+        responderMemory[peer] = nil
+        staticShared[peer] = nil
+    }
+
+    /// Counts a discard decided by a layer above (an invalid message inside a valid datagram).
+    public mutating func countDrop(_ reason: DropReason) { drops.count(reason) }
+
+    // MARK: Helpers
+
+    private mutating func drop(_ reason: DropReason) -> Received {
+        drops.count(reason)
+        return .dropped(reason)
+    }
+
+    private mutating func install(_ session: Session) {
+        sessions[session.localIndex] = session
+        var indexes = [session.localIndex] + (sessionIndexes[session.peer] ?? [])
+        while indexes.count > 2 {
+            let old = indexes.removeLast()
+            sessions[old] = nil
+        }
+        sessionIndexes[session.peer] = indexes
+    }
+
+    private mutating func remove(sessionIndex: UInt32, peer: NodeID) {
+        sessions[sessionIndex] = nil
+        sessionIndexes[peer]?.removeAll { $0 == sessionIndex }
+        if sessionIndexes[peer]?.isEmpty == true { sessionIndexes[peer] = nil }
+    }
+
+    private mutating func sharedStatic(with peer: ChannelPeer) -> SecretBytes? {
+        if let cached = staticShared[peer.nodeID] { return cached }
+        guard let shared = try? agreement.agree(staticSecret, peer.staticPublicKey) else { return nil }
+        staticShared[peer.nodeID] = shared
+        return shared
+    }
+
+    private mutating func freshIndex(random: inout RandomSource) -> UInt32 {
+        while true {
+            let index = UInt32.random(in: 1...UInt32.max, using: &random)
+            if sessions[index] == nil, pendingIndexes[index] == nil { return index }
+        }
+    }
+
+    private mutating func takeCertificateToken(now: Timestamp) -> Bool {
+        let elapsed = (now - certificateTokensUpdated).seconds
+        certificateTokensUpdated = now
+        let capacity = settings.certificateAdmissionsPerSecond * 2
+        certificateTokens = min(capacity, certificateTokens + elapsed * settings.certificateAdmissionsPerSecond)
+        guard certificateTokens >= 1 else { return false }
+        certificateTokens -= 1
+        return true
+    }
+
+    static func nonce(_ counter: UInt64) -> [UInt8] {
+        var nonce = [UInt8](repeating: 0, count: XChaCha20Poly1305.nonceByteCount)
+        for index in 0..<8 { nonce[index] = UInt8(truncatingIfNeeded: counter >> (56 - 8 * UInt64(index))) }
+        return nonce
+    }
+
+    static func bytes(_ id: NodeID) -> [UInt8] {
+        var writer = ByteWriter(capacity: 8)
+        writer.write(id)
+        return writer.bytes
+    }
+}

@@ -1,0 +1,250 @@
+import MeshCrypto
+
+/// The network authority's enrollment service: it issues invitations, answers join requests
+/// carrying a valid proof with a certificate, and signs revocations. Runs on the node that holds
+/// the authority key; its state is persisted by the agent.
+public struct AuthorityService: Sendable {
+    /// The network.
+    public let settings: NetworkSettings
+    private let key: Ed25519PrivateKey
+    /// Invitations by ``Invitation/idHex``.
+    public private(set) var invitations: [String: Invitation]
+    /// The newest certificate issued per node name.
+    public private(set) var certificates: [String: NodeCertificate]
+    /// Names that were revoked (not reusable until their certificates expire).
+    public private(set) var revokedNames: [String: UInt64]
+    /// Validity of issued certificates.
+    public var certificateLifetime: UInt64 = 90 * 86400
+
+    public init(settings: NetworkSettings, key: Ed25519PrivateKey, invitations: [Invitation] = [],
+                certificates: [NodeCertificate] = [], revokedNames: [String: UInt64] = [:]) {
+        self.settings = settings
+        self.key = key
+        self.invitations = Dictionary(invitations.map { ($0.idHex, $0) }, uniquingKeysWith: { $1 })
+        self.certificates = Dictionary(certificates.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        self.revokedNames = revokedNames
+    }
+
+    /// The authority's public key.
+    public var authorityKey: Ed25519PublicKey { key.publicKey }
+
+    // MARK: Certificates
+
+    /// Issues a certificate directly (for the authority node itself, and renewals).
+    public mutating func issueCertificate(
+        name: String, identityKey: Ed25519PublicKey, wireGuardKey: X25519PublicKey, addresses: [IPAddress],
+        routes: [IPPrefix], roles: NodeRoles, now: Timestamp
+    ) throws(AuthorityError) -> NodeCertificate {
+        let serial = UInt64.random(in: 1...UInt64.max, using: &secureGenerator)
+        do {
+            let certificate = try NodeCertificate(
+                networkID: settings.networkID, serial: serial, name: name, identityKey: identityKey, wireGuardKey: wireGuardKey,
+                addresses: addresses, routes: routes, roles: roles, notBefore: now.seconds > 60 ? now.seconds - 60 : 0,
+                notAfter: now.seconds + certificateLifetime, issuer: key)
+            certificates[name] = certificate
+            return certificate
+        } catch {
+            throw .signing("\(error)")
+        }
+    }
+
+    /// Renews the certificate of `name` with the same keys, addresses and grants.
+    public mutating func renew(name: String, now: Timestamp) throws(AuthorityError) -> NodeCertificate {
+        guard let current = certificates[name] else { throw .unknownNode(name) }
+        return try issueCertificate(
+            name: name, identityKey: current.identityKey, wireGuardKey: current.wireGuardKey, addresses: current.addresses,
+            routes: current.routes, roles: current.roles, now: now)
+    }
+
+    // MARK: Invitations
+
+    /// Creates an invitation and its token. Reserves an address (the next free one unless given).
+    public mutating func invite(
+        name: String, ttl: UInt64, address requested: IPAddress? = nil, roles: NodeRoles = [], routes: [IPPrefix] = [],
+        bootstrapKey: Ed25519PublicKey, bootstrapEndpoints: [SocketEndpoint], now: Timestamp
+    ) throws(AuthorityError) -> InvitationToken {
+        if let problem = NodeName.problem(name) { throw .invalidName(problem) }
+        expireInvitations(now: now)
+        guard !nameInUse(name) else { throw .nameTaken(name) }
+        let addresses = try allocateAddresses(requested: requested)
+        guard routes.count <= NodeCertificate.maximumRoutes else { throw .routeInvalid("at most \(NodeCertificate.maximumRoutes) routes") }
+        let secret = SecureRandom.bytes(count: InvitationToken.secretLength)
+        let token: InvitationToken
+        do {
+            token = try InvitationToken(
+                networkID: settings.networkID, networkName: settings.name, authorityKey: key.publicKey, bootstrapKey: bootstrapKey,
+                bootstrapEndpoints: bootstrapEndpoints, secret: secret, expiresAt: now.seconds + ttl, nodeName: name)
+        } catch {
+            throw .invalidName("\(error)")
+        }
+        let invitation = Invitation(
+            id: token.invitationID, secret: secret, name: name, addresses: addresses, routes: routes, roles: roles,
+            expiresAt: token.expiresAt)
+        invitations[invitation.idHex] = invitation
+        return token
+    }
+
+    /// Drops unused invitations that expired (their reserved addresses become free).
+    public mutating func expireInvitations(now: Timestamp) {
+        invitations = invitations.filter { $0.value.isUsed || $0.value.expiresAt + 86400 > now.seconds }
+    }
+
+    private func nameInUse(_ name: String) -> Bool {
+        if certificates[name] != nil, revokedNames[name] == nil { return true }
+        return invitations.values.contains { $0.name == name && !$0.isUsed }
+    }
+
+    /// Addresses held by members and pending invitations.
+    public var allocatedAddresses: Set<IPAddress> {
+        var taken = Set<IPAddress>()
+        for certificate in certificates.values { taken.formUnion(certificate.addresses) }
+        for invitation in invitations.values { taken.formUnion(invitation.addresses) }
+        return taken
+    }
+
+    private func allocateAddresses(requested: IPAddress?) throws(AuthorityError) -> [IPAddress] {
+        let taken = allocatedAddresses
+        let v4Prefix = settings.ipv4Prefix
+        let hostIndex: UInt64
+        if let requested {
+            guard let prefix = settings.overlayPrefix(for: requested), prefix.contains(requested) else {
+                throw .addressOutsideNetwork("\(requested)")
+            }
+            guard !taken.contains(requested) else { throw .addressTaken("\(requested)") }
+            hostIndex = Self.hostIndex(of: requested, in: prefix)
+            if !requested.isIPv4 {
+                return [Self.address(in: v4Prefix, index: hostIndex), requested].compactMap { $0 }.filter { !taken.contains($0) }
+            }
+        } else {
+            let size: UInt64 = v4Prefix.length >= 32 ? 1 : (1 << UInt64(32 - v4Prefix.length))
+            guard let free = (1..<max(size - 1, 1)).first(where: { index in
+                guard let candidate = Self.address(in: v4Prefix, index: index) else { return false }
+                return !taken.contains(candidate)
+            }) else { throw .addressPoolExhausted }
+            hostIndex = free
+        }
+        var addresses = [Self.address(in: v4Prefix, index: hostIndex)].compactMap { $0 }
+        if let requested, requested.isIPv4 { addresses = [requested] }
+        if let v6Prefix = settings.ipv6Prefix, let v6 = Self.address(in: v6Prefix, index: hostIndex), !taken.contains(v6) {
+            addresses.append(v6)
+        }
+        return addresses
+    }
+
+    /// The `index`-th address of `prefix` (index 1 is the first host), if it fits.
+    static func address(in prefix: IPPrefix, index: UInt64) -> IPAddress? {
+        switch prefix.address {
+        case let .v4(base):
+            let hostBits = 32 - prefix.length
+            guard hostBits >= 64 || index < (UInt64(1) << UInt64(hostBits)) else { return nil }
+            return .v4(IPv4Address(base.value | UInt32(truncatingIfNeeded: index)))
+        case let .v6(base):
+            let hostBits = 128 - prefix.length
+            guard hostBits >= 64 || index < (UInt64(1) << UInt64(hostBits)) else { return nil }
+            return .v6(IPv6Address(high: base.high, low: base.low | index))
+        }
+    }
+
+    static func hostIndex(of address: IPAddress, in prefix: IPPrefix) -> UInt64 {
+        switch (address, prefix.address) {
+        case let (.v4(a), .v4(base)): return UInt64(a.value - base.value)
+        case let (.v6(a), .v6(base)): return a.low &- base.low
+        default: return 0
+        }
+    }
+
+    // MARK: Enrollment
+
+    /// What to do with a join request.
+    public enum JoinHandling: Sendable {
+        /// Send `response` back; `enrolled` is the certificate issued now (nil on refusals and retries).
+        case respond([UInt8], enrolled: NodeCertificate?)
+        /// Discard, counted under the reason.
+        case drop(DropReason)
+    }
+
+    /// Handles a join request addressed to this bootstrap node, whose static key is `staticSecret`.
+    public mutating func handleJoinRequest(
+        _ datagram: [UInt8], staticSecret: SecretBytes, agreement: any KeyAgreement, now: Timestamp
+    ) -> JoinHandling {
+        var reader = ByteReader(datagram, context: "join request")
+        guard let _ = try? reader.readBytes(2), let invitationID = try? reader.readArray(16), let ephemeral = try? reader.readArray(32) else {
+            return .drop(.malformed)
+        }
+        let idHex = invitationID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        guard var invitation = invitations[idHex] else {
+            return .respond(JoinMessages.header(.joinUnknownInvitation, invitationID: invitationID), enrolled: nil)
+        }
+        guard let shared = try? agreement.agree(staticSecret, ephemeral) else { return .drop(.authenticationFailed) }
+        let keys = JoinMessages.keys(ephemeralStaticSecret: shared, ephemeralPublic: ephemeral, invitationID: invitationID, networkID: settings.networkID)
+        let headerLength = JoinMessages.requestHeaderLength
+        guard let body = try? XChaCha20Poly1305.open(
+            datagram[headerLength...], key: keys.request, nonce: SecureChannel.nonce(0), authenticating: datagram[..<headerLength])
+        else { return .drop(.authenticationFailed) }
+        var bodyReader = ByteReader(body, context: "join request body")
+        guard let identityBytes = try? bodyReader.readArray(32), let wireGuardBytes = try? bodyReader.readArray(32),
+              let timestamp = try? bodyReader.readUInt64(), let proof = try? bodyReader.readArray(32),
+              let signature = try? bodyReader.readArray(64), bodyReader.isAtEnd,
+              let identityKey = try? Ed25519PublicKey(bytes: identityBytes), let wireGuardKey = try? X25519PublicKey(bytes: wireGuardBytes)
+        else { return .drop(.malformed) }
+        let expected = JoinMessages.proof(
+            secret: invitation.secret, invitationID: invitationID, ephemeralPublic: ephemeral, identityKey: identityBytes,
+            wireGuardKey: wireGuardBytes, timestamp: timestamp)
+        guard ConstantTime.equals(expected, proof),
+              identityKey.isValidSignature(signature, for: JoinMessages.possessionMessage(
+                invitationID: invitationID, ephemeralPublic: ephemeral, wireGuardKey: wireGuardBytes, timestamp: timestamp))
+        else { return .drop(.joinBadProof) }
+
+        func reply(_ status: JoinMessages.Status, _ payload: [UInt8] = []) -> JoinHandling {
+            let header = JoinMessages.header(.joinResponse, invitationID: invitationID)
+            let sealed = (try? XChaCha20Poly1305.seal([status.rawValue] + payload, key: keys.response, nonce: SecureChannel.nonce(0), authenticating: header)) ?? []
+            return .respond(header + sealed, enrolled: nil)
+        }
+        func enrolledPayload(_ certificate: [UInt8]) -> [UInt8] {
+            var writer = ByteWriter()
+            writer.write(longBytes: settings.encoded)
+            writer.write(longBytes: certificate)
+            return writer.bytes
+        }
+
+        if let used = invitation.enrolledIdentity {
+            guard used == identityBytes, let issued = invitation.issuedCertificate else { return reply(.alreadyUsed) }
+            return reply(.enrolled, enrolledPayload(issued))  // the joiner retried: same answer
+        }
+        guard invitation.expiresAt >= now.seconds else { return reply(.expired) }
+        let node = NodeID(identityKey: identityKey)
+        if certificates.values.contains(where: { $0.nodeID == node && $0.name != invitation.name }) { return reply(.conflict) }
+        let certificate: NodeCertificate
+        do {
+            certificate = try issueCertificate(
+                name: invitation.name, identityKey: identityKey, wireGuardKey: wireGuardKey, addresses: invitation.addresses,
+                routes: invitation.routes, roles: invitation.roles, now: now)
+        } catch {
+            return reply(.conflict)
+        }
+        invitation.enrolledIdentity = identityBytes
+        invitation.issuedCertificate = certificate.encoded
+        invitations[idHex] = invitation
+        guard case let .respond(bytes, _) = reply(.enrolled, enrolledPayload(certificate.encoded)) else { return .drop(.malformed) }
+        return .respond(bytes, enrolled: certificate)
+    }
+
+    // MARK: Revocation
+
+    /// Revokes the node called `name`.
+    public mutating func revoke(name: String, now: Timestamp) throws(AuthorityError) -> Revocation {
+        guard let certificate = certificates[name] else { throw .unknownNode(name) }
+        do {
+            let revocation = try Revocation(
+                networkID: settings.networkID, identityKey: certificate.identityKey, name: name, revokedAt: now.seconds,
+                keepUntil: certificate.notAfter + 86400, issuer: key)
+            revokedNames[name] = certificate.notAfter
+            return revocation
+        } catch {
+            throw .signing("\(error)")
+        }
+    }
+}
+
+/// Serials and secrets come from the system's secure generator.
+nonisolated(unsafe) private var secureGenerator = SecureRandomNumberGenerator()

@@ -1,0 +1,30 @@
+/// Join traffic arriving at a running node: the authority answers join requests; everyone else
+/// counts them as drops.
+extension MeshNode {
+    func handleEnrollmentPacket(type: PacketType, datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) {
+        guard type == .joinRequest else {
+            channel.countDrop(.unexpectedJoinResponse)
+            return
+        }
+        guard var service = authority else {
+            channel.countDrop(.joinUnknownInvitation)
+            return
+        }
+        let staticSecret = agreement.staticKeyPair(for: identity).secret
+        let handling = service.handleJoinRequest(datagram, staticSecret: staticSecret, agreement: agreement, now: now)
+        authority = service
+        switch handling {
+        case let .drop(reason):
+            channel.countDrop(reason)
+        case let .respond(response, enrolled):
+            if datagram.count > 1, response.count > 1, response[1] == PacketType.joinUnknownInvitation.rawValue {
+                channel.countDrop(.joinUnknownInvitation)
+            }
+            emit([OutboundDatagram(bytes: response, endpoint: endpoint)])
+            if let enrolled {
+                admittedCertificates[enrolled.nodeID] = enrolled
+                events.append(.enrolled(enrolled))
+            }
+        }
+    }
+}

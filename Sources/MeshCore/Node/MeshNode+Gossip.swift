@@ -1,0 +1,248 @@
+/// Dissemination: records, verdicts and revocations, merged by the SWIM rules and spread by
+/// piggybacking, immediate pushes and gossip rounds.
+extension MeshNode {
+    /// Dispatches the messages of one authenticated datagram.
+    func handlePayload(_ payload: [UInt8], from sender: NodeID, endpoint: SocketEndpoint, now: Timestamp) {
+        let messages: [Message]
+        do {
+            messages = try Message.decodeAll(payload)
+        } catch {
+            channel.countDrop(.invalidMessage)
+            return
+        }
+        noteContact(sender, at: endpoint, now: now)
+        for message in messages {
+            switch message {
+            case let .ping(sequence, target): handlePing(sequence: sequence, target: target, from: sender, now: now)
+            case let .ack(sequence): handleAck(sequence: sequence, from: sender, now: now)
+            case let .pingRequest(sequence, target, hint):
+                handlePingRequest(sequence: sequence, target: target, hint: hint, from: sender, now: now)
+            case let .nack(sequence): handleNack(sequence: sequence)
+            case let .suspect(node, incarnation, reporter):
+                handleSuspect(node: node, version: incarnation, reporter: reporter, now: now)
+            case let .dead(node, incarnation, reporter):
+                handleDead(node: node, version: incarnation, reporter: reporter, now: now)
+            case let .record(bytes):
+                guard let record = decodeRecord(bytes) else { continue }
+                accept(record, certificate: nil, from: sender, spread: true, now: now)
+            case let .member(certificateBytes, recordBytes):
+                guard let record = decodeRecord(recordBytes) else { continue }
+                guard let certificate = try? NodeCertificate(decoding: certificateBytes) else {
+                    channel.countDrop(.invalidRecord)
+                    continue
+                }
+                accept(record, certificate: certificate, from: sender, spread: !antiEntropyRequested.contains(record.nodeID), now: now)
+                antiEntropyRequested.remove(record.nodeID)
+            case let .revocation(bytes):
+                guard let revocation = try? Revocation(decoding: bytes) else {
+                    channel.countDrop(.invalidRevocation)
+                    continue
+                }
+                _ = applyRevocation(revocation, now: now, spread: true)
+            case let .digest(digest): handleDigest(digest, from: sender, now: now)
+            case let .bucket(summary): handleBucket(summary, from: sender, now: now)
+            case let .request(nodes): handleRequest(nodes, from: sender, now: now)
+            case let .endpointReport(reported): handleEndpointReport(reported, from: sender, now: now)
+            case let .extensionMessage(type, body):
+                events.append(.extensionMessage(from: sender, type: type, body: body, endpoint: endpoint))
+            }
+        }
+        flushReplies(now: now)
+    }
+
+    private func decodeRecord(_ bytes: [UInt8]) -> NodeRecord? {
+        guard let record = try? NodeRecord(decoding: bytes) else {
+            channel.countDrop(.invalidRecord)
+            return nil
+        }
+        return record
+    }
+
+    /// Merges a record (and its certificate, when sent along): the newest valid version wins.
+    func accept(_ record: NodeRecord, certificate offered: NodeCertificate?, from sender: NodeID?, spread: Bool, now: Timestamp) {
+        let node = record.nodeID
+        if node == id {
+            // Our own record from an earlier life is newer than what we hold: jump past it.
+            if record.version >= localRecord.version, record.verify(with: identity.publicKey) { publish(now: now, atLeast: record.version + 1) }
+            return
+        }
+        if revocations[node] != nil {
+            channel.countDrop(.revokedRecord)
+            return
+        }
+        let existing = members[node]
+        if let existing, record.version <= existing.record.version { return }
+        let certificate: NodeCertificate
+        if let offered, offered.digest == record.certificateDigest {
+            certificate = offered
+        } else if let known = existing?.certificate ?? admittedCertificates[node], known.digest == record.certificateDigest {
+            certificate = known
+        } else {
+            // We lack the certificate this record is made under: ask whoever sent it.
+            if let sender { queueReply(.request([node]), to: sender) }
+            return
+        }
+        if certificate !== existing?.certificate {
+            do {
+                try validator.validate(certificate, at: now, revoked: { self.revocations[$0] != nil })
+            } catch {
+                channel.countDrop(Self.dropReason(for: error))
+                return
+            }
+        }
+        do {
+            try record.validate(against: certificate)
+        } catch {
+            channel.countDrop(Self.dropReason(for: error))
+            return
+        }
+        admittedCertificates[node] = nil
+        let status: MemberStatus = record.isTombstone ? .left : .alive
+        var member = Member(certificate: certificate, record: record, status: status, statusChangedAt: now)
+        if let existing, existing.status == status { member.statusChangedAt = existing.statusChangedAt }
+        members.put(member)
+        suspicions[node] = nil
+        if existing == nil {
+            events.append(.memberAdded(node))
+        } else if existing?.status != status {
+            events.append(.statusChanged(node, status))
+        }
+        events.append(.memberUpdated(node, version: record.version))
+        if status == .left { channel.forget(node) }
+        guard spread else { return }
+        let isNew = existing == nil || certificate !== existing?.certificate
+        let message: Message = isNew ? .member(certificate: certificate.encoded, record: record.encoded) : .record(record.encoded)
+        broadcast(message, about: .record(node), now: now)
+    }
+
+    static func dropReason(for error: TrustError) -> DropReason {
+        switch error {
+        case .wrongNetwork, .wrongAuthority: return .foreignCertificate
+        case .expired, .notYetValid: return .expiredCertificate
+        case .revoked: return .revokedRecord
+        case .outsideGrant: return .outsideGrant
+        default: return .invalidRecord
+        }
+    }
+
+    // MARK: Verdicts
+
+    func raiseSuspicion(of member: Member, version: UInt64, reporter: NodeID, now: Timestamp) {
+        let n = Double(max(members.liveCount, 1) + 1)
+        let minimum = timing.probeInterval * (timing.suspicionMultiplier * max(1, log10(n)))
+        let suspicion = Suspicion(
+            version: version, reporter: reporter, startedAt: now, minimum: minimum,
+            maximum: minimum * timing.suspicionMaximumMultiplier, expectedConfirmations: timing.indirectProbes)
+        var updated = member
+        updated.status = .suspect
+        updated.statusVersion = version
+        updated.statusChangedAt = now
+        members.put(updated)
+        suspicions[member.id] = suspicion
+        statistics.suspicionsRaised += reporter == id ? 1 : 0
+        events.append(.statusChanged(member.id, .suspect))
+        broadcast(.suspect(node: member.id, incarnation: version, reporter: reporter), about: .verdict(member.id), now: now, push: false)
+    }
+
+    func handleSuspect(node: NodeID, version: UInt64, reporter: NodeID, now: Timestamp) {
+        if node == id {
+            if version >= localRecord.version { refute(now: now) }
+            return
+        }
+        guard let member = members[node], version >= member.record.version else { return }
+        switch member.status {
+        case .alive:
+            raiseSuspicion(of: member, version: member.record.version, reporter: reporter, now: now)
+        case .suspect:
+            if var suspicion = suspicions[node], suspicion.confirm(by: reporter) {
+                suspicions[node] = suspicion
+                broadcast(.suspect(node: node, incarnation: version, reporter: reporter), about: .verdict(node), now: now, push: false)
+            }
+        case .dead, .left, .revoked:
+            break
+        }
+    }
+
+    func handleDead(node: NodeID, version: UInt64, reporter: NodeID, now: Timestamp) {
+        if node == id {
+            if version >= localRecord.version { refute(now: now) }
+            return
+        }
+        guard let member = members[node], version >= member.record.version, member.status.isLive else { return }
+        declareDead(member, reporter: reporter, now: now)
+    }
+
+    func declareDead(_ member: Member, reporter: NodeID, now: Timestamp) {
+        var updated = member
+        updated.status = .dead
+        updated.statusVersion = member.record.version
+        updated.statusChangedAt = now
+        members.put(updated)
+        suspicions[member.id] = nil
+        if reporter == id { statistics.deathsDeclared += 1 }
+        events.append(.statusChanged(member.id, .dead))
+        broadcast(.dead(node: member.id, incarnation: member.record.version, reporter: reporter), about: .verdict(member.id), now: now)
+    }
+
+    func expireSuspicions(now: Timestamp) {
+        for node in suspicions.keys.sorted() {
+            guard let suspicion = suspicions[node], now >= suspicion.deadline else { continue }
+            suspicions[node] = nil
+            guard let member = members[node], member.status == .suspect, member.record.version == suspicion.version else { continue }
+            declareDead(member, reporter: id, now: now)
+        }
+    }
+
+    /// Answers a suspicion about this node with a newer record (Lifeguard counts it against our health).
+    func refute(now: Timestamp) {
+        health.worsen()
+        statistics.refutations += 1
+        publish(now: now, atLeast: localRecord.version + 1)
+        events.append(.refuted(version: localRecord.version))
+    }
+
+    // MARK: Spreading
+
+    /// Queues `message` for gossip and, for new information, pushes it at once to a few members.
+    func broadcast(_ message: Message, about subject: BroadcastQueue.Subject, now: Timestamp, push: Bool = true) {
+        broadcasts.enqueue(message, about: subject)
+        if push { gossipRound(fanout: timing.gossipFanout, now: now) }
+    }
+
+    /// Sends queued broadcasts to `fanout` random members.
+    func gossipRound(fanout: Int, now: Timestamp) {
+        for target in randomMembers(count: fanout, includeRecentlyDead: true, now: now) {
+            let budget = channel.settings.maximumPayload - 3
+            let messages = broadcasts.take(budget: budget, limit: retransmitLimit)
+            guard !messages.isEmpty else { return }
+            sendPacked(messages, to: target, now: now)
+        }
+    }
+
+    /// How many times each broadcast is sent: grows with log N so coverage stays near complete.
+    var retransmitLimit: Int {
+        timing.retransmitMultiplier * Int(log10(Double(members.liveCount + 2)).rounded(.up))
+    }
+
+    /// Up to `count` distinct random members that are live (or recently dead, for gossip).
+    func randomMembers(count: Int, includeRecentlyDead: Bool, now: Timestamp, excluding excluded: NodeID? = nil) -> [NodeID] {
+        let total = members.order.count
+        guard total > 0, count > 0 else { return [] }
+        var chosen: [NodeID] = []
+        var attempts = 0
+        while chosen.count < count, attempts < count * 8 + 16 {
+            attempts += 1
+            let index = Int.random(in: 0..<total, using: &random)
+            guard let member = members.member(atOrder: index), member.id != excluded, !chosen.contains(member.id) else { continue }
+            let recentlyDead = member.status == .dead && now - member.statusChangedAt < timing.gossipToDeadFor
+            if member.status.isLive || (includeRecentlyDead && recentlyDead) { chosen.append(member.id) }
+        }
+        return chosen
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

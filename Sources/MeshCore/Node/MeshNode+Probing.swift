@@ -1,0 +1,125 @@
+/// The probe in progress (SWIM: direct ping, then indirect pings through others).
+struct ProbeState {
+    let sequence: UInt32
+    let target: NodeID
+    let targetVersion: UInt64
+    let startedAt: Timestamp
+    /// When to ask others if no ack came.
+    let indirectAt: Timestamp
+    /// End of this probe period: decide.
+    let endsAt: Timestamp
+    var acked = false
+    var indirectSent = false
+    var nacks = 0
+    var expectedNacks = 0
+
+    var nextDeadline: Timestamp { acked ? endsAt : (indirectSent ? endsAt : min(indirectAt, endsAt)) }
+}
+
+/// A ping this node sends on behalf of another (indirect probe).
+struct RelayedProbe {
+    let requester: NodeID
+    let requesterSequence: UInt32
+    /// When to tell the requester "no answer" (Lifeguard's nack).
+    let nackAt: Timestamp
+}
+
+extension MeshNode {
+    /// Starts, escalates or concludes the current probe.
+    func advanceProbe(now: Timestamp) {
+        if var current = probe {
+            if !current.acked, !current.indirectSent, now >= current.indirectAt {
+                current.indirectSent = true
+                let helpers = randomMembers(count: timing.indirectProbes, includeRecentlyDead: false, now: now, excluding: current.target)
+                current.expectedNacks = helpers.count
+                let hint = endpoint(for: current.target)
+                for helper in helpers {
+                    send([.pingRequest(sequence: current.sequence, target: current.target, endpoint: hint)], to: helper, now: now)
+                }
+                // Try the next announced endpoint on the next probe of this member.
+                candidateCursor[current.target, default: 0] += 1
+                contactEndpoints[current.target] = nil
+            }
+            probe = current
+            guard now >= current.endsAt else { return }
+            concludeProbe(current, now: now)
+            probe = nil
+        }
+        guard now >= nextProbeAt else { return }
+        let period = timing.probeInterval * health.multiplier
+        nextProbeAt = now + period
+        guard let target = nextProbeTarget() else { return }
+        sequence &+= 1
+        let timeout = timing.probeTimeout * health.multiplier
+        probe = ProbeState(
+            sequence: sequence, target: target.id, targetVersion: target.record.version, startedAt: now,
+            indirectAt: now + timeout, endsAt: now + period)
+        statistics.probesSent += 1
+        send([.ping(sequence: sequence, target: target.id)], to: target.id, now: now)
+    }
+
+    private func concludeProbe(_ finished: ProbeState, now: Timestamp) {
+        if finished.acked {
+            health.improve()
+            return
+        }
+        statistics.probesFailed += 1
+        // Lifeguard: missing nacks mean our own messages are not getting through.
+        if finished.nacks < finished.expectedNacks || finished.expectedNacks == 0 { health.worsen() }
+        guard let member = members[finished.target], member.status == .alive, member.record.version == finished.targetVersion else { return }
+        raiseSuspicion(of: member, version: member.record.version, reporter: id, now: now)
+    }
+
+    private func nextProbeTarget() -> Member? {
+        let count = members.order.count
+        for _ in 0..<min(count, 64) {
+            guard let index = probeOrder.next(count: count, random: &random), let member = members.member(atOrder: index) else { return nil }
+            if member.status.isLive { return member }
+        }
+        return nil
+    }
+
+    func handlePing(sequence: UInt32, target: NodeID, from sender: NodeID, now: Timestamp) {
+        guard target == id else {
+            channel.countDrop(.invalidMessage)
+            return
+        }
+        send([.ack(sequence: sequence)], to: sender, now: now)
+    }
+
+    func handleAck(sequence: UInt32, from sender: NodeID, now: Timestamp) {
+        if var current = probe, current.sequence == sequence, !current.acked {
+            current.acked = true
+            probe = current
+            return
+        }
+        if let relayed = relayedProbes.removeValue(forKey: sequence) {
+            send([.ack(sequence: relayed.requesterSequence)], to: relayed.requester, now: now)
+        }
+    }
+
+    func handleNack(sequence: UInt32) {
+        if var current = probe, current.sequence == sequence {
+            current.nacks += 1
+            probe = current
+        }
+    }
+
+    func handlePingRequest(sequence requesterSequence: UInt32, target: NodeID, hint: SocketEndpoint?, from requester: NodeID, now: Timestamp) {
+        guard target != id, members[target] != nil || contacts[target] != nil else { return }
+        sequence &+= 1
+        relayedProbes[sequence] = RelayedProbe(
+            requester: requester, requesterSequence: requesterSequence,
+            nackAt: now + timing.probeTimeout * 0.8)
+        if let hint, contactEndpoints[target] == nil { contactEndpoints[target] = hint }
+        send([.ping(sequence: sequence, target: target)], to: target, now: now)
+    }
+
+    func expireRelayedProbes(now: Timestamp) {
+        for sequence in relayedProbes.keys.sorted() {
+            guard let relayed = relayedProbes[sequence], now >= relayed.nackAt else { continue }
+            relayedProbes[sequence] = nil
+            send([.nack(sequence: relayed.requesterSequence)], to: relayed.requester, now: now)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+/// Packing messages into datagrams and choosing where to send them.
+extension MeshNode {
+    /// Sends `messages` to `node` now, filling spare room with queued broadcasts.
+    func send(_ messages: [Message], to node: NodeID, now: Timestamp) {
+        sendPacked(messages, to: node, now: now)
+    }
+
+    /// Queues a reply, sent (packed with others to the same node) by ``flushReplies(now:)``.
+    func queueReply(_ message: Message, to node: NodeID) {
+        if let index = pendingReplies.firstIndex(where: { $0.node == node }) {
+            pendingReplies[index].messages.append(message)
+        } else {
+            pendingReplies.append((node, [message]))
+        }
+    }
+
+    func flushReplies(now: Timestamp) {
+        let replies = pendingReplies
+        pendingReplies = []
+        for (node, messages) in replies { sendPacked(messages, to: node, now: now) }
+    }
+
+    /// Packs `messages` into as few payloads as fit, piggybacks broadcasts on the last one, and
+    /// seals each for `node`.
+    func sendPacked(_ messages: [Message], to node: NodeID, now: Timestamp, piggyback: Bool = true) {
+        guard let peer = channelPeer(for: node), let endpoint = endpoint(for: node) else { return }
+        let limit = channel.settings.maximumPayload
+        var payloads: [ByteWriter] = []
+        var current = ByteWriter(capacity: limit)
+        for message in messages {
+            var encoded = ByteWriter()
+            message.encode(into: &encoded)
+            guard encoded.count <= limit else { continue }  // never produced: every message is sized to fit
+            if current.count + encoded.count > limit {
+                payloads.append(current)
+                current = ByteWriter(capacity: limit)
+            }
+            current.write(raw: encoded.bytes)
+        }
+        if piggyback {
+            for extra in broadcasts.take(budget: limit - current.count, limit: retransmitLimit) {
+                extra.encode(into: &current)
+            }
+        }
+        if current.count > 0 { payloads.append(current) }
+        let withCertificate = now - joinedAt < timing.newcomerPeriod
+        for payload in payloads {
+            emit(channel.send(payload.bytes, to: peer, at: endpoint, now: now, random: &random, includeCertificate: withCertificate))
+        }
+    }
+
+    /// Where to reach `node`'s gossip channel: the endpoint its last authenticated datagram came
+    /// from, else its announced endpoints in order of preference, rotating after failed probes.
+    func endpoint(for node: NodeID) -> SocketEndpoint? {
+        if let known = contactEndpoints[node] { return known }
+        let cursor = candidateCursor[node] ?? 0
+        if let contact = contacts[node], !contact.endpoints.isEmpty {
+            return contact.endpoints[cursor % contact.endpoints.count]
+        }
+        guard let record = members[node]?.record else { return nil }
+        let usable = usableFamilies
+        let candidates = record.gossipEndpoints
+            .filter { usable.isEmpty || usable.contains($0.endpoint.address.isIPv4) }
+            .sorted { $0.kind > $1.kind }
+        guard !candidates.isEmpty else { return nil }
+        return candidates[cursor % candidates.count].endpoint
+    }
+
+    /// Address families this node has (true: IPv4), from its own announced endpoints; empty
+    /// when unknown (then every family is tried).
+    var usableFamilies: Set<Bool> {
+        Set(announcement.gossipEndpoints.map { $0.endpoint.address.isIPv4 })
+    }
+
+    /// Remembers where an authenticated datagram came from and, when that is not an endpoint the
+    /// sender announces, tells the sender (it may be behind NAT).
+    func noteContact(_ sender: NodeID, at endpoint: SocketEndpoint, now: Timestamp) {
+        contactEndpoints[sender] = endpoint
+        candidateCursor[sender] = nil
+        guard let record = members[sender]?.record, reportedEndpoints[sender] != endpoint,
+              !record.gossipEndpoints.contains(where: { $0.endpoint == endpoint && $0.kind != .reflexive })
+        else { return }
+        reportedEndpoints[sender] = endpoint
+        if record.gossipEndpoints.contains(where: { $0.endpoint == endpoint }) { return }
+        queueReply(.endpointReport(endpoint), to: sender)
+    }
+
+    /// A peer reports seeing us at `reported`. Two independent reports of the same endpoint (or
+    /// one, in a network of two) make it our reflexive gossip endpoint.
+    func handleEndpointReport(_ reported: SocketEndpoint, from sender: NodeID, now: Timestamp) {
+        guard reported != reflexiveGossipEndpoint,
+              !announcement.gossipEndpoints.contains(where: { $0.endpoint == reported })
+        else { return }
+        if reflexiveReports.count > 64 { reflexiveReports.removeAll() }
+        reflexiveReports[reported, default: []].insert(sender)
+        let needed = members.liveCount >= 2 ? 2 : 1
+        guard (reflexiveReports[reported]?.count ?? 0) >= needed else { return }
+        reflexiveReports[reported] = nil
+        reflexiveGossipEndpoint = reported
+        events.append(.reflexiveEndpoint(reported))
+        publish(now: now)
+    }
+}

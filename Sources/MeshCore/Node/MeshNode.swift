@@ -1,0 +1,252 @@
+import MeshCrypto
+
+/// One Meshwork node's protocol state machine: secure channel, SWIM membership with Lifeguard,
+/// gossip dissemination and anti-entropy, over signed records.
+///
+/// Sans-I/O: feed it datagrams (``receive(_:from:now:)``) and time (``tick(now:)``), send what
+/// ``drainOutput()`` returns, and call ``tick(now:)`` again at ``nextDeadline``. The daemon and
+/// the simulator run exactly this code.
+public final class MeshNode {
+    /// This node's ID.
+    public let id: NodeID
+    /// This node's identity key.
+    public let identity: Ed25519PrivateKey
+    /// This node's certificate.
+    public internal(set) var certificate: NodeCertificate
+    /// The network.
+    public let settings: NetworkSettings
+    /// Timing profile.
+    public let timing: MeshTiming
+    /// Enrollment service, present on the node holding the authority key.
+    public var authority: AuthorityService?
+
+    let validator: CertificateValidator
+    let agreement: any KeyAgreement
+    var channel: SecureChannel
+    var random: RandomSource
+
+    /// Members (never includes this node).
+    public internal(set) var members: MemberTable
+    /// Revocations by revoked node.
+    public internal(set) var revocations: [NodeID: Revocation] = [:]
+    var revocationHash: UInt64 = 0
+    /// Certificates admitted before their record arrived (a newcomer's handshake).
+    var admittedCertificates: [NodeID: NodeCertificate] = [:]
+    var staticKeys: [NodeID: [UInt8]] = [:]
+
+    /// This node's current record.
+    public internal(set) var localRecord: NodeRecord
+    /// What this node announces.
+    public internal(set) var announcement: LocalAnnouncement
+    var reflexiveGossipEndpoint: SocketEndpoint?
+    var reflexiveReports: [SocketEndpoint: Set<NodeID>] = [:]
+    var reportedEndpoints: [NodeID: SocketEndpoint] = [:]
+    var hasLeft = false
+
+    var broadcasts = BroadcastQueue()
+    var health: LocalHealth
+    var suspicions: [NodeID: Suspicion] = [:]
+    var probeOrder = ProbeOrder()
+    var probe: ProbeState?
+    var relayedProbes: [UInt32: RelayedProbe] = [:]
+    var sequence: UInt32 = 0
+    var nextProbeAt: Timestamp
+    var nextGossipAt: Timestamp
+    var nextAntiEntropyAt: Timestamp
+    var nextReconnectAt: Timestamp
+    var nextHousekeepingAt: Timestamp
+    let joinedAt: Timestamp
+    /// Endpoints learned from authenticated traffic, preferred over announced ones.
+    var contactEndpoints: [NodeID: SocketEndpoint] = [:]
+    var candidateCursor: [NodeID: Int] = [:]
+    /// Bootstrap contacts: nodes reachable before their record is known (the enrolling authority).
+    var contacts: [NodeID: (peer: ChannelPeer, endpoints: [SocketEndpoint])] = [:]
+
+    /// Replies gathered while handling one datagram, packed per destination.
+    var pendingReplies: [(node: NodeID, messages: [Message])] = []
+    /// Members requested by anti-entropy: their arrival is not news to spread.
+    var antiEntropyRequested = Set<NodeID>()
+
+    var outbox: [OutboundDatagram] = []
+    var events: [NodeEvent] = []
+    /// Traffic and protocol counters.
+    public internal(set) var statistics = NodeStatistics()
+
+    /// Creates a node.
+    ///
+    /// - Parameters:
+    ///   - members: members known at start (from the state directory, or a simulator snapshot).
+    ///   - previousVersion: the highest version this node signed before (its record versions only grow).
+    ///   - random: the generator for ephemeral keys and choices; a secure one in the daemon.
+    public init(
+        identity: Ed25519PrivateKey, certificate: NodeCertificate, settings: NetworkSettings,
+        announcement: LocalAnnouncement, members: MemberTable = MemberTable(), revocations: [Revocation] = [],
+        previousVersion: UInt64 = 0, timing: MeshTiming = .default, channelSettings: ChannelSettings = ChannelSettings(),
+        agreement: any KeyAgreement = X25519KeyAgreement(), random: RandomSource, now: Timestamp
+    ) throws(TrustError) {
+        guard certificate.identityKey == identity.publicKey else { throw .identityMismatch }
+        id = certificate.nodeID
+        self.identity = identity
+        self.certificate = certificate
+        self.settings = settings
+        self.timing = timing
+        self.validator = CertificateValidator(settings: settings)
+        self.agreement = agreement
+        self.random = random
+        self.members = members
+        self.announcement = announcement
+        self.health = LocalHealth(maximum: timing.localHealthMaximum)
+        var channel = SecureChannel(identity: identity, networkID: settings.networkID, agreement: agreement, settings: channelSettings)
+        channel.certificate = certificate
+        self.channel = channel
+        joinedAt = now
+        let version = max(previousVersion + 1, now.nanoseconds / 1_000_000)
+        localRecord = try Self.sign(announcement, reflexive: nil, left: false, version: version, certificate: certificate, identity: identity, now: now)
+        // Stagger timers so nodes started together do not act in lockstep.
+        var generator = random
+        nextProbeAt = now + timing.probeInterval * Double.random(in: 0...1, using: &generator)
+        nextGossipAt = now + timing.gossipInterval
+        nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.5...1.5, using: &generator)
+        nextReconnectAt = now + timing.reconnectInterval * Double.random(in: 0.5...1.5, using: &generator)
+        nextHousekeepingAt = now + .seconds(10)
+        self.random = generator
+        for revocation in revocations { _ = applyRevocation(revocation, now: now, spread: false) }
+    }
+
+    // MARK: Input
+
+    /// Handles one received datagram.
+    public func receive(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) {
+        statistics.datagramsReceived += 1
+        statistics.bytesReceived += UInt64(datagram.count)
+        let result = channel.receive(
+            datagram, from: endpoint, now: now, random: &random,
+            resolvePeer: { [unowned self] peer in channelPeer(for: peer) },
+            admitCertificate: { [unowned self] certificate in admit(certificate, now: now) })
+        switch result {
+        case let .delivered(from, payload, source):
+            handlePayload(payload, from: from, endpoint: source, now: now)
+        case .established, .dropped:
+            break
+        case let .other(type):
+            handleEnrollmentPacket(type: type, datagram: datagram, from: endpoint, now: now)
+        }
+        emit(channel.completeReceive())
+    }
+
+    /// Runs timers due at `now`.
+    public func tick(now: Timestamp) {
+        let (retries, _) = channel.tick(now: now)
+        emit(retries)
+        guard !hasLeft else { return }
+        advanceProbe(now: now)
+        expireSuspicions(now: now)
+        expireRelayedProbes(now: now)
+        if now >= nextGossipAt {
+            nextGossipAt = now + timing.gossipInterval
+            if !broadcasts.isEmpty { gossipRound(fanout: timing.gossipFanout, now: now) }
+        }
+        if now >= nextAntiEntropyAt {
+            nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.75...1.25, using: &random)
+            startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
+        }
+        if now >= nextReconnectAt {
+            nextReconnectAt = now + timing.reconnectInterval * Double.random(in: 0.75...1.25, using: &random)
+            reconnect(now: now)
+        }
+        if now >= nextHousekeepingAt {
+            nextHousekeepingAt = now + .seconds(10)
+            expireTombstones(now: now)
+        }
+    }
+
+    /// When ``tick(now:)`` next has work.
+    public var nextDeadline: Timestamp {
+        var deadline = min(channel.nextDeadline, nextAntiEntropyAt, nextReconnectAt, nextHousekeepingAt)
+        guard !hasLeft else { return channel.nextDeadline }
+        deadline = min(deadline, probe?.nextDeadline ?? nextProbeAt)
+        if !broadcasts.isEmpty { deadline = min(deadline, nextGossipAt) }
+        for suspicion in suspicions.values { deadline = min(deadline, suspicion.deadline) }
+        for relayed in relayedProbes.values { deadline = min(deadline, relayed.nackAt) }
+        return deadline
+    }
+
+    /// Datagrams to send and events since the last drain.
+    public func drainOutput() -> (datagrams: [OutboundDatagram], events: [NodeEvent]) {
+        defer {
+            outbox.removeAll(keepingCapacity: true)
+            events.removeAll(keepingCapacity: true)
+        }
+        return (outbox, events)
+    }
+
+    /// Discards by reason (channel and protocol).
+    public var drops: DropCounters { channel.drops }
+
+    /// Number of established channel sessions.
+    public var sessionCount: Int { channel.sessionCount }
+
+    /// The current Lifeguard local health score (0 is healthy).
+    public var localHealthScore: Int { health.score }
+
+    // MARK: Peers
+
+    /// The channel identity of a member or contact, for the handshake.
+    func channelPeer(for node: NodeID) -> ChannelPeer? {
+        if revocations[node] != nil { return nil }
+        if let contact = contacts[node] { return contact.peer }
+        guard let certificate = members[node]?.certificate ?? admittedCertificates[node] else { return nil }
+        return channelPeer(certificate)
+    }
+
+    func channelPeer(_ certificate: NodeCertificate) -> ChannelPeer? {
+        let node = certificate.nodeID
+        if let key = staticKeys[node] { return ChannelPeer(nodeID: node, staticPublicKey: key) }
+        guard let key = try? agreement.staticPublicKey(for: certificate.identityKey) else { return nil }
+        staticKeys[node] = key
+        return ChannelPeer(nodeID: node, staticPublicKey: key)
+    }
+
+    /// Admits a certificate presented by an unknown sender if it makes a member.
+    func admit(_ certificate: NodeCertificate, now: Timestamp) -> ChannelPeer? {
+        guard (try? validator.validate(certificate, at: now, revoked: { self.revocations[$0] != nil })) != nil else { return nil }
+        admittedCertificates[certificate.nodeID] = certificate
+        return channelPeer(certificate)
+    }
+
+    /// Adds a node reachable before its record is known (the authority a newcomer enrolled with).
+    public func addContact(identityKey: Ed25519PublicKey, endpoints: [SocketEndpoint]) {
+        let node = NodeID(identityKey: identityKey)
+        guard node != id, let key = try? agreement.staticPublicKey(for: identityKey) else { return }
+        contacts[node] = (ChannelPeer(nodeID: node, staticPublicKey: key), endpoints)
+    }
+
+    func emit(_ datagrams: [OutboundDatagram]) {
+        for datagram in datagrams {
+            statistics.datagramsSent += 1
+            statistics.bytesSent += UInt64(datagram.bytes.count)
+            outbox.append(datagram)
+        }
+    }
+
+    static func sign(
+        _ announcement: LocalAnnouncement, reflexive: SocketEndpoint?, left: Bool, version: UInt64,
+        certificate: NodeCertificate, identity: Ed25519PrivateKey, now: Timestamp
+    ) throws(TrustError) -> NodeRecord {
+        var flags: NodeRecord.Flags = []
+        if left { flags.insert(.left) }
+        if announcement.offersRelay, certificate.roles.contains(.relay) { flags.insert(.relay) }
+        if announcement.behindNAT { flags.insert(.behindNAT) }
+        var gossip = announcement.gossipEndpoints
+        if let reflexive, !gossip.contains(where: { $0.endpoint == reflexive }) {
+            gossip.insert(AnnouncedEndpoint(.reflexive, reflexive), at: 0)
+        }
+        return try NodeRecord(
+            nodeID: certificate.nodeID, version: version, certificateDigest: certificate.digest, flags: flags,
+            gossipEndpoints: Array(gossip.prefix(NodeRecord.maximumEndpoints)),
+            wireGuardEndpoints: Array(announcement.wireGuardEndpoints.prefix(NodeRecord.maximumEndpoints)),
+            announcedPrefixes: Array(announcement.prefixes.filter(certificate.grants).prefix(NodeRecord.maximumPrefixes)),
+            relays: Array(announcement.relays.prefix(NodeRecord.maximumRelays)),
+            signedAt: now.seconds, signer: identity)
+    }
+}

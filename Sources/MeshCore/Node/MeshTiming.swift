@@ -1,0 +1,40 @@
+/// The timing profile of the membership protocol. Defaults follow memberlist's LAN profile
+/// (itself tuned from SWIM and Lifeguard), with faster dissemination: new information is pushed
+/// at once to `gossipFanout` members instead of waiting for the next gossip round.
+public struct MeshTiming: Sendable {
+    /// Time between probes of successive members.
+    public var probeInterval = Interval.seconds(1)
+    /// How long to wait for a direct ack before asking others to probe.
+    public var probeTimeout = Interval.milliseconds(500)
+    /// Members asked to probe indirectly.
+    public var indirectProbes = 3
+    /// Minimum suspicion timeout is `suspicionMultiplier * log10(N) * probeInterval`.
+    public var suspicionMultiplier = 4.0
+    /// Maximum suspicion timeout is this multiple of the minimum.
+    public var suspicionMaximumMultiplier = 6.0
+    /// Interval of gossip rounds while broadcasts are queued.
+    public var gossipInterval = Interval.milliseconds(200)
+    /// Members each gossip round (and each immediate push) goes to.
+    public var gossipFanout = 3
+    /// Broadcasts are transmitted `retransmitMultiplier * ceil(log10(N + 1))` times.
+    public var retransmitMultiplier = 4
+    /// Highest Lifeguard local health score.
+    public var localHealthMaximum = 8
+    /// Interval of anti-entropy exchanges with a random member.
+    public var antiEntropyInterval = Interval.seconds(30)
+    /// Interval of attempts to reach a random dead member (heals partitions).
+    public var reconnectInterval = Interval.seconds(30)
+    /// Keep gossiping to members declared dead for this long, so they can refute.
+    public var gossipToDeadFor = Interval.seconds(30)
+    /// Dead members are forgotten after this long.
+    public var deadRetention = Interval.seconds(3600)
+    /// Left tombstones are kept this long (must far exceed convergence time).
+    public var leftRetention = Interval.seconds(86400)
+    /// Send the certificate in handshakes during this long after joining.
+    public var newcomerPeriod = Interval.seconds(120)
+
+    public init() {}
+
+    /// The default profile.
+    public static let `default` = MeshTiming()
+}

@@ -1,0 +1,132 @@
+import MeshCrypto
+
+/// The authority's statement about one node: its name, keys, overlay addresses, the prefixes it
+/// may announce, its roles and a validity window.
+///
+/// Byte layout: see `docs/protocol.md` ("Certificate"). The signature covers the domain label and
+/// every preceding byte.
+public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible {
+    static let version: UInt8 = 1
+    /// Most overlay addresses one certificate may carry.
+    public static let maximumAddresses = 8
+    /// Most routed prefixes one certificate may grant.
+    public static let maximumRoutes = 32
+
+    /// The network.
+    public let networkID: NetworkID
+    /// Unique number chosen by the issuer.
+    public let serial: UInt64
+    /// The node's name (a DNS label).
+    public let name: String
+    /// The node's Ed25519 identity key.
+    public let identityKey: Ed25519PublicKey
+    /// The node's WireGuard public key.
+    public let wireGuardKey: X25519PublicKey
+    /// Overlay addresses assigned to the node.
+    public let addresses: [IPAddress]
+    /// Prefixes beyond its addresses that the node may announce (subnets, exits).
+    public let routes: [IPPrefix]
+    /// Granted roles.
+    public let roles: NodeRoles
+    /// Start of validity (seconds since the epoch).
+    public let notBefore: UInt64
+    /// End of validity (seconds since the epoch).
+    public let notAfter: UInt64
+    /// The key that signed the certificate.
+    public let issuerKey: Ed25519PublicKey
+    /// The canonical encoding, signature included.
+    public let encoded: [UInt8]
+
+    /// The node's short ID, derived from its identity key.
+    public var nodeID: NodeID { NodeID(identityKey: identityKey) }
+
+    /// What a node may put in its announcements: each address as a host prefix, and the routes.
+    public var grantedPrefixes: [IPPrefix] { addresses.map(IPPrefix.init(host:)) + routes }
+
+    /// Whether `prefix` lies inside what the certificate grants.
+    public func grants(_ prefix: IPPrefix) -> Bool {
+        grantedPrefixes.contains { $0.contains(prefix) }
+    }
+
+    /// Issues and signs a certificate.
+    public convenience init(
+        networkID: NetworkID, serial: UInt64, name: String, identityKey: Ed25519PublicKey, wireGuardKey: X25519PublicKey,
+        addresses: [IPAddress], routes: [IPPrefix], roles: NodeRoles, notBefore: UInt64, notAfter: UInt64,
+        issuer: Ed25519PrivateKey
+    ) throws(TrustError) {
+        if let problem = NodeName.problem(name) { throw .invalidName(problem) }
+        guard !addresses.isEmpty, addresses.count <= Self.maximumAddresses else {
+            throw .invalidPrefix("a certificate carries 1 to \(Self.maximumAddresses) addresses")
+        }
+        guard routes.count <= Self.maximumRoutes else { throw .invalidPrefix("a certificate grants at most \(Self.maximumRoutes) routes") }
+        guard notBefore < notAfter else { throw .notYetValid }
+        var writer = ByteWriter(capacity: 320)
+        writer.write(Self.version)
+        writer.write(networkID)
+        writer.write(serial)
+        writer.write(shortString: name)
+        writer.write(raw: identityKey.bytes)
+        writer.write(raw: wireGuardKey.bytes)
+        writer.write(UInt8(addresses.count))
+        for address in addresses { writer.write(address) }
+        writer.write(UInt8(routes.count))
+        for route in routes { writer.write(route) }
+        writer.write(roles.rawValue)
+        writer.write(notBefore)
+        writer.write(notAfter)
+        writer.write(raw: issuer.publicKey.bytes)
+        writer.write(raw: SignatureDomain.certificate.sign(writer.bytes, with: issuer))
+        try self.init(decoding: writer.bytes)
+    }
+
+    /// Decodes a certificate and checks its self-consistency and signature by the issuer key it
+    /// names. Whether that issuer is this network's authority, the validity window and revocation
+    /// are checked by ``CertificateValidator``.
+    public init(decoding bytes: [UInt8]) throws(TrustError) {
+        var reader = ByteReader(bytes, context: "certificate")
+        do {
+            let version = try reader.readUInt8()
+            guard version == Self.version else { throw WireError.unsupportedVersion(what: "certificate", version: version) }
+            networkID = try reader.readNetworkID()
+            serial = try reader.readUInt64()
+            name = try reader.readShortString()
+            identityKey = try reader.readEd25519Key()
+            wireGuardKey = try reader.readX25519Key()
+            addresses = try reader.readList(limit: Self.maximumAddresses) { reader throws(WireError) in try reader.readAddress() }
+            routes = try reader.readList(limit: Self.maximumRoutes) { reader throws(WireError) in try reader.readPrefix() }
+            let roleBits = NodeRoles(rawValue: try reader.readUInt8())
+            guard NodeRoles.known.isSuperset(of: roleBits) else { throw WireError.invalidValue(what: "certificate roles") }
+            roles = roleBits
+            notBefore = try reader.readUInt64()
+            notAfter = try reader.readUInt64()
+            issuerKey = try reader.readEd25519Key()
+            let bodyLength = reader.offset
+            let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
+            try reader.expectEnd()
+            guard NodeName.problem(name) == nil, !addresses.isEmpty, notBefore < notAfter else {
+                throw WireError.invalidValue(what: "certificate fields")
+            }
+            guard SignatureDomain.certificate.verify(signature, of: bytes[..<bodyLength], by: issuerKey) else {
+                throw TrustError.badSignature("certificate")
+            }
+        } catch let error as TrustError {
+            throw error
+        } catch let error as WireError {
+            throw .malformed(error)
+        } catch {
+            throw .malformed(.invalidValue(what: "certificate"))
+        }
+        encoded = bytes
+    }
+
+    /// A short digest of the encoding, to refer to this exact certificate.
+    public var digest: UInt64 {
+        let hash = (try? BLAKE2b.hash(encoded, outputByteCount: 16)) ?? []
+        return hash.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public var description: String { "certificate \(name) (\(nodeID), \(addresses.map(\.description).joined(separator: ", ")))" }
+
+    public static func == (lhs: NodeCertificate, rhs: NodeCertificate) -> Bool { lhs.encoded == rhs.encoded }
+    public func hash(into hasher: inout Hasher) { hasher.combine(encoded) }
+}

@@ -1,0 +1,20 @@
+/// What the authority allows a node to do beyond being a member.
+public struct NodeRoles: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// May forward other members' WireGuard traffic.
+    public static let relay = NodeRoles(rawValue: 1 << 0)
+    /// Holds the network authority key: may sign certificates and revocations.
+    public static let authority = NodeRoles(rawValue: 1 << 1)
+
+    /// Bits this implementation understands; others are refused when decoding.
+    public static let known: NodeRoles = [.relay, .authority]
+
+    public var description: String {
+        var names: [String] = []
+        if contains(.relay) { names.append("relay") }
+        if contains(.authority) { names.append("authority") }
+        return names.isEmpty ? "member" : names.joined(separator: ",")
+    }
+}
