@@ -124,7 +124,7 @@ struct WireGuardNetlinkEncoder {
                 let mark = writer.count
                 let hadNest = peersNest
                 open = writeHeader(operation, hasAllowedIPs: !allowedIPs.isEmpty, into: &writer)
-                if let first = allowedIPs.first { Self.appendAllowedIP(first, to: &writer) }
+                if let first = allowedIPs.first { WireGuardNetlinkEncoder.appendAllowedIP(first, to: &writer) }
                 if fits(writer) { break }
                 writer.truncate(to: mark)
                 peersNest = hadNest
@@ -141,7 +141,7 @@ struct WireGuardNetlinkEncoder {
             }
             for prefix in allowedIPs.dropFirst() {
                 let mark = writer.count
-                Self.appendAllowedIP(prefix, to: &writer)
+                WireGuardNetlinkEncoder.appendAllowedIP(prefix, to: &writer)
                 if fits(writer) { continue }
                 // Close this fragment and continue the peer in the next message.
                 writer.truncate(to: mark)
@@ -149,7 +149,7 @@ struct WireGuardNetlinkEncoder {
                 writer.endNest(open.peer)
                 nextMessage(&writer)
                 open = writeContinuation(publicKey: Self.publicKey(of: operation), into: &writer)
-                Self.appendAllowedIP(prefix, to: &writer)
+                WireGuardNetlinkEncoder.appendAllowedIP(prefix, to: &writer)
                 messageHasContent = true
                 guard fits(writer) else {
                     throw WireGuardControlError.invalidRequest("one allowed IP does not fit the message size limit of \(encoder.maximumMessageSize) bytes")
@@ -207,20 +207,23 @@ struct WireGuardNetlinkEncoder {
             let peer = openPeer(publicKey, flags: UInt32(WGPEER_F_UPDATE_ONLY.rawValue), into: &writer)
             return (peer, writer.beginNest(UInt16(WGPEER_A_ALLOWEDIPS.rawValue)))
         }
+    }
+}
 
-        static func appendAllowedIP(_ prefix: IPPrefix, to writer: inout NetlinkMessageWriter) {
-            let nest = writer.beginNest(0)
-            switch prefix.address {
-            case let .v4(address):
-                writer.appendAttribute(UInt16(WGALLOWEDIP_A_FAMILY.rawValue), integer: UInt16(AF_INET))
-                writer.appendAttribute(UInt16(WGALLOWEDIP_A_IPADDR.rawValue), integer: address.value.bigEndian)
-            case let .v6(address):
-                writer.appendAttribute(UInt16(WGALLOWEDIP_A_FAMILY.rawValue), integer: UInt16(AF_INET6))
-                var raw = (address.high.bigEndian, address.low.bigEndian)
-                withUnsafeBytes(of: &raw) { writer.appendAttribute(UInt16(WGALLOWEDIP_A_IPADDR.rawValue), $0) }
-            }
-            writer.appendAttribute(UInt16(WGALLOWEDIP_A_CIDR_MASK.rawValue), integer: UInt8(prefix.length))
-            writer.endNest(nest)
+extension WireGuardNetlinkEncoder {
+    /// Appends one allowed-IP entry (family, address, prefix length) as a nested attribute.
+    static func appendAllowedIP(_ prefix: IPPrefix, to writer: inout NetlinkMessageWriter) {
+        let nest = writer.beginNest(0)
+        switch prefix.address {
+        case let .v4(address):
+            writer.appendAttribute(UInt16(WGALLOWEDIP_A_FAMILY.rawValue), integer: UInt16(AF_INET))
+            writer.appendAttribute(UInt16(WGALLOWEDIP_A_IPADDR.rawValue), integer: address.value.bigEndian)
+        case let .v6(address):
+            writer.appendAttribute(UInt16(WGALLOWEDIP_A_FAMILY.rawValue), integer: UInt16(AF_INET6))
+            var raw = (address.high.bigEndian, address.low.bigEndian)
+            withUnsafeBytes(of: &raw) { writer.appendAttribute(UInt16(WGALLOWEDIP_A_IPADDR.rawValue), $0) }
         }
+        writer.appendAttribute(UInt16(WGALLOWEDIP_A_CIDR_MASK.rawValue), integer: UInt8(prefix.length))
+        writer.endNest(nest)
     }
 }

@@ -119,7 +119,7 @@ public final class WireGuardGoProcess: @unchecked Sendable {
     private static func resolve(_ executable: String) -> String? {
         if executable.contains("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        for directory in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        for directory in path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
             let candidate = "\(directory)/\(executable)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
