@@ -165,3 +165,44 @@ struct WireGuardKeyTextTests {
         #expect(throws: WireGuardControlError.self) { _ = try WireGuardKeyText.bytes(hex: Array(String(repeating: "g0", count: 32).utf8), what: "k") }
     }
 }
+
+@Suite("UAPI scalar readers")
+struct UAPIScalarsTests {
+    func read<T>(_ text: String, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        Array(text.utf8).withUnsafeBytes(body)
+    }
+
+    @Test("integers: signs, bounds, overflow, junk")
+    func integers() {
+        #expect(read("0") { UAPIScalars.integer($0, as: Int32.self) } == 0)
+        #expect(read("-22") { UAPIScalars.integer($0, as: Int32.self) } == -22)
+        #expect(read("65535") { UAPIScalars.integer($0, as: UInt16.self) } == 65535)
+        #expect(read("65536") { UAPIScalars.integer($0, as: UInt16.self) } == nil)
+        #expect(read("-1") { UAPIScalars.integer($0, as: UInt16.self) } == nil)
+        #expect(read("18446744073709551615") { UAPIScalars.integer($0, as: UInt64.self) } == .max)
+        #expect(read("18446744073709551616") { UAPIScalars.integer($0, as: UInt64.self) } == nil)
+        #expect(read("-9223372036854775808") { UAPIScalars.integer($0, as: Int64.self) } == .min)
+        for junk in ["", "-", "1a", " 1", "+1", "1.0"] {
+            #expect(read(junk) { UAPIScalars.integer($0, as: Int64.self) } == nil, "\(junk)")
+        }
+    }
+
+    @Test("endpoints: IPv4, bracketed IPv6, zones dropped, bad forms refused")
+    func endpoints() {
+        #expect(read("192.0.2.1:51820") { UAPIScalars.endpoint($0) } == SocketEndpoint("192.0.2.1:51820"))
+        #expect(read("[2001:db8::1]:1") { UAPIScalars.endpoint($0) } == SocketEndpoint("[2001:db8::1]:1"))
+        #expect(read("[fe80::1%eth0]:7") { UAPIScalars.endpoint($0) } == SocketEndpoint("[fe80::1]:7"))
+        for bad in ["2001:db8::1:5", "192.0.2.1", "192.0.2.1:99999", "[192.0.2.1]:5", "[2001:db8::1:5", "host:5", ":5", String(repeating: "1", count: 100) + ":1"] {
+            #expect(read(bad) { UAPIScalars.endpoint($0) } == nil, "\(bad)")
+        }
+    }
+
+    @Test("prefixes: both families, host bits cleared, bad lengths refused")
+    func prefixes() {
+        #expect(read("10.1.2.3/8") { UAPIScalars.prefix($0) } == IPPrefix("10.0.0.0/8"))
+        #expect(read("2001:db8::/32") { UAPIScalars.prefix($0) } == IPPrefix("2001:db8::/32"))
+        for bad in ["10.0.0.0/33", "10.0.0.0", "/8", "x/8", "2001:db8::/129", "10.0.0.0/-1"] {
+            #expect(read(bad) { UAPIScalars.prefix($0) } == nil, "\(bad)")
+        }
+    }
+}

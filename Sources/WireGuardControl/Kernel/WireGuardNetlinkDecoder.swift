@@ -82,18 +82,9 @@ struct WireGuardNetlinkDecoder {
             }
         }
         guard let key else { throw WireGuardControlError.malformedReply("a peer in the WireGuard dump has no public key") }
-        var peer = peers[key] ?? WireGuardPeerState(publicKey: key)
-        if let endpoint { peer.endpoint = endpoint }
-        if let keepalive { peer.persistentKeepalive = keepalive }
-        if let handshake { peer.lastHandshakeTime = handshake }
-        if let received { peer.receivedBytes = received }
-        if let transmitted { peer.transmittedBytes = transmitted }
-        if peer.allowedIPs.isEmpty {
-            peer.allowedIPs = allowed
-        } else {
-            peer.allowedIPs.append(contentsOf: allowed)
-        }
-        peers[key] = peer
+        // One hash lookup: modify in place (a continuation finds the peer its first part created).
+        peers[key, default: WireGuardPeerState(publicKey: key)].merge(
+            endpoint: endpoint, keepalive: keepalive, handshake: handshake, received: received, transmitted: transmitted, allowed: allowed)
     }
 
     private static func timespec(_ payload: UnsafeRawBufferPointer) throws -> Duration? {
@@ -104,6 +95,18 @@ struct WireGuardNetlinkDecoder {
         return .seconds(seconds) + .nanoseconds(nanoseconds)
     }
 
+    /// An address from 4 or 16 network-order bytes, without intermediate arrays.
+    private static func address(_ bytes: UnsafeRawBufferPointer) -> IPAddress? {
+        switch bytes.count {
+        case 4: return .v4(IPv4Address(UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))))
+        case 16:
+            return .v6(IPv6Address(
+                high: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+                low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))))
+        default: return nil
+        }
+    }
+
     private static func allowedIP(_ attributes: NetlinkAttributes) throws -> IPPrefix {
         var family: UInt16? = nil
         var address: IPAddress? = nil
@@ -111,7 +114,7 @@ struct WireGuardNetlinkDecoder {
         try attributes.forEach { (attribute) throws in
             switch Int(attribute.type) {
             case Int(WGALLOWEDIP_A_FAMILY.rawValue): family = try attribute.uint16()
-            case Int(WGALLOWEDIP_A_IPADDR.rawValue): address = IPAddress(bytes: attribute.payload)
+            case Int(WGALLOWEDIP_A_IPADDR.rawValue): address = Self.address(attribute.payload)
             case Int(WGALLOWEDIP_A_CIDR_MASK.rawValue): length = try attribute.uint8()
             default: break
             }
@@ -120,5 +123,23 @@ struct WireGuardNetlinkDecoder {
             family == nil || Int32(family ?? 0) == (address.isIPv4 ? AF_INET : AF_INET6)
         else { throw WireGuardControlError.malformedReply("an allowed IP in the WireGuard dump is incomplete or inconsistent") }
         return prefix
+    }
+}
+
+extension WireGuardPeerState {
+    /// Folds one dump fragment of this peer in: scalars when present, allowed IPs appended.
+    fileprivate mutating func merge(
+        endpoint: SocketEndpoint??, keepalive: UInt16?, handshake: Duration??, received: UInt64?, transmitted: UInt64?, allowed: [IPPrefix]
+    ) {
+        if let endpoint { self.endpoint = endpoint }
+        if let keepalive { persistentKeepalive = keepalive }
+        if let handshake { lastHandshakeTime = handshake }
+        if let received { receivedBytes = received }
+        if let transmitted { transmittedBytes = transmitted }
+        if allowedIPs.isEmpty {
+            allowedIPs = allowed
+        } else {
+            allowedIPs.append(contentsOf: allowed)
+        }
     }
 }

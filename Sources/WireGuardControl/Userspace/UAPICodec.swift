@@ -1,4 +1,7 @@
 import MeshCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshCrypto
 
 /// The text protocol of userspace WireGuard daemons (wireguard-go, boringtun) on their UAPI socket:
@@ -68,47 +71,47 @@ enum UAPICodec {
         }
 
         try forEachLine(reply) { key, value in
-            switch key {
-            case "private_key":
-                let secret = try WireGuardKeyText.bytes(hex: value, what: "private key from the daemon")
-                let privateKey = try X25519PrivateKey(secret: SecretBytes(copying: secret))
-                state.publicKey = privateKey.publicKey
-            case "listen_port":
-                state.listenPort = try number(value, key)
-            case "fwmark":
-                state.fwmark = try number(value, key)
-            case "public_key":
+            if UAPIScalars.equals(key, "public_key") {
                 finishPeer()
                 let bytes = try WireGuardKeyText.bytes(hex: value, what: "peer public key from the daemon")
                 peer = WireGuardPeerState(publicKey: try WireGuardKeyText.publicKey(bytes: bytes, what: "peer public key"))
-            case "endpoint":
+            } else if UAPIScalars.equals(key, "allowed_ip") {
                 guard peer != nil else { throw orphan(key) }
-                peer?.endpoint = try endpoint(value)
-            case "persistent_keepalive_interval":
-                guard peer != nil else { throw orphan(key) }
-                peer?.persistentKeepalive = try number(value, key)
-            case "last_handshake_time_sec":
-                handshakeSeconds = try number(value, key)
-            case "last_handshake_time_nsec":
-                handshakeNanoseconds = try number(value, key)
-            case "rx_bytes":
-                guard peer != nil else { throw orphan(key) }
-                peer?.receivedBytes = try number(value, key)
-            case "tx_bytes":
-                guard peer != nil else { throw orphan(key) }
-                peer?.transmittedBytes = try number(value, key)
-            case "allowed_ip":
-                guard peer != nil else { throw orphan(key) }
-                let text = String(decoding: value, as: UTF8.self)
-                guard let prefix = IPPrefix(text) ?? masked(text) else {
-                    throw WireGuardControlError.malformedReply("allowed_ip=\(text) is not a prefix")
+                guard let prefix = UAPIScalars.prefix(value) else {
+                    throw WireGuardControlError.malformedReply("allowed_ip=\(text(value)) is not a prefix")
                 }
                 peer?.allowedIPs.append(prefix)
-            case "errno":
+            } else if UAPIScalars.equals(key, "endpoint") {
+                guard peer != nil else { throw orphan(key) }
+                guard let endpoint = UAPIScalars.endpoint(value) else {
+                    throw WireGuardControlError.malformedReply("endpoint=\(text(value)) is not ADDRESS:PORT")
+                }
+                peer?.endpoint = endpoint
+            } else if UAPIScalars.equals(key, "persistent_keepalive_interval") {
+                guard peer != nil else { throw orphan(key) }
+                peer?.persistentKeepalive = try number(value, key)
+            } else if UAPIScalars.equals(key, "last_handshake_time_sec") {
+                handshakeSeconds = try number(value, key)
+            } else if UAPIScalars.equals(key, "last_handshake_time_nsec") {
+                handshakeNanoseconds = try number(value, key)
+            } else if UAPIScalars.equals(key, "rx_bytes") {
+                guard peer != nil else { throw orphan(key) }
+                peer?.receivedBytes = try number(value, key)
+            } else if UAPIScalars.equals(key, "tx_bytes") {
+                guard peer != nil else { throw orphan(key) }
+                peer?.transmittedBytes = try number(value, key)
+            } else if UAPIScalars.equals(key, "private_key") {
+                let secret = try WireGuardKeyText.bytes(hex: value, what: "private key from the daemon")
+                let privateKey = try X25519PrivateKey(secret: SecretBytes(copying: secret))
+                state.publicKey = privateKey.publicKey
+            } else if UAPIScalars.equals(key, "listen_port") {
+                state.listenPort = try number(value, key)
+            } else if UAPIScalars.equals(key, "fwmark") {
+                state.fwmark = try number(value, key)
+            } else if UAPIScalars.equals(key, "errno") {
                 status = try number(value, key)
-            default:
-                break  // preshared_key, protocol_version, future keys
             }
+            // Other keys (preshared_key, protocol_version, future ones) are ignored.
         }
         finishPeer()
         guard let status else { throw WireGuardControlError.malformedReply("the daemon's reply has no errno line") }
@@ -122,7 +125,7 @@ enum UAPICodec {
     static func parseStatus(_ reply: UnsafeRawBufferPointer) throws -> Int32 {
         var status: Int32? = nil
         try forEachLine(reply) { key, value in
-            if key == "errno" { status = try number(value, key) }
+            if UAPIScalars.equals(key, "errno") { status = try number(value, key) }
         }
         guard let status else { throw WireGuardControlError.malformedReply("the daemon's reply has no errno line") }
         return abs(status)
@@ -151,50 +154,34 @@ enum UAPICodec {
 
     /// Calls `body(key, value)` for each `key=value` line up to the first blank line.
     private static func forEachLine(
-        _ reply: UnsafeRawBufferPointer, _ body: (String, UnsafeRawBufferPointer) throws -> Void
+        _ reply: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void
     ) throws {
+        guard let base = reply.baseAddress else { return }
         var start = 0
         while start < reply.count {
-            let end = reply[start...].firstIndex(of: newline) ?? reply.count
+            let end = memchr(base + start, Int32(newline), reply.count - start).map { UnsafeRawPointer($0) - base } ?? reply.count
             if end == start { return }  // blank line: end of reply
             let line = UnsafeRawBufferPointer(rebasing: reply[start..<end])
             guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else {
                 throw WireGuardControlError.malformedReply("line without '=' in the daemon's reply: \(String(decoding: line.prefix(80), as: UTF8.self))")
             }
-            let key = String(decoding: UnsafeRawBufferPointer(rebasing: line[..<equals]), as: UTF8.self)
-            try body(key, UnsafeRawBufferPointer(rebasing: line[(equals + 1)...]))
+            try body(UnsafeRawBufferPointer(rebasing: line[..<equals]), UnsafeRawBufferPointer(rebasing: line[(equals + 1)...]))
             start = end + 1
         }
     }
 
-    private static func number<T: FixedWidthInteger>(_ value: UnsafeRawBufferPointer, _ key: String) throws -> T {
-        guard let parsed = T(String(decoding: value, as: UTF8.self)) else {
-            throw WireGuardControlError.malformedReply("\(key)=\(String(decoding: value.prefix(40), as: UTF8.self)) is not a number in range")
+    private static func number<T: FixedWidthInteger>(_ value: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer) throws -> T {
+        guard let parsed = UAPIScalars.integer(value, as: T.self) else {
+            throw WireGuardControlError.malformedReply("\(text(key))=\(text(value)) is not a number in range")
         }
         return parsed
     }
 
-    private static func orphan(_ key: String) -> WireGuardControlError {
-        .malformedReply("\(key) before any public_key in the daemon's reply")
+    private static func orphan(_ key: UnsafeRawBufferPointer) -> WireGuardControlError {
+        .malformedReply("\(text(key)) before any public_key in the daemon's reply")
     }
 
-    private static func endpoint(_ value: UnsafeRawBufferPointer) throws -> SocketEndpoint? {
-        var text = String(decoding: value, as: UTF8.self)
-        if text.isEmpty || text == "(none)" { return nil }
-        // Drop an IPv6 zone ("[fe80::1%eth0]:51820"): endpoints carry no zone here.
-        if let percent = text.firstIndex(of: "%"), let close = text.firstIndex(of: "]"), percent < close {
-            text.removeSubrange(percent..<close)
-        }
-        guard let endpoint = SocketEndpoint(text) else {
-            throw WireGuardControlError.malformedReply("endpoint=\(text) is not ADDRESS:PORT")
-        }
-        return endpoint
-    }
-
-    /// Daemons may print an allowed IP with host bits set; keep the prefix they route.
-    private static func masked(_ text: String) -> IPPrefix? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let address = IPAddress(String(parts[0])), let length = Int(parts[1]) else { return nil }
-        return IPPrefix(containing: address, length: length)
+    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes.prefix(80), as: UTF8.self)
     }
 }
