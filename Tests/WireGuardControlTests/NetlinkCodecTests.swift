@@ -1,4 +1,5 @@
 import CNetlink
+import Glibc
 import Testing
 @testable import WireGuardControl
 
@@ -182,5 +183,21 @@ struct NetlinkCodecTests {
         #expect(throws: WireGuardControlError.self) {
             try [UInt8]([2, 0, 1]).withUnsafeBytes { _ = try SocketAddressCodec.decode($0) }
         }
+    }
+}
+
+@Suite("Error messages")
+struct WireGuardControlErrorTests {
+    @Test("kernel errnos map to errors that name the operation and what to do")
+    func mapping() {
+        #expect(NetlinkSocket.mapped(EPERM, message: nil, operation: "configuring WireGuard device mesh0")
+            == .permissionDenied(operation: "configuring WireGuard device mesh0"))
+        #expect(WireGuardControlError.permissionDenied(operation: "configuring WireGuard device mesh0").description
+            == "configuring WireGuard device mesh0 needs CAP_NET_ADMIN: run as root (or grant the capability)")
+        let kernel = NetlinkSocket.mapped(EINVAL, message: "bad attribute", operation: "configuring WireGuard device mesh0")
+        #expect(kernel.description == "configuring WireGuard device mesh0 failed: Invalid argument (errno 22): bad attribute")
+        #expect(WireGuardControlError.noSuchInterface("mesh0").description.hasPrefix("no network interface named mesh0"))
+        #expect(WireGuardControlError.notWireGuard(interface: "eth0", kind: "veth").description.hasPrefix("eth0 is a veth link, not wireguard"))
+        #expect(WireGuardControlError.noUserspaceDaemon(interface: "wg1", socketPath: "/var/run/wireguard/wg1.sock").description.contains("wireguard-go wg1"))
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 /// through `ip netns exec`, when given), waits until its UAPI socket answers, and stops it by PID.
 ///
 /// wireguard-go keeps running when its namespace is deleted: always call ``stop(timeout:)``.
+/// Dropping the owner stops the daemon too (and removes its log file).
 public final class WireGuardGoProcess: @unchecked Sendable {
     // The mutable state (the Process) is only touched in init and stop, which callers serialise.
     /// The interface the daemon owns.
@@ -114,7 +115,10 @@ public final class WireGuardGoProcess: @unchecked Sendable {
         }
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        unlink(logPath)
+    }
 
     private static func resolve(_ executable: String) -> String? {
         if executable.contains("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
