@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "meshd", targets: ["meshd"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
+        .executable(name: "meshsim", targets: ["meshsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -38,6 +39,23 @@ let package = Package(
             dependencies: [
                 "MeshCrypto",
                 .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        // Deterministic simulator: many MeshCore nodes on virtual time and a virtual network.
+        .target(
+            name: "MeshSim",
+            dependencies: [
+                "MeshCore",
+                "MeshCrypto",
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "meshsim",
+            dependencies: [
+                "MeshSim",
+                "MeshCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
@@ -93,7 +111,8 @@ let package = Package(
             dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"]
         ),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
-        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore"]),
+        .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCrypto"]),
+        .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshCore"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Runs the built executables as a user would (depends on them so they are built first).
         .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),

@@ -5,9 +5,11 @@ public struct ChannelSettings: Sendable {
     /// Largest plaintext in one transport datagram (the limit every message layer plans for).
     public var maximumPayload = 1200
     /// Resend an unanswered handshake initiation after this long.
-    public var handshakeRetry = Interval.seconds(1)
+    public var handshakeRetry = Interval.milliseconds(500)
+    /// A payload sent while a handshake has been pending this long resends the initiation at once.
+    public var eagerRetry = Interval.milliseconds(200)
     /// Give up (and drop queued payloads) after this many initiations.
-    public var handshakeAttempts = 5
+    public var handshakeAttempts = 8
     /// Start a new handshake when sending on a session older than this.
     public var rekeyAfter = Interval.seconds(120)
     /// Never use a session older than this.

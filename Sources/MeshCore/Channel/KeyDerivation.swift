@@ -21,6 +21,12 @@ enum KeyDerivation {
         secret.withUnsafeBytes { mix(chainingKey, Array($0) + publicInput) }
     }
 
+    /// Two keys from a secret and public context, in one derivation.
+    static func pair(_ chainingKey: SecretBytes, secret: SecretBytes, _ publicInput: [UInt8]) -> (SymmetricKey, SymmetricKey) {
+        let (first, second) = secret.withUnsafeBytes { expand(chainingKey, Array($0) + publicInput) }
+        return (SymmetricKey(derived: first), SymmetricKey(derived: second))
+    }
+
     /// The two transport keys from the final chaining key: initiator→responder, responder→initiator.
     static func transportKeys(_ chainingKey: SecretBytes) -> (initiatorToResponder: SymmetricKey, responderToInitiator: SymmetricKey) {
         let (first, second) = expand(chainingKey, Array("transport".utf8))

@@ -16,6 +16,10 @@ public enum PacketType: UInt8, Sendable, CaseIterable {
     case joinResponse = 0x06
     /// Clear-text "this bootstrap node does not know that invitation".
     case joinUnknownInvitation = 0x07
+    /// A single authenticated, encrypted datagram to a member without a session (gossip to a
+    /// random member): sealed under a key from the static-static secret, replay-protected by the
+    /// sender's increasing timestamp. No answer, no session, no forward secrecy for its payload.
+    case oneShot = 0x08
 
     /// The protocol version in byte 0 of every datagram.
     public static let protocolVersion: UInt8 = 1

@@ -11,7 +11,7 @@ import MeshCrypto
 ///
 /// The channel never touches sockets or clocks: callers pass datagrams, the time and a random
 /// generator, and send what it returns.
-public struct SecureChannel {
+public final class SecureChannel {
     /// The local node.
     public let localID: NodeID
     public let settings: ChannelSettings
@@ -32,6 +32,9 @@ public struct SecureChannel {
     private var pendingIndexes: [UInt32: NodeID] = [:]
     private var responderMemory: [NodeID: ResponderMemory] = [:]
     private var staticShared: [NodeID: SecretBytes] = [:]
+    private var oneShotKeys: [NodeID: (send: SymmetricKey, receive: SymmetricKey)] = [:]
+    private var lastOneShotSent: [NodeID: UInt64] = [:]
+    private var lastOneShotReceived: [NodeID: UInt64] = [:]
     /// A response being assembled while the caller handles the initiation's payload.
     private var openResponse: (peer: NodeID, endpoint: SocketEndpoint, header: [UInt8], key: SymmetricKey, payload: [UInt8])?
     /// Datagrams released while receiving, returned by ``completeReceive()``.
@@ -62,7 +65,7 @@ public struct SecureChannel {
     /// Seals `payload` for `peer` at `endpoint`. Uses the current session; otherwise starts (or
     /// joins) a handshake whose initiation carries the payload when it fits. Returns the datagrams
     /// to send now (possibly none, when the payload waits for a pending handshake).
-    public mutating func send(
+    public func send(
         _ payload: [UInt8], to peer: ChannelPeer, at endpoint: SocketEndpoint, now: Timestamp,
         random: inout RandomSource, includeCertificate: Bool = false
     ) -> [OutboundDatagram] {
@@ -76,16 +79,75 @@ public struct SecureChannel {
             return [sealTransport(payload, sessionIndex: index, now: now)]
         }
         if var handshake = pending[peer.nodeID] {
-            if handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
             handshake.endpoint = endpoint
+            // A new payload for a handshake that has waited a while: resend the initiation with it now
+            // rather than waiting for the retry timer (a lost initiation must not fail a probe).
+            if now - handshake.lastSentAt >= settings.eagerRetry, handshake.attempts < settings.handshakeAttempts {
+                handshake.attempts += 1
+                handshake.lastSentAt = now
+                let initiation = buildInitiation(handshake, payload: payload, now: now)
+                if !initiation.carriedPayload, handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
+                pending[peer.nodeID] = handshake
+                return [OutboundDatagram(bytes: initiation.bytes, endpoint: endpoint)]
+            }
+            if handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
             pending[peer.nodeID] = handshake
             return []
         }
         return startHandshake(with: peer, at: endpoint, payload: payload, now: now, random: &random, includeCertificate: includeCertificate)
     }
 
+    /// Seals `payload` for `peer` as a one-shot datagram when no session exists (gossip to a
+    /// random member needs no answer, so it need not cost a handshake); uses the session otherwise.
+    public func sendOneShot(
+        _ payload: [UInt8], to peer: ChannelPeer, at endpoint: SocketEndpoint, now: Timestamp, random: inout RandomSource
+    ) -> [OutboundDatagram] {
+        if let index = usableSession(for: peer.nodeID, now: now) {
+            return [sealTransport(payload, sessionIndex: index, now: now)]
+        }
+        guard let key = oneShotKey(peer: peer, sending: true) else { return [] }
+        // The timestamp is the nonce and must grow per peer, even for two datagrams at one instant.
+        let timestamp = max(now.nanoseconds, (lastOneShotSent[peer.nodeID] ?? 0) + 1)
+        lastOneShotSent[peer.nodeID] = timestamp
+        var header = ByteWriter(capacity: 26 + payload.count + 16)
+        header.write(PacketType.protocolVersion)
+        header.write(PacketType.oneShot.rawValue)
+        header.write(localID)
+        header.write(peer.nodeID)
+        header.write(timestamp)
+        let sealed = (try? XChaCha20Poly1305.seal(payload, key: key, nonce: Self.nonce(timestamp), authenticating: header.bytes)) ?? []
+        return [OutboundDatagram(bytes: header.bytes + sealed, endpoint: endpoint)]
+    }
+
+    /// The one-shot key for the direction to (`sending`) or from `peer`, cached.
+    private func oneShotKey(peer: ChannelPeer, sending: Bool) -> SymmetricKey? {
+        if let cached = oneShotKeys[peer.nodeID] { return sending ? cached.send : cached.receive }
+        guard let shared = sharedStatic(with: peer) else { return nil }
+        // Two keys from one derivation: the lower node ID sends with the first.
+        let (low, high) = localID < peer.nodeID ? (localID, peer.nodeID) : (peer.nodeID, localID)
+        let (first, second) = KeyDerivation.pair(initialChainingKey, secret: shared, Array("one-shot".utf8) + Self.bytes(low) + Self.bytes(high))
+        let keys = localID < peer.nodeID ? (send: first, receive: second) : (send: second, receive: first)
+        oneShotKeys[peer.nodeID] = keys
+        return sending ? keys.send : keys.receive
+    }
+
+    private func receiveOneShot(_ datagram: [UInt8], from endpoint: SocketEndpoint, resolvePeer: (NodeID) -> ChannelPeer?) -> Received {
+        var reader = ByteReader(datagram, context: "one-shot")
+        guard let _ = try? reader.readBytes(2), let senderID = try? reader.readNodeID(), let receiverID = try? reader.readNodeID(),
+              let timestamp = try? reader.readUInt64()
+        else { return drop(.malformed) }
+        guard receiverID == localID else { return drop(.notForUs) }
+        guard let peer = resolvePeer(senderID) else { return drop(.unknownSender) }
+        if let last = lastOneShotReceived[senderID], timestamp <= last { return drop(.replayed) }
+        guard let key = oneShotKey(peer: peer, sending: false),
+              let payload = try? XChaCha20Poly1305.open(datagram[26...], key: key, nonce: Self.nonce(timestamp), authenticating: datagram[..<26])
+        else { return drop(.authenticationFailed) }
+        lastOneShotReceived[senderID] = timestamp
+        return .delivered(from: senderID, payload: payload, endpoint: endpoint)
+    }
+
     /// The index of a session with `peer` that may carry data now, if any.
-    private mutating func usableSession(for peer: NodeID, now: Timestamp) -> UInt32? {
+    private func usableSession(for peer: NodeID, now: Timestamp) -> UInt32? {
         guard let index = sessionIndexes[peer]?.first, let session = sessions[index] else { return nil }
         let age = now - session.createdAt
         if age >= settings.sessionLifetime { return nil }
@@ -95,7 +157,7 @@ public struct SecureChannel {
         return index
     }
 
-    private mutating func sealTransport(_ payload: [UInt8], sessionIndex: UInt32, now: Timestamp) -> OutboundDatagram {
+    private func sealTransport(_ payload: [UInt8], sessionIndex: UInt32, now: Timestamp) -> OutboundDatagram {
         guard var session = sessions[sessionIndex] else { preconditionFailure("session index from the table") }
         let counter = session.sendCounter
         session.sendCounter += 1
@@ -110,7 +172,7 @@ public struct SecureChannel {
         return OutboundDatagram(bytes: header.bytes + sealed, endpoint: session.endpoint)
     }
 
-    private mutating func startHandshake(
+    private func startHandshake(
         with peer: ChannelPeer, at endpoint: SocketEndpoint, payload: [UInt8], now: Timestamp,
         random: inout RandomSource, includeCertificate: Bool
     ) -> [OutboundDatagram] {
@@ -127,6 +189,7 @@ public struct SecureChannel {
         if initiation.carriedPayload == false { handshake.queue.append(payload) }
         pending[peer.nodeID] = handshake
         pendingIndexes[index] = peer.nodeID
+        earliestRetry = min(earliestRetry, now + settings.handshakeRetry)
         return [OutboundDatagram(bytes: initiation.bytes, endpoint: endpoint)]
     }
 
@@ -174,7 +237,7 @@ public struct SecureChannel {
     ///
     /// After handling the result, call ``completeReceive()``: replies sent in between ride in the
     /// handshake response.
-    public mutating func receive(
+    public func receive(
         _ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp, random: inout RandomSource,
         resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
     ) -> Received {
@@ -190,6 +253,8 @@ public struct SecureChannel {
                                      resolvePeer: resolvePeer, admitCertificate: admitCertificate)
         case .handshakeResponse:
             return receiveResponse(datagram, from: endpoint, now: now)
+        case .oneShot:
+            return receiveOneShot(datagram, from: endpoint, resolvePeer: resolvePeer)
         case .joinRequest, .joinResponse, .joinUnknownInvitation:
             return .other(type)
         }
@@ -198,7 +263,7 @@ public struct SecureChannel {
     /// Datagrams that follow from the last ``receive(_:from:now:random:resolvePeer:admitCertificate:)``:
     /// the handshake response (carrying any replies sent since), or payloads released by a
     /// completed handshake. Call after handling every received datagram.
-    public mutating func completeReceive() -> [OutboundDatagram] {
+    public func completeReceive() -> [OutboundDatagram] {
         var datagrams: [OutboundDatagram] = []
         if let response = openResponse {
             openResponse = nil
@@ -212,7 +277,7 @@ public struct SecureChannel {
         return datagrams
     }
 
-    private mutating func receiveTransport(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
+    private func receiveTransport(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
         var reader = ByteReader(datagram, context: "transport")
         guard let _ = try? reader.readBytes(2), let index = try? reader.readUInt32(), let counter = try? reader.readUInt64() else {
             return drop(.malformed)
@@ -232,7 +297,7 @@ public struct SecureChannel {
         return .delivered(from: session.peer, payload: payload, endpoint: endpoint)
     }
 
-    private mutating func receiveInitiation(
+    private func receiveInitiation(
         _ datagram: [UInt8], type: PacketType, from endpoint: SocketEndpoint, now: Timestamp,
         random: inout RandomSource,
         resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
@@ -305,7 +370,7 @@ public struct SecureChannel {
         return .delivered(from: senderID, payload: payload, endpoint: endpoint)
     }
 
-    private mutating func receiveResponse(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
+    private func receiveResponse(_ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) -> Received {
         var reader = ByteReader(datagram, context: "handshake response")
         guard let _ = try? reader.readBytes(2), let senderIndex = try? reader.readUInt32(),
               let receiverIndex = try? reader.readUInt32(), let ephemeral = try? reader.readArray(32)
@@ -336,9 +401,11 @@ public struct SecureChannel {
 
     /// Retries unanswered handshakes and expires old sessions. Returns datagrams to send and the
     /// peers whose handshakes were abandoned (their queued payloads are gone).
-    public mutating func tick(now: Timestamp) -> (datagrams: [OutboundDatagram], abandoned: [NodeID]) {
+    public func tick(now: Timestamp) -> (datagrams: [OutboundDatagram], abandoned: [NodeID]) {
         var datagrams: [OutboundDatagram] = []
         var abandoned: [NodeID] = []
+        guard now >= earliestRetry || now - lastExpiry >= .seconds(10) else { return ([], []) }
+        earliestRetry = .distantFuture
         for peer in pending.keys.sorted() {
             guard var handshake = pending[peer], now - handshake.lastSentAt >= settings.handshakeRetry else { continue }
             if handshake.attempts >= settings.handshakeAttempts {
@@ -355,37 +422,50 @@ public struct SecureChannel {
             pending[peer] = handshake
             datagrams.append(OutboundDatagram(bytes: initiation.bytes, endpoint: handshake.endpoint))
         }
-        for (index, session) in sessions where now - session.createdAt >= settings.sessionLifetime {
-            remove(sessionIndex: index, peer: session.peer)
+        for handshake in pending.values { earliestRetry = min(earliestRetry, handshake.lastSentAt + settings.handshakeRetry) }
+        if now - lastExpiry >= .seconds(10) {
+            lastExpiry = now
+            for index in sessions.keys.sorted() {
+                guard let session = sessions[index], now - session.createdAt >= settings.sessionLifetime else { continue }
+                remove(sessionIndex: index, peer: session.peer)
+            }
         }
         return (datagrams, abandoned)
     }
 
     /// The earliest time ``tick(now:)`` has work to do.
     public var nextDeadline: Timestamp {
-        pending.values.map { $0.lastSentAt + settings.handshakeRetry }.min() ?? .distantFuture
+        guard !pending.isEmpty else { return .distantFuture }
+        return pendingIndexes.keys.isEmpty ? .distantFuture : earliestRetry
     }
 
+    /// The earliest retry among pending handshakes (recomputed by ``tick(now:)``; a new handshake
+    /// can only lower it).
+    private var earliestRetry = Timestamp.distantFuture
+    private var lastExpiry = Timestamp.zero
+
     /// Drops every session and pending handshake with `peer` (revoked or gone).
-    public mutating func forget(_ peer: NodeID) {
+    public func forget(_ peer: NodeID) {
         for index in sessionIndexes[peer] ?? [] { sessions[index] = nil }
         sessionIndexes[peer] = nil
         if let handshake = pending.removeValue(forKey: peer) { pendingIndexes[handshake.localIndex] = nil }
         responderMemory[peer] = nil
         staticShared[peer] = nil
+        oneShotKeys[peer] = nil
+        lastOneShotReceived[peer] = nil
     }
 
     /// Counts a discard decided by a layer above (an invalid message inside a valid datagram).
-    public mutating func countDrop(_ reason: DropReason) { drops.count(reason) }
+    public func countDrop(_ reason: DropReason) { drops.count(reason) }
 
     // MARK: Helpers
 
-    private mutating func drop(_ reason: DropReason) -> Received {
+    private func drop(_ reason: DropReason) -> Received {
         drops.count(reason)
         return .dropped(reason)
     }
 
-    private mutating func install(_ session: Session) {
+    private func install(_ session: Session) {
         sessions[session.localIndex] = session
         var indexes = [session.localIndex] + (sessionIndexes[session.peer] ?? [])
         while indexes.count > 2 {
@@ -395,27 +475,27 @@ public struct SecureChannel {
         sessionIndexes[session.peer] = indexes
     }
 
-    private mutating func remove(sessionIndex: UInt32, peer: NodeID) {
+    private func remove(sessionIndex: UInt32, peer: NodeID) {
         sessions[sessionIndex] = nil
         sessionIndexes[peer]?.removeAll { $0 == sessionIndex }
         if sessionIndexes[peer]?.isEmpty == true { sessionIndexes[peer] = nil }
     }
 
-    private mutating func sharedStatic(with peer: ChannelPeer) -> SecretBytes? {
+    private func sharedStatic(with peer: ChannelPeer) -> SecretBytes? {
         if let cached = staticShared[peer.nodeID] { return cached }
         guard let shared = try? agreement.agree(staticSecret, peer.staticPublicKey) else { return nil }
         staticShared[peer.nodeID] = shared
         return shared
     }
 
-    private mutating func freshIndex(random: inout RandomSource) -> UInt32 {
+    private func freshIndex(random: inout RandomSource) -> UInt32 {
         while true {
             let index = UInt32.random(in: 1...UInt32.max, using: &random)
             if sessions[index] == nil, pendingIndexes[index] == nil { return index }
         }
     }
 
-    private mutating func takeCertificateToken(now: Timestamp) -> Bool {
+    private func takeCertificateToken(now: Timestamp) -> Bool {
         let elapsed = (now - certificateTokensUpdated).seconds
         certificateTokensUpdated = now
         let capacity = settings.certificateAdmissionsPerSecond * 2

@@ -19,9 +19,11 @@ struct Suspicion {
         self.reporters = [reporter]
     }
 
-    /// Records a confirmation; returns true if the reporter is new.
+    /// Records a confirmation; returns true if it is new and still shortens the timeout (only
+    /// then is it worth gossiping: beyond the expected count, confirmations change nothing).
     mutating func confirm(by reporter: NodeID) -> Bool {
-        reporters.insert(reporter).inserted
+        guard confirmations < expectedConfirmations else { return false }
+        return reporters.insert(reporter).inserted
     }
 
     /// Independent confirmations beyond the first report.

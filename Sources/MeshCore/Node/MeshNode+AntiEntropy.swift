@@ -135,7 +135,7 @@ extension MeshNode {
     /// Tries to reach a random dead member: if it is alive again (a healed partition), the
     /// exchange makes it refute and both sides converge.
     func reconnect(now: Timestamp) {
-        let dead = members.order.filter { members[$0]?.status == .dead }
+        let dead = members.tombstones.filter { members[$0]?.status == .dead }.sorted()
         guard !dead.isEmpty else { return }
         let node = dead[Int.random(in: 0..<dead.count, using: &random)]
         startAntiEntropy(with: node, now: now)

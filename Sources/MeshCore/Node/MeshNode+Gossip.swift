@@ -12,6 +12,7 @@ extension MeshNode {
         }
         noteContact(sender, at: endpoint, now: now)
         for message in messages {
+            statistics.messagesReceived[Int(message.code & 63)] += 1
             switch message {
             case let .ping(sequence, target): handlePing(sequence: sequence, target: target, from: sender, now: now)
             case let .ack(sequence): handleAck(sequence: sequence, from: sender, now: now)
@@ -63,7 +64,7 @@ extension MeshNode {
         let node = record.nodeID
         if node == id {
             // Our own record from an earlier life is newer than what we hold: jump past it.
-            if record.version >= localRecord.version, record.verify(with: identity.publicKey) { publish(now: now, atLeast: record.version + 1) }
+            if record.version > localRecord.version, record.verify(with: identity.publicKey) { publish(now: now, atLeast: record.version + 1) }
             return
         }
         if revocations[node] != nil {
@@ -212,10 +213,8 @@ extension MeshNode {
     /// Sends queued broadcasts to `fanout` random members.
     func gossipRound(fanout: Int, now: Timestamp) {
         for target in randomMembers(count: fanout, includeRecentlyDead: true, now: now) {
-            let budget = channel.settings.maximumPayload - 3
-            let messages = broadcasts.take(budget: budget, limit: retransmitLimit)
-            guard !messages.isEmpty else { return }
-            sendPacked(messages, to: target, now: now)
+            guard !broadcasts.isEmpty else { return }
+            sendPacked([], to: target, now: now, piggyback: true, oneShot: true)
         }
     }
 
@@ -226,7 +225,7 @@ extension MeshNode {
 
     /// Up to `count` distinct random members that are live (or recently dead, for gossip).
     func randomMembers(count: Int, includeRecentlyDead: Bool, now: Timestamp, excluding excluded: NodeID? = nil) -> [NodeID] {
-        let total = members.order.count
+        let total = members.orderCount
         guard total > 0, count > 0 else { return [] }
         var chosen: [NodeID] = []
         var attempts = 0

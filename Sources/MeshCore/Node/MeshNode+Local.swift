@@ -75,7 +75,8 @@ extension MeshNode {
     /// expiry of every certificate they void.
     func expireTombstones(now: Timestamp) {
         var expired: [NodeID] = []
-        for member in members.all {
+        for node in members.tombstones {
+            guard let member = members[node] else { continue }
             let age = now - member.statusChangedAt
             switch member.status {
             case .dead where age >= timing.deadRetention: expired.append(member.id)

@@ -33,6 +33,8 @@ extension MeshNode {
                 let helpers = randomMembers(count: timing.indirectProbes, includeRecentlyDead: false, now: now, excluding: current.target)
                 current.expectedNacks = helpers.count
                 let hint = endpoint(for: current.target)
+                // Ask again directly as well: one lost datagram should not make a suspicion.
+                send(pingMessages(current.sequence, target: current.target), to: current.target, now: now)
                 for helper in helpers {
                     send([.pingRequest(sequence: current.sequence, target: current.target, endpoint: hint)], to: helper, now: now)
                 }
@@ -55,7 +57,17 @@ extension MeshNode {
             sequence: sequence, target: target.id, targetVersion: target.record.version, startedAt: now,
             indirectAt: now + timeout, endsAt: now + period)
         statistics.probesSent += 1
-        send([.ping(sequence: sequence, target: target.id)], to: target.id, now: now)
+        send(pingMessages(sequence, target: target.id), to: target.id, now: now)
+    }
+
+    /// A ping, with our suspicion of the target attached when we hold one (Lifeguard's buddy
+    /// system: a suspected member learns it at once and refutes).
+    func pingMessages(_ sequence: UInt32, target: NodeID) -> [Message] {
+        var messages: [Message] = [.ping(sequence: sequence, target: target)]
+        if let member = members[target], member.status == .suspect, let suspicion = suspicions[target] {
+            messages.append(.suspect(node: target, incarnation: suspicion.version, reporter: id))
+        }
+        return messages
     }
 
     private func concludeProbe(_ finished: ProbeState, now: Timestamp) {
@@ -66,12 +78,20 @@ extension MeshNode {
         statistics.probesFailed += 1
         // Lifeguard: missing nacks mean our own messages are not getting through.
         if finished.nacks < finished.expectedNacks || finished.expectedNacks == 0 { health.worsen() }
-        guard let member = members[finished.target], member.status == .alive, member.record.version == finished.targetVersion else { return }
-        raiseSuspicion(of: member, version: member.record.version, reporter: id, now: now)
+        guard let member = members[finished.target], member.record.version == finished.targetVersion else { return }
+        switch member.status {
+        case .alive:
+            raiseSuspicion(of: member, version: member.record.version, reporter: id, now: now)
+        case .suspect:
+            // Our own failed probe independently confirms the suspicion (Lifeguard).
+            handleSuspect(node: member.id, version: member.record.version, reporter: id, now: now)
+        default:
+            break
+        }
     }
 
     private func nextProbeTarget() -> Member? {
-        let count = members.order.count
+        let count = members.orderCount
         for _ in 0..<min(count, 64) {
             guard let index = probeOrder.next(count: count, random: &random), let member = members.member(atOrder: index) else { return nil }
             if member.status.isLive { return member }

@@ -22,7 +22,11 @@ extension MeshNode {
 
     /// Packs `messages` into as few payloads as fit, piggybacks broadcasts on the last one, and
     /// seals each for `node`.
-    func sendPacked(_ messages: [Message], to node: NodeID, now: Timestamp, piggyback: Bool = true) {
+    ///
+    /// With `oneShot`, a member without a session gets a single one-shot datagram instead of a
+    /// handshake (for gossip, which expects no answer). Newcomers always handshake, carrying
+    /// their certificate, since members may not know them yet.
+    func sendPacked(_ messages: [Message], to node: NodeID, now: Timestamp, piggyback: Bool = true, oneShot: Bool = false) {
         guard let peer = channelPeer(for: node), let endpoint = endpoint(for: node) else { return }
         let limit = channel.settings.maximumPayload
         var payloads: [ByteWriter] = []
@@ -31,6 +35,7 @@ extension MeshNode {
             var encoded = ByteWriter()
             message.encode(into: &encoded)
             guard encoded.count <= limit else { continue }  // never produced: every message is sized to fit
+            statistics.messagesSent[Int(encoded.bytes[0] & 63)] += 1
             if current.count + encoded.count > limit {
                 payloads.append(current)
                 current = ByteWriter(capacity: limit)
@@ -39,13 +44,19 @@ extension MeshNode {
         }
         if piggyback {
             for extra in broadcasts.take(budget: limit - current.count, limit: retransmitLimit) {
+                let start = current.count
                 extra.encode(into: &current)
+                statistics.messagesSent[Int(current.bytes[start] & 63)] += 1
             }
         }
         if current.count > 0 { payloads.append(current) }
-        let withCertificate = now - joinedAt < timing.newcomerPeriod
+        let isNewcomer = now - joinedAt < timing.newcomerPeriod
         for payload in payloads {
-            emit(channel.send(payload.bytes, to: peer, at: endpoint, now: now, random: &random, includeCertificate: withCertificate))
+            if oneShot, !isNewcomer {
+                emit(channel.sendOneShot(payload.bytes, to: peer, at: endpoint, now: now, random: &random))
+            } else {
+                emit(channel.send(payload.bytes, to: peer, at: endpoint, now: now, random: &random, includeCertificate: isNewcomer))
+            }
         }
     }
 

@@ -22,7 +22,7 @@ public final class MeshNode {
 
     let validator: CertificateValidator
     let agreement: any KeyAgreement
-    var channel: SecureChannel
+    let channel: SecureChannel
     var random: RandomSource
 
     /// Members (never includes this node).
@@ -77,11 +77,14 @@ public final class MeshNode {
     /// - Parameters:
     ///   - members: members known at start (from the state directory, or a simulator snapshot).
     ///   - previousVersion: the highest version this node signed before (its record versions only grow).
+    ///   - newcomer: whether this node just joined (its handshakes then carry its certificate).
+    ///   - resume: a record this node signed earlier for exactly this announcement and certificate,
+    ///     used as is instead of signing a new version (a simulator's converged start).
     ///   - random: the generator for ephemeral keys and choices; a secure one in the daemon.
     public init(
         identity: Ed25519PrivateKey, certificate: NodeCertificate, settings: NetworkSettings,
         announcement: LocalAnnouncement, members: MemberTable = MemberTable(), revocations: [Revocation] = [],
-        previousVersion: UInt64 = 0, timing: MeshTiming = .default, channelSettings: ChannelSettings = ChannelSettings(),
+        previousVersion: UInt64 = 0, resume: NodeRecord? = nil, newcomer: Bool = true, timing: MeshTiming = .default, channelSettings: ChannelSettings = ChannelSettings(),
         agreement: any KeyAgreement = X25519KeyAgreement(), random: RandomSource, now: Timestamp
     ) throws(TrustError) {
         guard certificate.identityKey == identity.publicKey else { throw .identityMismatch }
@@ -93,21 +96,28 @@ public final class MeshNode {
         self.validator = CertificateValidator(settings: settings)
         self.agreement = agreement
         self.random = random
-        self.members = members
+        var table = members
+        table.exclude(certificate.nodeID)
+        self.members = table
         self.announcement = announcement
         self.health = LocalHealth(maximum: timing.localHealthMaximum)
-        var channel = SecureChannel(identity: identity, networkID: settings.networkID, agreement: agreement, settings: channelSettings)
+        let channel = SecureChannel(identity: identity, networkID: settings.networkID, agreement: agreement, settings: channelSettings)
         channel.certificate = certificate
         self.channel = channel
-        joinedAt = now
-        let version = max(previousVersion + 1, now.nanoseconds / 1_000_000)
-        localRecord = try Self.sign(announcement, reflexive: nil, left: false, version: version, certificate: certificate, identity: identity, now: now)
+        joinedAt = newcomer ? now : Timestamp(nanoseconds: now.nanoseconds > timing.newcomerPeriod.nanoseconds ? now.nanoseconds - timing.newcomerPeriod.nanoseconds : 0)
+        if let resume, resume.nodeID == certificate.nodeID, resume.certificateDigest == certificate.digest, !resume.isTombstone,
+           resume.verify(with: identity.publicKey) {
+            localRecord = resume
+        } else {
+            let version = max(previousVersion + 1, now.nanoseconds / 1_000_000)
+            localRecord = try Self.sign(announcement, reflexive: nil, left: false, version: version, certificate: certificate, identity: identity, now: now)
+        }
         // Stagger timers so nodes started together do not act in lockstep.
         var generator = random
         nextProbeAt = now + timing.probeInterval * Double.random(in: 0...1, using: &generator)
         nextGossipAt = now + timing.gossipInterval
         nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.5...1.5, using: &generator)
-        nextReconnectAt = now + timing.reconnectInterval * Double.random(in: 0.5...1.5, using: &generator)
+        nextReconnectAt = now + timing.reconnectInterval * (max(1, Double(table.liveCount) / 64) * Double.random(in: 0.5...1.5, using: &generator))
         nextHousekeepingAt = now + .seconds(10)
         self.random = generator
         for revocation in revocations { _ = applyRevocation(revocation, now: now, spread: false) }
@@ -151,7 +161,9 @@ public final class MeshNode {
             startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
         }
         if now >= nextReconnectAt {
-            nextReconnectAt = now + timing.reconnectInterval * Double.random(in: 0.75...1.25, using: &random)
+            // Spread over the network: about one attempt per reconnect interval per 64 members.
+            let scale = max(1, Double(members.liveCount) / 64)
+            nextReconnectAt = now + timing.reconnectInterval * (scale * Double.random(in: 0.75...1.25, using: &random))
             reconnect(now: now)
         }
         if now >= nextHousekeepingAt {
@@ -194,6 +206,7 @@ public final class MeshNode {
     /// The channel identity of a member or contact, for the handshake.
     func channelPeer(for node: NodeID) -> ChannelPeer? {
         if revocations[node] != nil { return nil }
+        if let key = staticKeys[node] { return ChannelPeer(nodeID: node, staticPublicKey: key) }
         if let contact = contacts[node] { return contact.peer }
         guard let certificate = members[node]?.certificate ?? admittedCertificates[node] else { return nil }
         return channelPeer(certificate)

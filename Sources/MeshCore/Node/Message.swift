@@ -95,6 +95,26 @@ public struct BucketSummary: Equatable, Sendable {
 }
 
 extension Message {
+    /// The wire type code.
+    public var code: UInt8 {
+        switch self {
+        case .ping: return Code.ping.rawValue
+        case .ack: return Code.ack.rawValue
+        case .pingRequest: return Code.pingRequest.rawValue
+        case .nack: return Code.nack.rawValue
+        case .suspect: return Code.suspect.rawValue
+        case .dead: return Code.dead.rawValue
+        case .record: return Code.record.rawValue
+        case .member: return Code.member.rawValue
+        case .revocation: return Code.revocation.rawValue
+        case .digest: return Code.digest.rawValue
+        case .bucket: return Code.bucket.rawValue
+        case .request: return Code.request.rawValue
+        case .endpointReport: return Code.endpointReport.rawValue
+        case let .extensionMessage(type, _): return type
+        }
+    }
+
     /// Appends this message to `writer`.
     public func encode(into writer: inout ByteWriter) {
         var body = ByteWriter(capacity: 64)

@@ -31,6 +31,10 @@ public struct NodeStatistics: Sendable, Equatable {
     public var suspicionsRaised: UInt64 = 0
     public var deathsDeclared: UInt64 = 0
     public var refutations: UInt64 = 0
+    /// Messages sent, by wire type code (extension messages included).
+    public var messagesSent = [UInt64](repeating: 0, count: 64)
+    /// Messages received in authenticated datagrams, by wire type code.
+    public var messagesReceived = [UInt64](repeating: 0, count: 64)
     public init() {}
 }
 

@@ -1,0 +1,95 @@
+@testable import MeshCore
+import MeshCrypto
+import Testing
+
+@Suite struct TrustObjectTests {
+    let network = TestNetwork()
+
+    @Test func settingsRoundTripAndRejectCorruption() throws {
+        let settings = network.settings
+        #expect(try NetworkSettings(decoding: settings.encoded) == settings)
+        #expect(settings.ipv6Prefix == IPPrefix("fd5a:1::/48"))
+        assertRejectsCorruption(settings.encoded) { try NetworkSettings(decoding: $0) }
+    }
+
+    @Test func certificateRoundTripAndRejectsCorruption() throws {
+        let node = network.node(7, routes: [IPPrefix("10.7.0.0/16")!], roles: [.relay])
+        let decoded = try NodeCertificate(decoding: node.certificate.encoded)
+        #expect(decoded == node.certificate)
+        #expect(decoded.name == "node-7" && decoded.roles == [.relay])
+        #expect(decoded.grants(IPPrefix("10.7.3.0/24")!))
+        #expect(decoded.grants(IPPrefix("100.80.0.7/32")!))
+        #expect(!decoded.grants(IPPrefix("100.80.0.8/32")!))
+        #expect(!decoded.grants(IPPrefix("10.0.0.0/8")!))
+        assertRejectsCorruption(node.certificate.encoded) { try NodeCertificate(decoding: $0) }
+    }
+
+    @Test func revocationAndRecordRoundTrip() throws {
+        let node = network.node(3)
+        let revocation = try Revocation(
+            networkID: network.settings.networkID, identityKey: node.identity.publicKey, name: "node-3",
+            revokedAt: network.now.seconds, keepUntil: network.now.seconds + 100, issuer: network.authority)
+        #expect(try Revocation(decoding: revocation.encoded) == revocation)
+        assertRejectsCorruption(revocation.encoded) { try Revocation(decoding: $0) }
+
+        let record = network.record(for: node, version: 42)
+        let decoded = try NodeRecord(decoding: record.encoded)
+        #expect(decoded == record && decoded.version == 42)
+        try decoded.validate(against: node.certificate)
+        // Records are decoded without the key; corruption shows as a parse error or a bad signature.
+        for index in record.encoded.indices {
+            var flipped = record.encoded
+            flipped[index] ^= 0x10
+            if let corrupt = try? NodeRecord(decoding: flipped) {
+                #expect(throws: TrustError.self) { try corrupt.validate(against: node.certificate) }
+            }
+        }
+        for truncated in record.encoded.truncations { #expect(throws: TrustError.self) { try NodeRecord(decoding: truncated) } }
+    }
+
+    @Test func recordsOutsideTheGrantOrOfAnotherCertificateAreRefused() throws {
+        let node = network.node(4)
+        let greedy = network.record(for: node, version: 1, prefixes: [IPPrefix("0.0.0.0/0")!])
+        #expect(throws: TrustError.outsideGrant("0.0.0.0/0")) { try greedy.validate(against: node.certificate) }
+        let other = network.node(5)
+        #expect(throws: TrustError.identityMismatch) { try network.record(for: node, version: 1).validate(against: other.certificate) }
+    }
+
+    @Test func validatorChecksNetworkAuthorityWindowAndRevocation() throws {
+        let validator = CertificateValidator(settings: network.settings)
+        let good = network.node(1)
+        try validator.validate(good.certificate, at: network.now, revoked: { _ in false })
+        #expect(throws: TrustError.revoked) { try validator.validate(good.certificate, at: network.now, revoked: { _ in true }) }
+        let expired = network.node(2, notAfter: network.now.seconds - 1000)
+        #expect(throws: TrustError.expired) { try validator.validate(expired.certificate, at: network.now, revoked: { _ in false }) }
+        let forged = network.node(3, issuer: Ed25519PrivateKey())
+        #expect(throws: TrustError.wrongAuthority) { try validator.validate(forged.certificate, at: network.now, revoked: { _ in false }) }
+        let foreign = network.node(4, networkID: .random())
+        #expect(throws: TrustError.wrongNetwork) { try validator.validate(foreign.certificate, at: network.now, revoked: { _ in false }) }
+    }
+
+    @Test func namesAreDNSLabels() {
+        #expect(NodeName.problem("web-1") == nil)
+        #expect(NodeName.problem("") != nil)
+        #expect(NodeName.problem("-web") != nil)
+        #expect(NodeName.problem("Web") != nil)
+        #expect(NodeName.problem("web_1") != nil)
+        #expect(NodeName.problem(String(repeating: "a", count: 64)) != nil)
+    }
+
+    /// Truncated, extended, version-bumped and bit-flipped encodings never decode to a valid object.
+    func assertRejectsCorruption<T>(_ bytes: [UInt8], _ decode: ([UInt8]) throws -> T, sourceLocation: SourceLocation = #_sourceLocation) {
+        for truncated in bytes.truncations {
+            #expect(throws: (any Error).self, sourceLocation: sourceLocation) { try decode(truncated) }
+        }
+        #expect(throws: (any Error).self, sourceLocation: sourceLocation) { try decode(bytes + [0]) }
+        var versioned = bytes
+        versioned[0] = 99
+        #expect(throws: (any Error).self, sourceLocation: sourceLocation) { try decode(versioned) }
+        for index in bytes.indices {
+            var flipped = bytes
+            flipped[index] ^= 0x01
+            #expect(throws: (any Error).self, sourceLocation: sourceLocation) { try decode(flipped) }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import MeshCore
+import MeshCrypto
+@testable import MeshSim
+import Testing
+
+/// Simulator scenarios small enough for `swift test` (virtual time; assertions are on protocol
+/// outcomes, never on wall-clock time).
+@Suite(.serialized) struct SimulationScenarioTests {
+    /// Statuses node `observer` holds for every other node.
+    func view(of observer: Int, in simulation: Simulation) -> [NodeID: MemberStatus] {
+        guard let node = simulation.nodes[observer] else { return [:] }
+        return Dictionary(uniqueKeysWithValues: node.members.all.map { ($0.id, $0.status) })
+    }
+
+    /// Indexes of running nodes whose view of some other running node is not `alive`.
+    func disagreeing(_ simulation: Simulation) -> [Int] {
+        let up = simulation.cluster.certificates.indices.filter { simulation.isUp($0) }
+        let upIDs = Set(up.map { simulation.cluster.certificates[$0].nodeID })
+        return up.filter { observer in
+            let statuses = view(of: observer, in: simulation)
+            return upIDs.contains { id in id != simulation.cluster.certificates[observer].nodeID && statuses[id] != .alive }
+        }
+    }
+
+    @Test func recordChangeReachesEveryNode() throws {
+        var scenario = StandardScenario(nodes: 300, loss: 0, seed: 11)
+        scenario.detectionLimit = .seconds(60)
+        let report = try scenario.run()
+        #expect(report.convergenceSeconds.p100 != nil)
+        #expect((report.convergenceSeconds.p100 ?? 99) < 2)
+        #expect(report.falseDead == 0)
+        #expect(report.detectionSeconds != nil)
+        #expect(report.deadEverywhereSeconds != nil)
+    }
+
+    @Test func fivePercentLossConvergesWithoutFalseDeaths() throws {
+        var scenario = StandardScenario(nodes: 200, loss: 0.05, seed: 12)
+        scenario.detectionLimit = .seconds(60)
+        let report = try scenario.run()
+        #expect(report.convergenceSeconds.p100 != nil)
+        #expect(report.falseDead == 0)
+        #expect(report.detectionSeconds != nil)
+    }
+
+    @Test func sameSeedSameResultOtherSeedOtherRun() throws {
+        func run(_ seed: UInt64) throws -> SimulationReport {
+            var scenario = StandardScenario(nodes: 60, loss: 0.02, seed: seed)
+            scenario.detectionLimit = .seconds(40)
+            var report = try scenario.run()
+            report.wallSeconds = 0
+            return report
+        }
+        let first = try run(5), second = try run(5), other = try run(6)
+        #expect(first == second)
+        #expect(first.datagrams != other.datagrams || first.bytesPerNodePerSecond != other.bytesPerNodePerSecond)
+    }
+
+    @Test func partitionThatHealsConverges() throws {
+        let cluster = try Cluster(count: 120, seed: 13)
+        let simulation = try Simulation(cluster: cluster, network: NetworkModel(), seed: 13)
+        simulation.run(for: .seconds(5))
+        simulation.partition = cluster.certificates.indices.map { $0 % 2 }
+        simulation.run(for: .seconds(90))
+        // Each side has declared the other dead.
+        let statuses = view(of: 0, in: simulation)
+        #expect(statuses[cluster.certificates[1].nodeID] == .dead)
+        #expect(statuses[cluster.certificates[2].nodeID] == .alive)
+        simulation.partition = []
+        var healed = false
+        for _ in 0..<60 {
+            simulation.run(for: .seconds(5))
+            if disagreeing(simulation).isEmpty {
+                healed = true
+                break
+            }
+        }
+        #expect(healed, "nodes still disagreeing: \(disagreeing(simulation).count)")
+    }
+
+    @Test func tenPercentChurnSettles() throws {
+        let cluster = try Cluster(count: 150, seed: 14)
+        let simulation = try Simulation(cluster: cluster, network: NetworkModel(loss: 0.01), seed: 14)
+        simulation.run(for: .seconds(5))
+        var random = SeededRandomNumberGenerator(seed: 14)
+        var down: [(index: Int, table: MemberTable, restartAt: Timestamp)] = []
+        for _ in 0..<15 {  // 10% of the nodes crash and come back
+            var index = Int.random(in: 1..<150, using: &random)
+            while !simulation.isUp(index) { index = Int.random(in: 1..<150, using: &random) }
+            if let table = simulation.crash(index) {
+                down.append((index, table, simulation.now + .seconds(Double.random(in: 5...40, using: &random))))
+            }
+            simulation.run(for: .seconds(2))
+            for entry in down where entry.restartAt <= simulation.now && !simulation.isUp(entry.index) {
+                try simulation.restart(entry.index, members: entry.table)
+            }
+        }
+        while let pending = down.first(where: { !simulation.isUp($0.index) }) {
+            simulation.run(until: max(simulation.now, pending.restartAt))
+            try simulation.restart(pending.index, members: pending.table)
+        }
+        var settled = false
+        for _ in 0..<40 {
+            simulation.run(for: .seconds(5))
+            if disagreeing(simulation).isEmpty {
+                settled = true
+                break
+            }
+        }
+        #expect(settled, "nodes still disagreeing: \(disagreeing(simulation).count)")
+    }
+
+    @Test func leaveAndRevocationReachEveryone() throws {
+        let cluster = try Cluster(count: 80, seed: 15)
+        let simulation = try Simulation(cluster: cluster, network: NetworkModel(), seed: 15)
+        simulation.run(for: .seconds(3))
+        simulation.leave(7)
+        let revoked = cluster.certificates[9]
+        let revocation = try Revocation(
+            networkID: cluster.settings.networkID, identityKey: revoked.identityKey, name: revoked.name,
+            revokedAt: simulation.now.seconds, keepUntil: revoked.notAfter, issuer: cluster.authority)
+        simulation.nodes[0]?.addRevocation(revocation, now: simulation.now)
+        simulation.run(for: .seconds(5))
+        for observer in cluster.certificates.indices where ![7, 9].contains(observer) {
+            let statuses = view(of: observer, in: simulation)
+            #expect(statuses[cluster.certificates[7].nodeID] == .left, "observer \(observer)")
+            #expect(statuses[revoked.nodeID] == .revoked, "observer \(observer)")
+        }
+    }
+}
