@@ -116,10 +116,11 @@ public final class Lab: @unchecked Sendable {
         locked { cleanups.append(body) }
     }
 
-    /// Pings `address` from `namespace`; returns (transmitted, received).
-    public func ping(_ address: String, from namespace: String, count: Int = 3, interval: Double = 0.2, deadline: Int = 10) throws -> (transmitted: Int, received: Int) {
+    /// Sends `count` pings to `address` from `namespace`, waiting up to `wait` seconds for the
+    /// last reply; returns (transmitted, received).
+    public func ping(_ address: String, from namespace: String, count: Int = 3, interval: Double = 0.2, wait: Int = 5) throws -> (transmitted: Int, received: Int) {
         let result = try run(
-            ["ping", "-n", "-q", "-c", "\(count)", "-i", "\(interval)", "-w", "\(deadline)", address], in: namespace, check: false)
+            ["ping", "-n", "-q", "-c", "\(count)", "-i", "\(interval)", "-W", "\(wait)", address], in: namespace, check: false)
         return try Self.pingCounts(result.output)
     }
 
@@ -140,13 +141,15 @@ public final class Lab: @unchecked Sendable {
         try run(["nft", "-f", "-"], in: namespace, input: script)
     }
 
-    /// Drops `percent` % of the packets arriving in `namespace` (and forwarded through it), at
-    /// random: `numgen random mod 100 < N drop` in table `inet meshlab_loss`.
+    /// Drops `percent` % (1...100) of the packets arriving in `namespace` (and forwarded through
+    /// it), at random: `numgen random mod 100 < N drop` in table `inet meshlab_loss`.
     public func randomDrop(percent: Int, in namespace: String) throws {
+        guard (1...100).contains(percent) else { throw LabError.failed("random drop needs a percentage from 1 to 100, not \(percent)") }
+        let rule = percent == 100 ? "drop" : "numgen random mod 100 < \(percent) drop"
         try nft("""
             table inet meshlab_loss {
-              chain input { type filter hook input priority -10; numgen random mod 100 < \(percent) drop; }
-              chain forward { type filter hook forward priority -10; numgen random mod 100 < \(percent) drop; }
+              chain input { type filter hook input priority -10; \(rule); }
+              chain forward { type filter hook forward priority -10; \(rule); }
             }
             """, in: namespace)
     }
