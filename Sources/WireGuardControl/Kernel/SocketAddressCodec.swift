@@ -20,8 +20,8 @@ enum SocketAddressCodec {
             raw.sin6_family = sa_family_t(AF_INET6)
             raw.sin6_port = endpoint.port.bigEndian
             withUnsafeMutableBytes(of: &raw.sin6_addr) { target in
-                withUnsafeBytes(of: address.high.bigEndian) { target.baseAddress?.copyMemory(from: $0.baseAddress!, byteCount: 8) }
-                withUnsafeBytes(of: address.low.bigEndian) { (target.baseAddress! + 8).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+                target.storeBytes(of: address.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                target.storeBytes(of: address.low.bigEndian, toByteOffset: 8, as: UInt64.self)
             }
             withUnsafeBytes(of: raw) { writer.appendAttribute(type, $0) }
         }
