@@ -190,6 +190,13 @@ struct WireGuardContractTests {
         #expect(Set(removed.peersToRemove) == Set(keys.suffix(2)) && removed.peersToUpdate.isEmpty && removed.peersToAdd.isEmpty)
         #expect(Set(try node.device.read().peers.keys) == Set(keys.prefix(2)))
 
+        // Update-only: a stale update for a peer removed meanwhile does not re-create it.
+        try node.device.apply(WireGuardChangeSet(peersToUpdate: [
+            WireGuardPeerUpdate(publicKey: keys[3], endpoint: SocketEndpoint("192.0.2.99:1"), persistentKeepalive: 5,
+                                allowedIPs: (100..<400).map(ContractPrefixes.v6))
+        ]))
+        #expect(Set(try node.device.read().peers.keys) == Set(keys.prefix(2)))
+
         // Remove one allowed IP from peer 0; peer 1 stays as it was.
         peers[0].allowedIPs.remove(ContractPrefixes.v4(1))
         let shrink = try node.device.reconcile(to: node.desired(Array(peers.prefix(2))))
