@@ -11,6 +11,10 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongFileType(path: String, expected: String)
     /// A system call failed.
     case io(path: String, operation: String, reason: String)
+    /// A state file does not parse or contradicts another.
+    case damaged(path: String, problem: String, advice: String)
+    /// A state file another one requires is missing.
+    case missing(path: String, what: String, advice: String)
 
     public var description: String {
         switch self {
@@ -29,6 +33,10 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) is not \(expected); move it away or choose another --state-dir."
         case let .io(path, operation, reason):
             return "cannot \(operation) \(path): \(reason)"
+        case let .damaged(path, problem, advice):
+            return "\(path) is damaged (\(problem)); \(advice)"
+        case let .missing(path, what, advice):
+            return "\(path) (\(what)) is missing; \(advice)"
         }
     }
 }

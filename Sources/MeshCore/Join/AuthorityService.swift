@@ -132,7 +132,7 @@ public struct AuthorityService: Sendable {
     }
 
     /// The `index`-th address of `prefix` (index 1 is the first host), if it fits.
-    static func address(in prefix: IPPrefix, index: UInt64) -> IPAddress? {
+    public static func address(in prefix: IPPrefix, index: UInt64) -> IPAddress? {
         switch prefix.address {
         case let .v4(base):
             let hostBits = 32 - prefix.length

@@ -111,10 +111,20 @@ extension MeshNode {
         if var current = probe, current.sequence == sequence, !current.acked {
             current.acked = true
             probe = current
+            if sender == current.target { recordRoundTrip(now - current.startedAt, to: sender) }
             return
         }
         if let relayed = relayedProbes.removeValue(forKey: sequence) {
             send([.ack(sequence: relayed.requesterSequence)], to: relayed.requester, now: now)
+        }
+    }
+
+    /// Smooths round-trip samples (RFC 6298's α = 1/8), for relay choice and `meshctl peers`.
+    func recordRoundTrip(_ sample: Interval, to node: NodeID) {
+        if let previous = roundTrips[node] {
+            roundTrips[node] = .seconds(previous.seconds * 0.875 + sample.seconds * 0.125)
+        } else {
+            roundTrips[node] = sample
         }
     }
 

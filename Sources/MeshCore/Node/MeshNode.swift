@@ -62,6 +62,9 @@ public final class MeshNode {
     /// Bootstrap contacts: nodes reachable before their record is known (the enrolling authority).
     var contacts: [NodeID: (peer: ChannelPeer, endpoints: [SocketEndpoint])] = [:]
 
+    /// Smoothed round-trip times of direct probes.
+    var roundTrips: [NodeID: Interval] = [:]
+
     /// Replies gathered while handling one datagram, packed per destination.
     var pendingReplies: [(node: NodeID, messages: [Message])] = []
     /// Members requested by anti-entropy: their arrival is not news to spread.
@@ -200,6 +203,22 @@ public final class MeshNode {
 
     /// The current Lifeguard local health score (0 is healthy).
     public var localHealthScore: Int { health.score }
+
+    /// The smoothed round-trip time of direct probes to `node`, if measured.
+    public func roundTrip(to node: NodeID) -> Interval? { roundTrips[node] }
+
+    /// The gossip endpoint peers report seeing this node at, when it differs from its own addresses.
+    public var reflexiveEndpoint: SocketEndpoint? { reflexiveGossipEndpoint }
+
+    /// Sends an extension message (a layer above membership: path probes, relay allocation,
+    /// endpoint reports) to `node` over the secure channel.
+    public func sendExtension(type: UInt8, body: [UInt8], to node: NodeID, now: Timestamp) {
+        guard Message.extensionRange.contains(type) else { return }
+        send([.extensionMessage(type: type, body: body)], to: node, now: now)
+    }
+
+    /// Whether this node can address `node` right now (it is a member or a contact, with an endpoint).
+    public func canReach(_ node: NodeID) -> Bool { channelPeer(for: node) != nil && endpoint(for: node) != nil }
 
     // MARK: Peers
 

@@ -1,0 +1,216 @@
+/// The control protocol between `meshctl` and `meshd`: newline-delimited JSON over the Unix
+/// socket `<state-dir>/meshd.sock` (mode 0600). Each connection carries one request line; meshd
+/// answers with zero or more progress lines and one final line, then closes. See
+/// docs/operations.md ("Control socket").
+public struct ControlRequest: Codable, Sendable, Equatable {
+    /// `status`, `peers`, `init`, `invite`, `join`, `revoke` or `leave`.
+    public var command: String
+    /// `init`: network name.
+    public var network: String?
+    /// `init`: IPv4 overlay prefix.
+    public var prefix: String?
+    /// `init`: IPv6 overlay prefix.
+    public var prefix6: String?
+    /// `invite`, `revoke`: node name.
+    public var name: String?
+    /// `invite`: token lifetime in seconds.
+    public var ttlSeconds: UInt64?
+    /// `invite`: requested overlay address.
+    public var address: String?
+    /// `invite`: grant the relay role.
+    public var relay: Bool?
+    /// `invite`: routed prefixes the node may announce.
+    public var routes: [String]?
+    /// `invite`: bootstrap endpoints to put in the token.
+    public var endpoints: [String]?
+    /// `join`: the invitation token.
+    public var token: String?
+
+    public init(command: String) { self.command = command }
+}
+
+/// One line of meshd's answer.
+public struct ControlReply<Result: Codable & Sendable>: Codable, Sendable {
+    /// True on success (final line), false on failure (final line); nil on progress lines.
+    public var ok: Bool?
+    /// What went wrong, for the operator.
+    public var error: String?
+    /// A progress message (not final).
+    public var progress: String?
+    /// The command's result.
+    public var result: Result?
+
+    public init(ok: Bool?, error: String? = nil, progress: String? = nil, result: Result? = nil) {
+        self.ok = ok
+        self.error = error
+        self.progress = progress
+        self.result = result
+    }
+}
+
+/// An empty result.
+public struct NoResult: Codable, Sendable, Equatable {
+    public init() {}
+}
+
+/// `meshctl peers --json`: one element per peer.
+public struct PeerReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var id: String
+    public var addresses: [String]
+    public var endpoint: String?
+    /// `direct`, `relay` or `none`.
+    public var path: String
+    public var relay: String?
+    public var reason: String?
+    public var lastHandshakeSeconds: Double?
+    public var rttMilliseconds: Double?
+    public var rxBytes: UInt64
+    public var txBytes: UInt64
+    /// `alive`, `suspect`, `dead`, `left` or `revoked`.
+    public var state: String
+    public var wireGuardKey: String
+    public var roles: [String]
+    public var behindNAT: Bool
+    public var version: UInt64
+
+    public init(name: String, id: String, addresses: [String], endpoint: String?, path: String, relay: String?, reason: String?,
+                lastHandshakeSeconds: Double?, rttMilliseconds: Double?, rxBytes: UInt64, txBytes: UInt64, state: String,
+                wireGuardKey: String, roles: [String], behindNAT: Bool, version: UInt64) {
+        self.name = name
+        self.id = id
+        self.addresses = addresses
+        self.endpoint = endpoint
+        self.path = path
+        self.relay = relay
+        self.reason = reason
+        self.lastHandshakeSeconds = lastHandshakeSeconds
+        self.rttMilliseconds = rttMilliseconds
+        self.rxBytes = rxBytes
+        self.txBytes = txBytes
+        self.state = state
+        self.wireGuardKey = wireGuardKey
+        self.roles = roles
+        self.behindNAT = behindNAT
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, id, addresses, endpoint, path, relay, reason, lastHandshakeSeconds, rttMilliseconds, rxBytes, txBytes, state
+        case wireGuardKey, roles, behindNAT, version
+    }
+
+    /// Encodes absent values as `null`, never omitting a key (scripts rely on every field).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(id, forKey: .id)
+        try container.encode(addresses, forKey: .addresses)
+        try container.encode(endpoint, forKey: .endpoint)
+        try container.encode(path, forKey: .path)
+        try container.encode(relay, forKey: .relay)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(lastHandshakeSeconds, forKey: .lastHandshakeSeconds)
+        try container.encode(rttMilliseconds, forKey: .rttMilliseconds)
+        try container.encode(rxBytes, forKey: .rxBytes)
+        try container.encode(txBytes, forKey: .txBytes)
+        try container.encode(state, forKey: .state)
+        try container.encode(wireGuardKey, forKey: .wireGuardKey)
+        try container.encode(roles, forKey: .roles)
+        try container.encode(behindNAT, forKey: .behindNAT)
+        try container.encode(version, forKey: .version)
+    }
+}
+
+/// `meshctl status --json`.
+public struct StatusReport: Codable, Sendable, Equatable {
+    /// This node's name (nil until enrolled).
+    public var name: String?
+    public var id: String?
+    /// The network's name (nil until enrolled).
+    public var network: String?
+    public var networkID: String?
+    /// `enrolled`, `waiting` (for init or join) or `joining`.
+    public var enrollment: String
+    public var interface: String
+    /// `kernel` or `userspace`.
+    public var backend: String
+    public var addresses: [String]
+    public var peerCount: Int
+    public var membersByState: [String: Int]
+    public var drops: [String: UInt64]
+    public var authority: Bool
+    public var roles: [String]
+    public var wireGuardPublicKey: String
+    public var listenPort: UInt16
+    public var gossipPort: UInt16
+    public var gossipEndpoints: [String]
+    public var wireGuardEndpoints: [String]
+    public var behindNAT: Bool
+    public var recordVersion: UInt64?
+    public var certificateExpiresAt: UInt64?
+    public var uptimeSeconds: Double
+    public var version: String
+    public var lastError: String?
+
+    public init(name: String?, id: String?, network: String?, networkID: String?, enrollment: String, interface: String, backend: String,
+                addresses: [String], peerCount: Int, membersByState: [String: Int], drops: [String: UInt64], authority: Bool,
+                roles: [String], wireGuardPublicKey: String, listenPort: UInt16, gossipPort: UInt16, gossipEndpoints: [String],
+                wireGuardEndpoints: [String], behindNAT: Bool, recordVersion: UInt64?, certificateExpiresAt: UInt64?,
+                uptimeSeconds: Double, version: String, lastError: String?) {
+        self.name = name
+        self.id = id
+        self.network = network
+        self.networkID = networkID
+        self.enrollment = enrollment
+        self.interface = interface
+        self.backend = backend
+        self.addresses = addresses
+        self.peerCount = peerCount
+        self.membersByState = membersByState
+        self.drops = drops
+        self.authority = authority
+        self.roles = roles
+        self.wireGuardPublicKey = wireGuardPublicKey
+        self.listenPort = listenPort
+        self.gossipPort = gossipPort
+        self.gossipEndpoints = gossipEndpoints
+        self.wireGuardEndpoints = wireGuardEndpoints
+        self.behindNAT = behindNAT
+        self.recordVersion = recordVersion
+        self.certificateExpiresAt = certificateExpiresAt
+        self.uptimeSeconds = uptimeSeconds
+        self.version = version
+        self.lastError = lastError
+    }
+}
+
+/// `meshctl invite`.
+public struct InviteResult: Codable, Sendable, Equatable {
+    public var token: String
+    public var name: String
+    public var addresses: [String]
+    public var expiresAt: UInt64
+    public var bootstrapEndpoints: [String]
+
+    public init(token: String, name: String, addresses: [String], expiresAt: UInt64, bootstrapEndpoints: [String]) {
+        self.token = token
+        self.name = name
+        self.addresses = addresses
+        self.expiresAt = expiresAt
+        self.bootstrapEndpoints = bootstrapEndpoints
+    }
+}
+
+/// `meshctl init` and `meshctl join`.
+public struct EnrollResult: Codable, Sendable, Equatable {
+    public var name: String
+    public var network: String
+    public var addresses: [String]
+
+    public init(name: String, network: String, addresses: [String]) {
+        self.name = name
+        self.network = network
+        self.addresses = addresses
+    }
+}

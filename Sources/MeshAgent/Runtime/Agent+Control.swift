@@ -1,0 +1,235 @@
+import Foundation
+import MeshCore
+import MeshCrypto
+import WireGuardControl
+
+extension Agent: ControlHandler {
+    /// Serves one control request (see ``ControlRequest``).
+    public func handle(_ request: ControlRequest, reply: @Sendable (String) async -> Void) async {
+        switch request.command {
+        case "status": await reply(Self.encode(ControlReply(ok: true, result: status())))
+        case "peers": await reply(Self.encode(ControlReply(ok: true, result: peers())))
+        case "init": await respond(reply) { try initNetwork(request) }
+        case "invite": await respond(reply) { try invite(request) }
+        case "revoke": await respond(reply) { try revoke(request) }
+        case "leave": await leave(reply: reply)
+        case "join": await join(request, reply: reply)
+        default:
+            await reply(Self.failure("unknown command \"\(request.command)\"; this meshd understands status, peers, init, invite, join, revoke, leave"))
+        }
+    }
+
+    private func respond<Result: Codable & Sendable>(_ reply: @Sendable (String) async -> Void, _ body: () throws -> Result) async {
+        do {
+            await reply(Self.encode(ControlReply(ok: true, result: try body())))
+        } catch {
+            await reply(Self.failure("\(error)"))
+        }
+    }
+
+    static func encode<Result: Codable & Sendable>(_ reply: ControlReply<Result>) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(reply)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false,"error":"encoding failed"}"#
+    }
+
+    static func failure(_ message: String) -> String { encode(ControlReply<NoResult>(ok: false, error: message)) }
+    static func progress(_ message: String) -> String { encode(ControlReply<NoResult>(ok: nil, progress: message)) }
+
+    // MARK: Reports
+
+    func status() -> StatusReport {
+        let certificate = enrollment?.certificate
+        var byState: [String: Int] = [:]
+        for member in node?.members.all ?? [] { byState[member.status.description, default: 0] += 1 }
+        var drops: [String: UInt64] = [:]
+        for (reason, count) in node?.drops.counts ?? [:] { drops[reason.rawValue] = count }
+        return StatusReport(
+            name: certificate?.name, id: certificate?.nodeID.hex, network: enrollment?.settings.name,
+            networkID: enrollment?.settings.networkID.hex,
+            enrollment: node != nil ? "enrolled" : (joining != nil ? "joining" : "waiting"),
+            interface: configuration.interface.name, backend: device.backend?.rawValue ?? configuration.interface.backend.rawValue,
+            addresses: interfaceAddresses.map(\.description), peerCount: node?.members.liveCount ?? 0, membersByState: byState,
+            drops: drops, authority: node?.authority != nil, roles: certificate.map { $0.roles.description.split(separator: ",").map(String.init) } ?? [],
+            wireGuardPublicKey: wireGuardKey.publicKey.base64, listenPort: configuration.interface.listenPort,
+            gossipPort: configuration.gossip.port,
+            gossipEndpoints: node?.localRecord.gossipEndpoints.map(\.description) ?? [],
+            wireGuardEndpoints: node?.localRecord.wireGuardEndpoints.map(\.description) ?? [],
+            behindNAT: isBehindNAT, recordVersion: node?.localRecord.version, certificateExpiresAt: certificate?.notAfter,
+            uptimeSeconds: clock.uptime, version: Meshwork.version, lastError: lastError)
+    }
+
+    func peers() -> [PeerReport] {
+        guard let node else { return [] }
+        let now = clock.now
+        return node.members.all.sorted { $0.name < $1.name }.map { member in
+            let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
+            let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            let age = handshake.map { max(0, now.secondsValue - $0) }
+            let (path, reason) = pathAndReason(member, kernel: kernel, handshakeAge: age)
+            return PeerReport(
+                name: member.name, id: member.id.hex,
+                addresses: member.certificate.addresses.map { IPPrefix(host: $0).description },
+                endpoint: path == "direct" ? kernel?.endpoint?.description : nil, path: path, relay: nil, reason: reason,
+                lastHandshakeSeconds: age.map { ($0 * 10).rounded() / 10 },
+                rttMilliseconds: node.roundTrip(to: member.id).map { ($0.seconds * 10_000).rounded() / 10 },
+                rxBytes: kernel?.receivedBytes ?? 0, txBytes: kernel?.transmittedBytes ?? 0, state: member.status.description,
+                wireGuardKey: member.certificate.wireGuardKey.base64,
+                roles: member.certificate.roles.isEmpty ? [] : member.certificate.roles.description.split(separator: ",").map(String.init),
+                behindNAT: member.record.flags.contains(.behindNAT), version: member.record.version)
+        }
+    }
+
+    /// How traffic to `member` goes, and when it does not, why.
+    func pathAndReason(_ member: Member, kernel: WireGuardPeerState?, handshakeAge: Double?) -> (String, String?) {
+        switch member.status {
+        case .dead: return ("none", "declared dead: direct and indirect probes went unanswered")
+        case .left: return ("none", "left the network")
+        case .revoked: return ("none", "revoked by the network authority")
+        case .alive, .suspect: break
+        }
+        guard let kernel else { return ("none", "not configured in WireGuard yet") }
+        guard let endpoint = kernel.endpoint else {
+            let families = member.record.wireGuardEndpoints.map { $0.endpoint.address.isIPv4 ? "IPv4" : "IPv6" }
+            return ("none", families.isEmpty
+                ? "it announces no WireGuard endpoint"
+                : "none of its endpoints (\(Set(families).sorted().joined(separator: ", "))) is reachable from this host's address families")
+        }
+        if let age = handshakeAge, age < 180 {
+            return ("direct", member.status == .suspect ? "suspected: recent probes went unanswered" : nil)
+        }
+        if kernel.transmittedBytes > 0, handshakeAge == nil {
+            return ("none", "no WireGuard handshake answer from \(endpoint) yet")
+        }
+        return ("direct", handshakeAge == nil ? "no traffic yet" : "idle: no handshake for \(Int(handshakeAge ?? 0)) s")
+    }
+
+    // MARK: Operator commands
+
+    func initNetwork(_ request: ControlRequest) throws -> EnrollResult {
+        guard enrollment == nil else {
+            throw CommandFailure("this node is already a member of network \(enrollment?.settings.name ?? "?"); run `meshctl leave` first, or use another --state-dir")
+        }
+        guard let network = request.network else { throw CommandFailure("--network NAME is required") }
+        if let problem = NodeName.problem(network) { throw CommandFailure("--network: \(problem)") }
+        guard let prefixText = request.prefix else { throw CommandFailure("--prefix is required, e.g. --prefix 100.80.0.0/16") }
+        let ipv4: IPPrefix
+        do { ipv4 = try IPPrefix(parsing: prefixText) } catch { throw CommandFailure("--prefix: \(error)") }
+        guard ipv4.address.isIPv4, ipv4.length <= 30 else { throw CommandFailure("--prefix must be an IPv4 prefix of /30 or larger, e.g. 100.80.0.0/16") }
+        var ipv6: IPPrefix?
+        if let text = request.prefix6 {
+            do { ipv6 = try IPPrefix(parsing: text) } catch { throw CommandFailure("--prefix6: \(error)") }
+            guard let v6 = ipv6, !v6.address.isIPv4, v6.length <= 120 else { throw CommandFailure("--prefix6 must be an IPv6 prefix of /120 or larger, e.g. fd5a:1::/48") }
+        }
+        let name = request.name ?? Self.defaultNodeName()
+        if let problem = NodeName.problem(name) { throw CommandFailure("--name: \(problem)") }
+        let now = clock.now
+        let authorityKey = Ed25519PrivateKey()
+        let settings = try NetworkSettings(
+            networkID: .random(), name: network, authority: authorityKey, ipv4Prefix: ipv4, ipv6Prefix: ipv6,
+            gossipPort: configuration.gossip.port, wireGuardPort: configuration.interface.listenPort, createdAt: now.seconds)
+        var service = AuthorityService(settings: settings, key: authorityKey)
+        let addresses = [AuthorityService.address(in: ipv4, index: 1), ipv6.flatMap { AuthorityService.address(in: $0, index: 1) }].compactMap { $0 }
+        let certificate = try service.issueCertificate(
+            name: name, identityKey: identity.publicKey, wireGuardKey: wireGuardKey.publicKey, addresses: addresses, routes: [],
+            roles: [.authority, .relay], now: now)
+        try state.saveAuthorityKey(authorityKey)
+        try state.saveAuthority(service)
+        let enrollment = Enrollment(settings: settings, certificate: certificate)
+        try state.saveEnrollment(enrollment)
+        try startNode(enrollment, contact: nil)
+        logger.notice("network created", metadata: ["network": "\(network)", "node": "\(name)", "addresses": "\(addresses)"])
+        return EnrollResult(name: name, network: network, addresses: interfaceAddresses.map(\.description))
+    }
+
+    func invite(_ request: ControlRequest) throws -> InviteResult {
+        guard let node else { throw CommandFailure("this node is not a member of a network yet: run `meshctl init` first") }
+        guard var service = node.authority else {
+            throw CommandFailure("this node does not hold the network authority: run `meshctl invite` on the node where `meshctl init` ran")
+        }
+        guard let name = request.name else { throw CommandFailure("a node name is required: meshctl invite NAME") }
+        var address: IPAddress?
+        if let text = request.address {
+            guard let parsed = IPAddress(text) else { throw CommandFailure("--address: \"\(text)\" is not an IP address") }
+            address = parsed
+        }
+        var routes: [IPPrefix] = []
+        for text in request.routes ?? [] {
+            do { routes.append(try IPPrefix(parsing: text)) } catch { throw CommandFailure("--route: \(error)") }
+        }
+        var endpoints: [SocketEndpoint] = []
+        for text in request.endpoints ?? [] {
+            guard let endpoint = SocketEndpoint(text) else {
+                throw CommandFailure("--endpoint: \"\(text)\" is not an endpoint; write ADDRESS:PORT or [IPv6]:PORT")
+            }
+            endpoints.append(endpoint)
+        }
+        if endpoints.isEmpty {
+            endpoints = node.localRecord.gossipEndpoints.sorted { $0.kind > $1.kind }.map(\.endpoint)
+        }
+        guard !endpoints.isEmpty else {
+            throw CommandFailure("this node announces no endpoint other hosts could use to reach it: pass --endpoint HOST:PORT")
+        }
+        let token = try service.invite(
+            name: name, ttl: request.ttlSeconds ?? 3600, address: address, roles: request.relay == true ? [.relay] : [],
+            routes: routes, bootstrapKey: identity.publicKey, bootstrapEndpoints: Array(endpoints.prefix(8)), now: clock.now)
+        node.authority = service
+        saveAuthority()
+        let invitation = service.invitations.values.first { $0.id == token.invitationID }
+        logger.notice("invitation created", metadata: ["name": "\(name)", "expires": "\(token.expiresAt)"])
+        return InviteResult(
+            token: token.text, name: name, addresses: invitation?.addresses.map(\.description) ?? [], expiresAt: token.expiresAt,
+            bootstrapEndpoints: token.bootstrapEndpoints.map(\.description))
+    }
+
+    func revoke(_ request: ControlRequest) throws -> NoResult {
+        guard let node, var service = node.authority else {
+            throw CommandFailure("this node does not hold the network authority: run `meshctl revoke` on the node where `meshctl init` ran")
+        }
+        guard let name = request.name else { throw CommandFailure("a node name is required: meshctl revoke NAME") }
+        guard name != enrollment?.certificate.name else { throw CommandFailure("the authority node cannot revoke itself") }
+        let revocation = try service.revoke(name: name, now: clock.now)
+        node.authority = service
+        node.addRevocation(revocation, now: clock.now)
+        saveAuthority()
+        snapshotDirty = true
+        reconcileSoon()
+        drain()
+        logger.notice("node revoked", metadata: ["name": "\(name)"])
+        return NoResult()
+    }
+
+    func leave(reply: @Sendable (String) async -> Void) async {
+        guard let node else { return await reply(Self.failure("this node is not a member of a network")) }
+        guard node.authority == nil else {
+            return await reply(Self.failure("this node holds the network authority; it cannot leave its own network (revoke other nodes instead)"))
+        }
+        node.leave(now: clock.now)
+        drain()
+        await reply(Self.progress("leaving: telling the other members"))
+        // Let the tombstone's pushes and retransmissions go out.
+        for _ in 0..<10 {
+            try? await Task.sleep(for: .milliseconds(100))
+            node.tick(now: clock.now)
+            drain()
+        }
+        wakeTask?.cancel()
+        wakeTask = nil
+        do { try device.removeAllPeers() } catch { logger.warning("cannot remove WireGuard peers", metadata: ["error": "\(error)"]) }
+        state.archiveEnrollment()
+        self.node = nil
+        self.enrollment = nil
+        endpointChoices.removeAll()
+        logger.notice("left the network")
+        await reply(Self.encode(ControlReply(ok: true, result: NoResult())))
+    }
+
+    static func defaultNodeName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let host = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let cleaned = String(host.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(63))
+            .trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        return NodeName.problem(cleaned) == nil ? cleaned : "authority"
+    }
+}

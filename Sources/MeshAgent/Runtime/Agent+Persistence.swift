@@ -1,0 +1,28 @@
+import MeshCore
+
+extension Agent {
+    /// Writes the member snapshot when it changed (at most every 10 s) or when `force`d.
+    func saveSnapshot(force: Bool) {
+        guard let node, snapshotDirty || force else { return }
+        let now = clock.now
+        guard force || now - lastSnapshot >= .seconds(10) else { return }
+        let snapshot = MemberSnapshot(
+            lastVersion: node.localRecord.version, members: node.members.all,
+            revocations: node.revocations.values.sorted { $0.nodeID < $1.nodeID })
+        do {
+            try state.saveMemberSnapshot(snapshot)
+            snapshotDirty = false
+            lastSnapshot = now
+        } catch {
+            logger.error("cannot save the member snapshot", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes the authority's invitations and certificates.
+    func saveAuthority() {
+        guard let service = node?.authority else { return }
+        do { try state.saveAuthority(service) } catch {
+            logger.error("cannot save the authority state", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import MeshCore
+import MeshCrypto
+import WireGuardControl
+
+/// Which announced WireGuard endpoint of a peer we use, and since when: when a candidate brings no
+/// handshake in a few seconds, the next one is tried.
+struct EndpointChoice {
+    var candidates: [SocketEndpoint]
+    var index: Int
+    var since: Timestamp
+}
+
+/// Extension message types of the agent (`0x20`–`0x2F`; relays use `0x30`–`0x3F`).
+enum AgentMessage: UInt8 {
+    /// "My WireGuard sees yours at this endpoint": body is an endpoint.
+    case wireGuardEndpointReport = 0x20
+}
+
+extension Agent {
+    /// How often to read the device: every second with few peers, less often with many.
+    var observationInterval: Interval {
+        let peers = node?.members.liveCount ?? 0
+        return peers <= 100 ? .seconds(1) : (peers <= 1000 ? .seconds(2) : .seconds(5))
+    }
+
+    /// The interface's own addresses: the certificate's, with the overlay prefix length.
+    var interfaceAddresses: [InterfaceAddress] {
+        guard let enrollment else { return [] }
+        return enrollment.certificate.addresses.compactMap { address in
+            guard let prefix = enrollment.settings.overlayPrefix(for: address) else { return nil }
+            return InterfaceAddress(address: address, prefixLength: prefix.length)
+        }
+    }
+
+    /// Makes the interface and its peers match membership, applying only differences; retries with
+    /// backoff and recreates the interface if it vanished.
+    func reconcile(now: Timestamp) {
+        guard let node else { return }
+        do {
+            try device.prepare(addresses: interfaceAddresses)
+            if lastDeviceState == nil { lastDeviceState = try? device.read() }
+            let desired = desiredState(now: now)
+            let changes = try device.apply(desired)
+            if !changes.isEmpty {
+                logger.info("WireGuard updated", metadata: [
+                    "added": "\(changes.peersToAdd.count)", "updated": "\(changes.peersToUpdate.count)",
+                    "removed": "\(changes.peersToRemove.count)",
+                ])
+                let touched = changes.peersToAdd.filter { $0.endpoint != nil }.map(\.publicKey)
+                    + changes.peersToUpdate.filter { $0.endpoint != nil }.map(\.publicKey)
+                nudge(touched)
+                lastDeviceState = try? device.read()
+            }
+            reconcileFailures = 0
+            reconcileDue = now + .seconds(5)
+            if lastError != nil { logger.notice("WireGuard device is healthy again") }
+            lastError = nil
+            _ = node
+        } catch {
+            reconcileFailures += 1
+            let backoff = min(30, 0.5 * Double(1 << min(reconcileFailures, 6)))
+            reconcileDue = now + .seconds(backoff)
+            if case WireGuardControlError.noSuchInterface = error { device.reset() }
+            let message = "\(error)"
+            if message != lastError { logger.error("cannot configure WireGuard; retrying", metadata: ["error": "\(message)", "retry": "\(backoff)s"]) }
+            lastError = message
+        }
+    }
+
+    /// The peers WireGuard should have: every live member, with its announced prefixes and the
+    /// endpoint we choose for it; keepalives only if we are behind NAT.
+    func desiredState(now: Timestamp) -> WireGuardDesiredState {
+        guard let node else { return WireGuardDesiredState() }
+        let keepalive: UInt16 = isBehindNAT ? 25 : 0
+        var peers: [WireGuardDesiredPeer] = []
+        for member in node.members.all where member.status.isLive {
+            let key = member.certificate.wireGuardKey
+            guard key != wireGuardKey.publicKey else { continue }
+            let allowed = member.record.announcedPrefixes.isEmpty
+                ? member.certificate.addresses.map(IPPrefix.init(host:)) : member.record.announcedPrefixes
+            peers.append(WireGuardDesiredPeer(
+                publicKey: key, endpoint: chooseEndpoint(for: member, now: now), allowedIPs: allowed, persistentKeepalive: keepalive))
+        }
+        return WireGuardDesiredState(
+            listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark, peers: peers)
+    }
+
+    /// The endpoint to configure for `member`, or nil to keep what the kernel has.
+    ///
+    /// A working path (a recent handshake) is kept, including one the kernel learned by roaming;
+    /// it is abandoned when the member's new record no longer lists it (the member moved).
+    /// Otherwise the announced candidates are tried in order, each for a few seconds.
+    func chooseEndpoint(for member: Member, now: Timestamp) -> SocketEndpoint? {
+        let candidates = rankedCandidates(member)
+        guard !candidates.isEmpty else { return nil }
+        let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
+        let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) } ?? 0
+        let healthy = handshake > 0 && now.secondsValue - handshake < 150
+        var choice = endpointChoices[member.id] ?? EndpointChoice(candidates: candidates, index: 0, since: now)
+        if choice.candidates != candidates {
+            let wasAnnounced = kernel?.endpoint.map(choice.candidates.contains) ?? false
+            if healthy, let current = kernel?.endpoint, !candidates.contains(current), wasAnnounced {
+                // The member moved away from the endpoint we use: follow it.
+                choice = EndpointChoice(candidates: candidates, index: 0, since: now)
+                endpointChoices[member.id] = choice
+                return candidates[0]
+            }
+            choice = EndpointChoice(candidates: candidates, index: kernel?.endpoint.flatMap(candidates.firstIndex) ?? 0, since: now)
+        }
+        if healthy {
+            endpointChoices[member.id] = choice
+            return nil
+        }
+        // No working path: give the current candidate 6 s (a WireGuard handshake retry is 5 s).
+        if now - choice.since >= .seconds(6) {
+            choice.index = (choice.index + 1) % candidates.count
+            choice.since = now
+        }
+        endpointChoices[member.id] = choice
+        return candidates[choice.index]
+    }
+
+    /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
+    /// global IPv6; what peers observed (the outside of a NAT); configured; other IPv4; reflexive.
+    func rankedCandidates(_ member: Member) -> [SocketEndpoint] {
+        let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
+        let haveIPv4 = localAddresses.isEmpty || localAddresses.contains { $0.isIPv4 }
+        let haveIPv6 = localAddresses.contains { !$0.isIPv4 }
+        func rank(_ announced: AnnouncedEndpoint) -> Int? {
+            let address = announced.endpoint.address
+            guard address.isIPv4 ? haveIPv4 : haveIPv6 else { return nil }
+            if announced.kind == .local, subnets.contains(where: { $0.subnet.contains(address) }) { return 0 }
+            switch announced.kind {
+            case .local: return address.isIPv4 ? 4 : 1
+            case .observed: return 2
+            case .advertised: return 3
+            case .reflexive: return 5
+            }
+        }
+        var seen = Set<SocketEndpoint>()
+        return member.record.wireGuardEndpoints
+            .compactMap { announced in rank(announced).map { ($0, announced.endpoint) } }
+            .sorted { $0.0 < $1.0 }
+            .map(\.1)
+            .filter { seen.insert($0).inserted }
+    }
+
+    /// Sends one small packet into the tunnel towards each peer, so WireGuard starts a handshake
+    /// now rather than at the next traffic (both sides doing it opens NAT mappings for each other).
+    func nudge(_ keys: [X25519PublicKey]) {
+        guard let node else { return }
+        let byKey = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0) }, uniquingKeysWith: { first, _ in first })
+        for key in keys {
+            guard let member = byKey[key], let address = member.certificate.addresses.first else { continue }
+            TunnelNudge.send(to: address)
+        }
+    }
+
+    /// Reads the device: keeps counters for `meshctl peers`, and tells each peer where our
+    /// WireGuard sees it when that is not an endpoint it announces (it is behind NAT, or moved).
+    func observe(now: Timestamp) {
+        lastObservation = now
+        guard let node else { return }
+        guard let current = try? device.read() else { return }
+        lastDeviceState = current
+        for member in node.members.all where member.status.isLive {
+            guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
+                  let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
+            else { continue }
+            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen }) { continue }
+            // Report changes at once, and re-report every minute so the observation stays fresh.
+            if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { continue }
+            reportedEndpoints[member.id] = (seen, now)
+            var writer = ByteWriter()
+            writer.write(seen)
+            node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
+        }
+    }
+
+    /// Handles an extension message from an authenticated member.
+    func handleExtension(type: UInt8, body: [UInt8], from sender: NodeID) {
+        guard let kind = AgentMessage(rawValue: type) else { return }
+        switch kind {
+        case .wireGuardEndpointReport:
+            var reader = ByteReader(body, context: "endpoint report")
+            guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd else { return }
+            let now = clock.now
+            let isNew = observedEndpoints[endpoint] == nil
+            observedEndpoints[endpoint] = now
+            if isNew, !localAddresses.contains(endpoint.address) || endpoint.port != configuration.interface.listenPort {
+                logger.info("a peer's WireGuard sees this node at a new endpoint", metadata: ["endpoint": "\(endpoint)", "peer": "\(memberName(sender))"])
+                announceIfChanged()
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Logging
+
+extension Agent {
+    /// Applies a re-read configuration: what can change live (announced endpoints, excluded
+    /// networks) takes effect; what needs a restart (interface, ports, backend, state directory) is
+    /// reported.
+    public func reload(_ updated: MeshdConfiguration) {
+        var restartNeeded: [String] = []
+        if updated.interface != configuration.interface { restartNeeded.append("interface") }
+        if updated.gossip != configuration.gossip { restartNeeded.append("gossip") }
+        if updated.stateDirectory != configuration.stateDirectory { restartNeeded.append("state_dir") }
+        if updated.controlSocket != configuration.controlSocket { restartNeeded.append("control_socket") }
+        if !restartNeeded.isEmpty {
+            logger.warning("these settings change only with a restart of meshd", metadata: ["keys": "\(restartNeeded.joined(separator: ", "))"])
+        }
+        if updated.endpoints != liveEndpoints {
+            liveEndpoints = updated.endpoints
+            localAddresses = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
+            announceIfChanged()
+            logger.notice("endpoint settings reloaded")
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import MeshCore
+import MeshCrypto
+import NIOCore
+import WireGuardControl
+
+/// The daemon's runtime: owns the protocol core (``MeshNode``), the gossip socket, the WireGuard
+/// device and the state directory, and connects them. All of it runs on this actor; blocking
+/// device calls are short (a netlink round trip) and happen here too.
+public actor Agent {
+    let configuration: MeshdConfiguration
+    let state: StateDirectory
+    let identity: Ed25519PrivateKey
+    let wireGuardKey: X25519PrivateKey
+    let logger: Logger
+    let clock = AgentClock()
+    let transport: GossipTransport
+    let device: DeviceController
+
+    /// The protocol core, once enrolled.
+    var node: MeshNode?
+    var enrollment: Enrollment?
+    var joining: JoinAttempt?
+
+    var wakeTask: Task<Void, Never>?
+    var scheduledWake = Timestamp.distantFuture
+    var reconcileDue = Timestamp.zero
+    var reconcileFailures = 0
+    var lastDeviceState: WireGuardDeviceState?
+    var lastObservation = Timestamp.zero
+    var lastAddressPoll = Timestamp.zero
+    var lastSnapshot = Timestamp.zero
+    var snapshotDirty = false
+    var localAddresses: [IPAddress] = []
+    /// WireGuard endpoints of ours that peers' kernels report seeing, with when they last did.
+    var observedEndpoints: [SocketEndpoint: Timestamp] = [:]
+    /// The endpoint we last reported to each peer, and when.
+    var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
+    /// Per peer, which announced endpoint we try and since when.
+    var endpointChoices: [NodeID: EndpointChoice] = [:]
+    var lastError: String?
+    /// Endpoint settings (reloadable with SIGHUP).
+    var liveEndpoints: MeshdConfiguration.Endpoints
+
+    /// Creates the agent: binds the gossip socket; loads keys and, when enrolled, the network state.
+    public init(configuration: MeshdConfiguration, group: EventLoopGroup, logger: Logger) async throws {
+        self.configuration = configuration
+        self.liveEndpoints = configuration.endpoints
+        self.logger = logger
+        state = StateDirectory(path: .init(configuration.stateDirectory))
+        try state.prepare()
+        identity = try state.loadOrCreateIdentityKey()
+        wireGuardKey = try state.loadOrCreateWireGuardKey()
+        transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
+        device = DeviceController(
+            settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)
+        enrollment = try state.loadEnrollment()
+    }
+
+    /// Runs until cancelled (graceful shutdown), then saves state. The WireGuard interface and its
+    /// peers are left as they are, so traffic continues while meshd restarts.
+    public func run() async throws {
+        localAddresses = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
+        if let enrollment {
+            try startNode(enrollment, contact: nil)
+        } else {
+            logger.notice("not enrolled yet: waiting for `meshctl init` or `meshctl join`", metadata: ["socket": "\(configuration.effectiveControlSocket)"])
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.receiveLoop() }
+            group.addTask { await self.housekeepingLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+        await shutdown()
+    }
+
+    private func receiveLoop() async {
+        for await datagram in transport.datagrams {
+            if Task.isCancelled { break }
+            handle(datagram)
+        }
+    }
+
+    private func housekeepingLoop() async {
+        while !Task.isCancelled {
+            housekeeping()
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    private func shutdown() async {
+        wakeTask?.cancel()
+        saveSnapshot(force: true)
+        await transport.close()
+        logger.info("meshd stopped; the WireGuard interface stays up")
+    }
+
+    // MARK: The protocol core
+
+    /// Starts the protocol core for `enrollment`, from the persisted members.
+    func startNode(_ enrollment: Enrollment, contact: (key: Ed25519PublicKey, endpoints: [SocketEndpoint])?) throws {
+        let now = clock.now
+        let (snapshot, warning) = try state.loadMemberSnapshot(settings: enrollment.settings, now: now)
+        if let warning { logger.warning("\(warning)") }
+        var table = MemberTable()
+        for member in snapshot.members { table.put(member) }
+        let node = try MeshNode(
+            identity: identity, certificate: enrollment.certificate, settings: enrollment.settings,
+            announcement: announcement(now: now), members: table, revocations: snapshot.revocations,
+            previousVersion: snapshot.lastVersion, newcomer: contact != nil || snapshot.members.isEmpty,
+            random: .secure(), now: now)
+        if let key = try state.loadAuthorityKey() {
+            node.authority = try state.loadAuthority(settings: enrollment.settings, key: key)
+        }
+        self.node = node
+        self.enrollment = enrollment
+        if let contact {
+            node.addContact(identityKey: contact.key, endpoints: contact.endpoints)
+            node.synchronize(with: NodeID(identityKey: contact.key), now: now)
+        } else if let peer = table.all.filter({ $0.status.isLive }).map(\.id).min() {
+            // Catch up with whatever changed while we were down.
+            node.synchronize(with: peer, now: now)
+        }
+        logger.info("node started", metadata: [
+            "name": "\(enrollment.certificate.name)", "network": "\(enrollment.settings.name)",
+            "members": "\(table.count)", "version": "\(node.localRecord.version)",
+        ])
+        snapshotDirty = true
+        reconcileDue = now
+        drain()
+        housekeeping()
+    }
+
+    /// Handles one received datagram.
+    func handle(_ datagram: ReceivedDatagram) {
+        if let type = datagram.bytes.count > 1 ? datagram.bytes[1] : nil,
+           type == PacketType.joinResponse.rawValue || type == PacketType.joinUnknownInvitation.rawValue, joining != nil {
+            joinAnswer(datagram)
+            return
+        }
+        guard let node else { return }
+        node.receive(datagram.bytes, from: datagram.source, now: clock.now)
+        drain()
+    }
+
+    /// Sends the core's datagrams, acts on its events, and re-arms its timer.
+    func drain() {
+        guard let node else { return }
+        let (datagrams, events) = node.drainOutput()
+        for datagram in datagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
+        for event in events { react(to: event) }
+        scheduleWake()
+    }
+
+    private func scheduleWake() {
+        guard let node else { return }
+        let deadline = node.nextDeadline
+        guard deadline < scheduledWake || wakeTask == nil else { return }
+        scheduledWake = deadline
+        wakeTask?.cancel()
+        let instant = clock.instant(of: deadline)
+        wakeTask = Task { [weak self] in
+            try? await Task.sleep(until: instant, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            await self?.wake()
+        }
+    }
+
+    private func wake() {
+        scheduledWake = .distantFuture
+        wakeTask = nil
+        node?.tick(now: clock.now)
+        drain()
+    }
+
+    private func react(to event: NodeEvent) {
+        switch event {
+        case let .memberAdded(id):
+            snapshotDirty = true
+            reconcileSoon()
+            logger.info("member added", metadata: ["member": "\(memberName(id))"])
+        case let .memberUpdated(id, version):
+            snapshotDirty = true
+            reconcileSoon()
+            logger.debug("member updated", metadata: ["member": "\(memberName(id))", "version": "\(version)"])
+        case let .statusChanged(id, status):
+            snapshotDirty = true
+            reconcileSoon()
+            logger.info("member \(status)", metadata: ["member": "\(memberName(id))"])
+        case let .memberForgotten(id):
+            snapshotDirty = true
+            logger.debug("member forgotten", metadata: ["member": "\(id)"])
+        case let .localRecordPublished(version):
+            snapshotDirty = true
+            logger.debug("record published", metadata: ["version": "\(version)"])
+        case let .refuted(version):
+            logger.notice("refuted a suspicion about this node", metadata: ["version": "\(version)"])
+        case let .reflexiveEndpoint(endpoint):
+            logger.info("peers see this node at a different address (NAT)", metadata: ["endpoint": "\(endpoint)"])
+            announceIfChanged()
+        case let .enrolled(certificate):
+            logger.notice("enrolled a new node", metadata: ["name": "\(certificate.name)", "addresses": "\(certificate.addresses)"])
+            saveAuthority()
+        case let .extensionMessage(from, type, body, _):
+            handleExtension(type: type, body: body, from: from)
+        }
+    }
+
+    func memberName(_ id: NodeID) -> String {
+        node?.members[id]?.name ?? id.hex
+    }
+
+    /// Periodic work: address changes, device observation and reconciliation, persistence, join retries.
+    func housekeeping() {
+        let now = clock.now
+        if joining != nil { joinTick(now: now) }
+        guard node != nil else { return }
+        if now - lastAddressPoll >= .seconds(1) {
+            lastAddressPoll = now
+            let current = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
+            if current != localAddresses {
+                logger.notice("local addresses changed", metadata: ["addresses": "\(current.map(\.description))"])
+                localAddresses = current
+                // Endpoints peers saw before the move are stale now.
+                observedEndpoints.removeAll()
+                announceIfChanged()
+            }
+        }
+        if now >= reconcileDue { reconcile(now: now) }
+        if now - lastObservation >= observationInterval { observe(now: now) }
+        saveSnapshot(force: false)
+        drain()
+    }
+
+    func reconcileSoon() {
+        reconcileDue = min(reconcileDue, clock.now + .milliseconds(50))
+    }
+}
+
+/// An enrollment in progress.
+struct JoinAttempt {
+    var client: JoinClient
+    let startedAt: Timestamp
+    var lastSentAt: Timestamp
+    var attempts: Int
+    var outcome: JoinClient.Outcome?
+    var progress: [String] = []
+}

@@ -1,0 +1,103 @@
+import MeshCore
+import SystemPackage
+
+/// What a node persists about the network so that a restart reconnects at once, even when the
+/// bootstrap node is down: every known member (certificate, record, verdict), the revocations,
+/// and the highest record version this node signed.
+///
+/// File `members.db`: `MWMS`, `u8` format 1, `u64` last version, `u32` member count, then per member
+/// `bytes16` certificate, `bytes16` record, `u8` status; `u32` revocation count, then `bytes16` each.
+public struct MemberSnapshot: Sendable {
+    public var lastVersion: UInt64
+    public var members: [Member]
+    public var revocations: [Revocation]
+
+    public init(lastVersion: UInt64 = 0, members: [Member] = [], revocations: [Revocation] = []) {
+        self.lastVersion = lastVersion
+        self.members = members
+        self.revocations = revocations
+    }
+
+    static let magic = Array("MWMS".utf8)
+
+    /// The encoded file.
+    public var encoded: [UInt8] {
+        var writer = ByteWriter(capacity: 512 * members.count + 64)
+        writer.write(raw: Self.magic)
+        writer.write(UInt8(1))
+        writer.write(lastVersion)
+        writer.write(UInt32(members.count))
+        for member in members {
+            writer.write(longBytes: member.certificate.encoded)
+            writer.write(longBytes: member.record.encoded)
+            writer.write(member.status.rawValue)
+        }
+        writer.write(UInt32(revocations.count))
+        for revocation in revocations { writer.write(longBytes: revocation.encoded) }
+        return writer.bytes
+    }
+
+    /// Decodes a snapshot, checking every signature (the file is a cache of network state: a
+    /// member that does not verify is left out rather than trusted).
+    public init(decoding bytes: [UInt8], settings: NetworkSettings, now: Timestamp) throws(WireError) {
+        var reader = ByteReader(bytes, context: "member snapshot")
+        guard Array(try reader.readBytes(4)) == Self.magic else { throw .invalidValue(what: "member snapshot header") }
+        let format = try reader.readUInt8()
+        guard format == 1 else { throw .unsupportedVersion(what: "member snapshot", version: format) }
+        lastVersion = try reader.readUInt64()
+        let count = Int(try reader.readUInt32())
+        var revokedIDs = Set<NodeID>()
+        var pending: [(NodeCertificate, NodeRecord, MemberStatus)] = []
+        for _ in 0..<count {
+            let certificateBytes = Array(try reader.readLongBytes())
+            let recordBytes = Array(try reader.readLongBytes())
+            guard let status = MemberStatus(rawValue: try reader.readUInt8()) else { throw .invalidValue(what: "member status") }
+            guard let certificate = try? NodeCertificate(decoding: certificateBytes), let record = try? NodeRecord(decoding: recordBytes) else { continue }
+            pending.append((certificate, record, status))
+        }
+        var revocations: [Revocation] = []
+        let revocationCount = Int(try reader.readUInt32())
+        for _ in 0..<revocationCount {
+            guard let revocation = try? Revocation(decoding: Array(try reader.readLongBytes())) else { continue }
+            guard revocation.networkID == settings.networkID, revocation.issuerKey == settings.authorityKey else { continue }
+            revocations.append(revocation)
+            revokedIDs.insert(revocation.nodeID)
+        }
+        try reader.expectEnd()
+        let validator = CertificateValidator(settings: settings)
+        members = pending.compactMap { certificate, record, status in
+            guard (try? validator.validate(certificate, at: now, revoked: { revokedIDs.contains($0) })) != nil,
+                  (try? record.validate(against: certificate)) != nil
+            else { return nil }
+            // Verdicts are local opinions: start from alive (or left) and let probing decide again.
+            let restored: MemberStatus = record.isTombstone ? .left : (status == .dead ? .dead : .alive)
+            return Member(certificate: certificate, record: record, status: restored, statusChangedAt: now)
+        }
+        self.revocations = revocations
+    }
+}
+
+extension StateDirectory {
+    /// Loads the member snapshot. A damaged file is moved aside (`members.db.damaged`) and an empty
+    /// snapshot returned: the members come back from peers.
+    public func loadMemberSnapshot(settings: NetworkSettings, now: Timestamp) throws(StateError) -> (snapshot: MemberSnapshot, warning: String?) {
+        guard exists(membersPath) else { return (MemberSnapshot(), nil) }
+        let bytes = try readFile(membersPath, what: "the known members")
+        do {
+            return (try MemberSnapshot(decoding: bytes, settings: settings, now: now), nil)
+        } catch {
+            let aside = membersPath.string + ".damaged"
+            _ = rename(membersPath.string, aside)
+            return (MemberSnapshot(), "\(membersPath) is damaged (\(error)); moved it to \(aside) and starting with no known members: they come back from peers")
+        }
+    }
+
+    /// Stores the member snapshot atomically (mode 0600).
+    public func saveMemberSnapshot(_ snapshot: MemberSnapshot) throws(StateError) {
+        try AtomicFile.write(snapshot.encoded, to: membersPath)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

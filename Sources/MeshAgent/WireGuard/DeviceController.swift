@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import MeshCore
+import MeshCrypto
+import WireGuardControl
+
+/// meshd's hands on its WireGuard interface: picks the backend, creates the interface when it is
+/// missing (and again if someone deletes it), keeps its key, port, addresses and MTU, and applies
+/// desired peer state as differences only. Never tears the interface down on restart: a running
+/// interface and its peers are adopted as they are.
+final class DeviceController {
+    /// The backend in use.
+    enum Backend: String { case kernel, userspace }
+
+    let name: String
+    let settings: MeshdConfiguration.Interface
+    let privateKey: X25519PrivateKey
+    let logger: Logger
+    private(set) var backend: Backend?
+    private var device: (any WireGuardDevice)?
+    private let links: LinkManager?
+
+    /// Where wireguard-go writes its log, when meshd starts it.
+    let daemonLogPath: String
+
+    init(settings: MeshdConfiguration.Interface, privateKey: X25519PrivateKey, daemonLogPath: String, logger: Logger) {
+        self.name = settings.name
+        self.daemonLogPath = daemonLogPath
+        self.settings = settings
+        self.privateKey = privateKey
+        self.logger = logger
+        self.links = try? LinkManager()
+    }
+
+    /// Makes sure the interface exists, is up, and carries `addresses`; creates it if needed.
+    func prepare(addresses: [InterfaceAddress]) throws {
+        guard let links else { throw WireGuardControlError.permissionDenied(operation: "opening rtnetlink") }
+        if device == nil || (try? links.link(named: name)) == nil {
+            try attach(links: links)
+        }
+        let present = Set((try? links.addresses(of: name)) ?? [])
+        for address in addresses where !present.contains(address) {
+            try links.addAddress(address, to: name, noDAD: !address.address.isIPv4)
+            logger.info("address added", metadata: ["interface": "\(name)", "address": "\(address)"])
+        }
+        if let link = try links.link(named: name) {
+            if link.mtu != UInt32(settings.mtu) { try links.setMTU(UInt32(settings.mtu), on: name) }
+            if !link.isUp { try links.setUp(true, name) }
+        }
+    }
+
+    /// Opens (and if needed creates) the interface with the configured or best available backend.
+    private func attach(links: LinkManager) throws {
+        let existing = try links.link(named: name)
+        if let existing, existing.kind != nil, existing.kind != "wireguard", existing.kind != "tun" {
+            throw WireGuardControlError.notWireGuard(interface: name, kind: existing.kind)
+        }
+        switch settings.backend {
+        case .kernel:
+            try attachKernel(links: links, existing: existing)
+        case .userspace:
+            try attachUserspace(existing: existing)
+        case .auto:
+            if existing?.kind == "tun" {
+                try attachUserspace(existing: existing)
+            } else {
+                do {
+                    try attachKernel(links: links, existing: existing)
+                } catch WireGuardControlError.moduleNotLoaded {
+                    logger.notice("no WireGuard kernel module; using wireguard-go", metadata: ["interface": "\(name)"])
+                    try attachUserspace(existing: existing)
+                }
+            }
+        }
+        // Key, port and mark: set only what differs, so a restart changes nothing.
+        guard let device else { return }
+        let current = try device.read()
+        var changes = WireGuardChangeSet()
+        if current.publicKey != privateKey.publicKey { changes.privateKey = privateKey }
+        if current.listenPort != settings.listenPort { changes.listenPort = settings.listenPort }
+        if current.fwmark != settings.fwmark { changes.fwmark = settings.fwmark }
+        if !changes.isEmpty { try device.apply(changes) }
+    }
+
+    private func attachKernel(links: LinkManager, existing: LinkInfo?) throws {
+        let kernel = try KernelWireGuardDevice(interfaceName: name)
+        if existing == nil {
+            do {
+                _ = try links.createLink(named: name, kind: "wireguard")
+            } catch let error as WireGuardControlError {
+                if case .kernel(_, let code, _) = error, code == EOPNOTSUPP || code == ENODEV { throw WireGuardControlError.moduleNotLoaded }
+                throw error
+            }
+            logger.info("interface created", metadata: ["interface": "\(name)", "backend": "kernel"])
+        }
+        device = kernel
+        backend = .kernel
+    }
+
+    private func attachUserspace(existing: LinkInfo?) throws {
+        let userspace = UserspaceWireGuardDevice(interfaceName: name)
+        if (try? userspace.read()) == nil {
+            try WireGuardGoLauncher.start(interface: name, logPath: daemonLogPath, logger: logger)
+            logger.info("interface created", metadata: ["interface": "\(name)", "backend": "userspace"])
+        }
+        device = userspace
+        backend = .userspace
+    }
+
+    /// Plans and applies the difference to `desired`; returns what changed.
+    @discardableResult
+    func apply(_ desired: WireGuardDesiredState) throws -> WireGuardChangeSet {
+        guard let device else { throw WireGuardControlError.noSuchInterface(name) }
+        return try device.reconcile(to: desired)
+    }
+
+    /// Reads the device.
+    func read() throws -> WireGuardDeviceState {
+        guard let device else { throw WireGuardControlError.noSuchInterface(name) }
+        return try device.read()
+    }
+
+    /// Forgets the device (after an error that suggests it vanished), so ``prepare(addresses:)``
+    /// looks again.
+    func reset() {
+        device = nil
+    }
+
+    /// Removes every peer (after leaving the network). Leaves the interface in place.
+    func removeAllPeers() throws {
+        guard let device else { return }
+        let current = try device.read()
+        try device.apply(WireGuardChangeSet(peersToRemove: Array(current.peers.keys)))
+    }
+}

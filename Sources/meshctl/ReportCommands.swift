@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import MeshAgent
+
+struct PeersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peers",
+        abstract: "Show every member: addresses, endpoint and path in use, handshake age, RTT, traffic, state.")
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Flag(help: "Print a JSON array (fields: name, id, addresses, endpoint, path, relay, reason, lastHandshakeSeconds, rttMilliseconds, rxBytes, txBytes, state, …).")
+    var json = false
+
+    func run() throws {
+        let peers = try daemon.send(ControlRequest(command: "peers"), expecting: [PeerReport].self)
+        if json { return printJSON(peers) }
+        guard !peers.isEmpty else { return print("no peers yet") }
+        var rows = [["NAME", "ADDRESSES", "ENDPOINT", "PATH", "HANDSHAKE", "RTT", "RX", "TX", "STATE"]]
+        for peer in peers {
+            let path = peer.path == "relay" ? "relay via \(peer.relay ?? "?")" : peer.path
+            rows.append([
+                peer.name, peer.addresses.joined(separator: ","), peer.endpoint ?? "-", path,
+                peer.lastHandshakeSeconds.map { Self.age($0) } ?? "-",
+                peer.rttMilliseconds.map { String(format: "%.1f ms", $0) } ?? "-",
+                Self.bytes(peer.rxBytes), Self.bytes(peer.txBytes), peer.state,
+            ])
+        }
+        print(table(rows))
+        for peer in peers where peer.reason != nil {
+            print("  \(peer.name): \(peer.reason ?? "")")
+        }
+    }
+
+    static func age(_ seconds: Double) -> String {
+        seconds < 120 ? "\(Int(seconds))s ago" : (seconds < 7200 ? "\(Int(seconds / 60))m ago" : "\(Int(seconds / 3600))h ago")
+    }
+
+    static func bytes(_ count: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count), unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show this node: network, interface, backend, addresses, counts, and discarded datagrams by reason.")
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Flag(help: "Print a JSON object (fields: name, network, interface, backend, addresses, peerCount, drops, …).")
+    var json = false
+
+    func run() throws {
+        let status = try daemon.send(ControlRequest(command: "status"), expecting: StatusReport.self)
+        if json { return printJSON(status) }
+        print("node       \(status.name ?? "(not enrolled)")\(status.id.map { " (\($0))" } ?? "")")
+        print("network    \(status.network ?? "-")   enrollment: \(status.enrollment)\(status.authority ? "   holds the authority" : "")")
+        print("interface  \(status.interface) (\(status.backend)), listen port \(status.listenPort), gossip port \(status.gossipPort)")
+        print("addresses  \(status.addresses.joined(separator: ", "))")
+        print("endpoints  \(status.wireGuardEndpoints.joined(separator: ", "))\(status.behindNAT ? "   (behind NAT)" : "")")
+        let states = status.membersByState.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        print("peers      \(status.peerCount)\(states.isEmpty ? "" : " (\(states))")")
+        let drops = status.drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print("drops      \(drops.isEmpty ? "none" : drops)")
+        if let error = status.lastError { print("last error \(error)") }
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+func table(_ rows: [[String]]) -> String {
+    guard let width = rows.first?.count else { return "" }
+    let widths = (0..<width).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { index, cell in
+            index == width - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
