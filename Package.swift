@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "meshd", targets: ["meshd"]),
         .executable(name: "meshctl", targets: ["meshctl"]),
         .executable(name: "meshsim", targets: ["meshsim"]),
+        .executable(name: "meshlab", targets: ["meshlab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -106,6 +107,24 @@ let package = Package(
         .target(
             name: "MeshLab",
             dependencies: ["MeshCore"]
+        ),
+        // `swift package lab up|show|down`: the demo from SwiftPM.
+        .plugin(
+            name: "MeshLabPlugin",
+            capability: .command(
+                intent: .custom(verb: "lab", description: "Bring up, show or tear down the five-host demo mesh in network namespaces (root)."),
+                permissions: [.allowNetworkConnections(scope: .all(), reason: "The demo creates network namespaces and runs meshd.")]),
+            dependencies: ["meshlab"]
+        ),
+        // The demo: a five-host mesh in network namespaces (README's main command).
+        .executableTarget(
+            name: "meshlab",
+            dependencies: [
+                "MeshLab",
+                "meshd",
+                "meshctl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Benchmarks live apart from Sources; run in release. See docs/benchmarks.md.
         .executableTarget(

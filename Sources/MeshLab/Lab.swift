@@ -190,6 +190,37 @@ public final class Lab: @unchecked Sendable {
     /// Namespaces this lab created and has not deleted.
     public var createdNamespaces: [String] { locked { namespaces } }
 
+    /// What a detached lab leaves running, so that another process can tear it down later.
+    public struct Detached: Codable, Sendable {
+        public var namespaces: [String]
+        public var processIdentifiers: [Int32]
+    }
+
+    /// Hands the lab over to the caller: nothing is torn down by this object any more (for a
+    /// demo that outlives the process that built it). Registered cleanups are dropped.
+    public func detach() -> Detached {
+        locked {
+            defer {
+                processes = []
+                cleanups = []
+                namespaces = []
+                tornDown = true
+            }
+            return Detached(namespaces: namespaces, processIdentifiers: processes.map(\.processIdentifier))
+        }
+    }
+
+    /// Tears down what ``detach()`` returned: kills the processes by PID, deletes the namespaces.
+    public static func teardown(_ detached: Detached) {
+        for pid in detached.processIdentifiers.reversed() where pid > 1 {
+            kill(pid, SIGTERM)
+        }
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline, detached.processIdentifiers.contains(where: { kill($0, 0) == 0 }) { usleep(20_000) }
+        for pid in detached.processIdentifiers where pid > 1 && kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        for namespace in detached.namespaces.reversed() { deleteNamespace(namespace) }
+    }
+
     // MARK: Helpers
 
     private func short(_ namespace: String) -> String {

@@ -16,6 +16,7 @@ public final class GossipTransport: Sendable {
     /// Received datagrams, in arrival order.
     public let datagrams: AsyncStream<ReceivedDatagram>
     private let continuation: AsyncStream<ReceivedDatagram>.Continuation
+    private let routes = RouteCheck()
 
     /// Binds the gossip socket(s) on `port`.
     public init(group: EventLoopGroup, port: UInt16, bindAddresses: [IPAddress]) async throws {
@@ -49,8 +50,10 @@ public final class GossipTransport: Sendable {
             .bind(host: host, port: Int(port)).get()
     }
 
-    /// Sends `bytes` to `endpoint` on a socket of its family (errors are dropped: UDP is lossy anyway).
+    /// Sends `bytes` to `endpoint` on a socket of its family. Destinations without a route are
+    /// skipped (UDP is lossy anyway, and a failed write would close the socket).
     public func send(_ bytes: [UInt8], to endpoint: SocketEndpoint) {
+        guard routes.isRoutable(endpoint.address) else { return }
         let target = endpoint.address.isIPv4
             ? channels.first { !$0.isIPv6 } ?? channels.first { $0.dualStack }
             : channels.first { $0.isIPv6 }

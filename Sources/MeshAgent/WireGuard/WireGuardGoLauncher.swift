@@ -32,6 +32,17 @@ enum WireGuardGoLauncher {
         logger.debug("wireguard-go started", metadata: ["interface": "\(interface)"])
     }
 
+    /// Sets close-on-exec on every descriptor above standard error (glibc's `closefrom` file
+    /// action is not visible to Swift).
+    static func markDescriptorsCloseOnExec() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for entry in entries {
+            guard let descriptor = Int32(entry), descriptor > 2 else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     /// Runs `executable` with `arguments`, stdin from /dev/null and stdout/stderr to `output`, and
     /// waits for it (posix_spawn and waitpid: no run loop needed, safe on any thread).
     static func spawnAndWait(_ executable: String, _ arguments: [String], environment: [String: String], output: Int32) throws -> Int32 {
@@ -43,6 +54,9 @@ enum WireGuardGoLauncher {
             posix_spawn_file_actions_adddup2(&actions, output, 1)
             posix_spawn_file_actions_adddup2(&actions, output, 2)
         }
+        // The daemon outlives us: it must not inherit our sockets or pipes (a supervisor waiting for
+        // a pipe to close would otherwise think meshd still runs).
+        markDescriptorsCloseOnExec()
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

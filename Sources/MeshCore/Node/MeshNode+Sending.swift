@@ -65,11 +65,12 @@ extension MeshNode {
     func endpoint(for node: NodeID) -> SocketEndpoint? {
         if let known = contactEndpoints[node] { return known }
         let cursor = candidateCursor[node] ?? 0
-        if let contact = contacts[node], !contact.endpoints.isEmpty {
-            return contact.endpoints[cursor % contact.endpoints.count]
+        let usable = usableFamilies
+        if let contact = contacts[node] {
+            let candidates = contact.endpoints.filter { usable.isEmpty || usable.contains($0.address.isIPv4) }
+            return candidates.isEmpty ? nil : candidates[cursor % candidates.count]
         }
         guard let record = members[node]?.record else { return nil }
-        let usable = usableFamilies
         let candidates = record.gossipEndpoints
             .filter { usable.isEmpty || usable.contains($0.endpoint.address.isIPv4) }
             .sorted { $0.kind > $1.kind }

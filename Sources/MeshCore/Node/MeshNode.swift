@@ -149,8 +149,13 @@ public final class MeshNode {
 
     /// Runs timers due at `now`.
     public func tick(now: Timestamp) {
-        let (retries, _) = channel.tick(now: now)
+        let (retries, abandoned) = channel.tick(now: now)
         emit(retries)
+        for peer in abandoned {
+            // Nobody answered there: the next attempt tries the peer's next endpoint.
+            candidateCursor[peer, default: 0] += 1
+            contactEndpoints[peer] = nil
+        }
         guard !hasLeft else { return }
         advanceProbe(now: now)
         expireSuspicions(now: now)

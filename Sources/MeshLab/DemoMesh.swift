@@ -1,0 +1,162 @@
+import Foundation
+
+/// The demo mesh: five hosts in network namespaces on one machine.
+///
+/// ```
+///                      lan (bridge) 198.51.100.0/24, 2001:db8:100::/64
+///      ┌──────────┬──────────┬───────────┬──────────────┬──────────────┐
+///    alpha      bravo     charlie    router1 (.11)   router2 (.12)
+///    .1, ::1    .2, ::2   ::3 only    NAT44 │         NAT44 │
+///   (authority)          (IPv6-only)  192.0.2.0/27    192.0.2.32/27
+///                                     2001:db8:201::/64  2001:db8:202::/64
+///                                         delta            echo
+/// ```
+///
+/// delta and echo sit behind nftables masquerade (IPv4) with routed IPv6; charlie has no IPv4 at
+/// all. alpha creates the network; the others are invited and join with real tokens.
+public final class DemoMesh: @unchecked Sendable {
+    /// The lab holding every namespace and process.
+    public let lab: Lab
+    /// Hosts by name, in creation order.
+    public private(set) var nodes: [MeshLabNode] = []
+    /// The router namespaces.
+    public private(set) var routers: [String: String] = [:]
+    /// The LAN switch namespace.
+    public let switchNamespace: String
+
+    /// The names of the five hosts.
+    public static let names = ["alpha", "bravo", "charlie", "delta", "echo"]
+
+    /// Builds the topology and starts a meshd on every host (not yet enrolled).
+    ///
+    /// - Parameters:
+    ///   - binaries: the folder holding the built `meshd` and `meshctl`.
+    ///   - directory: where the hosts' state directories go.
+    ///   - backend: meshd's `--backend` (`auto` picks the kernel module when present).
+    public init(lab: Lab, binaries: String, directory: String, backend: String = "auto", hosts: [String] = DemoMesh.names) throws {
+        self.lab = lab
+        switchNamespace = try lab.addNamespace("lan")
+        try lab.run(["ip", "link", "add", "br0", "type", "bridge"], in: switchNamespace)
+        try lab.run(["ip", "link", "set", "br0", "up"], in: switchNamespace)
+
+        func attachToLAN(_ namespace: String, _ role: String, v4: String?, v6: String) throws {
+            let (inside, outside) = try lab.connect(namespace, switchNamespace, nameA: "lan0", nameB: "p-\(role)")
+            try lab.run(["ip", "link", "set", outside, "master", "br0"], in: switchNamespace)
+            if let v4 { try lab.addAddress("\(v4)/24", to: inside, in: namespace) }
+            try lab.addAddress("\(v6)/64", to: inside, in: namespace)
+        }
+        func node(_ name: String, _ namespace: String, underlay: [String]) -> MeshLabNode {
+            MeshLabNode(
+                name: name, namespace: namespace, stateDirectory: "\(directory)/\(name)", interface: lab.uniqueInterfaceName("mesh"),
+                underlay: underlay, lab: lab, binaries: binaries, backend: backend)
+        }
+
+        // Routers first, so hosts behind them have somewhere to go.
+        for (index, router) in [(1, "router1"), (2, "router2")] where hosts.contains(index == 1 ? "delta" : "echo") {
+            let namespace = try lab.addNamespace(router)
+            routers[router] = namespace
+            try attachToLAN(namespace, router, v4: "198.51.100.1\(index)", v6: "2001:db8:100::1\(index)")
+            try lab.enableForwarding(in: namespace)
+            try lab.masquerade(outOf: "lan0", in: namespace)
+        }
+        let plan: [(name: String, v4: String?, v6: String)] = [
+            ("alpha", "198.51.100.1", "2001:db8:100::1"), ("bravo", "198.51.100.2", "2001:db8:100::2"),
+            ("charlie", nil, "2001:db8:100::3"),
+        ]
+        for host in plan where hosts.contains(host.name) {
+            let namespace = try lab.addNamespace(host.name)
+            try attachToLAN(namespace, host.name, v4: host.v4, v6: host.v6)
+            nodes.append(node(host.name, namespace, underlay: [host.v4, host.v6].compactMap { $0 }))
+        }
+        for (index, host) in [(1, "delta"), (2, "echo")] where hosts.contains(host) {
+            guard let router = routers["router\(index)"] else { continue }
+            let namespace = try lab.addNamespace(host)
+            let base = index == 1 ? 0 : 32
+            try lab.connect(
+                router, namespace, addressA: "192.0.2.\(base + 1)/27", addressB: "192.0.2.\(base + 2)/27", nameA: "in0", nameB: "eth0")
+            try lab.addAddress("2001:db8:20\(index)::1/64", to: "in0", in: router)
+            try lab.addAddress("2001:db8:20\(index)::2/64", to: "eth0", in: namespace)
+            try lab.run(["ip", "route", "add", "default", "via", "192.0.2.\(base + 1)"], in: namespace)
+            try lab.run(["ip", "-6", "route", "add", "default", "via", "2001:db8:20\(index)::1"], in: namespace)
+            nodes.append(node(host, namespace, underlay: ["192.0.2.\(base + 2)", "2001:db8:20\(index)::2"]))
+        }
+        // Everyone on the LAN routes the NATed sites' IPv6 prefixes through their routers.
+        let lanMembers = nodes.filter { ["alpha", "bravo", "charlie"].contains($0.name) }.map(\.namespace) + routers.values.sorted()
+        for namespace in lanMembers {
+            for (index, _) in [(1, "router1"), (2, "router2")] where routers["router\(index)"] != nil && routers["router\(index)"] != namespace {
+                try lab.run(["ip", "-6", "route", "add", "2001:db8:20\(index)::/64", "via", "2001:db8:100::1\(index)"], in: namespace)
+            }
+        }
+        for host in nodes { try host.startDaemon() }
+    }
+
+    /// The host called `name`.
+    public subscript(name: String) -> MeshLabNode {
+        guard let node = nodes.first(where: { $0.name == name }) else { preconditionFailure("no host \(name) in the demo mesh") }
+        return node
+    }
+
+    /// Creates the network on the first host and enrolls every other one with `meshctl invite` and
+    /// `meshctl join`. Returns the join transcripts (progress lines).
+    @discardableResult
+    public func enroll(network: String = "demo", prefix: String = "100.80.0.0/16", prefix6: String = "fd5a:1::/48") throws -> [String: String] {
+        guard let authority = nodes.first else { return [:] }
+        try authority.meshctlChecked(["init", "--network", network, "--prefix", prefix, "--prefix6", prefix6, "--name", authority.name])
+        var transcripts: [String: String] = [:]
+        for host in nodes.dropFirst() {
+            let token = try authority.meshctlChecked(["invite", host.name]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let result = try host.meshctl(["join", token], timeout: 60)
+            guard result.succeeded else {
+                throw LabError.failed("\(host.name) could not join: \(result.errorOutput)\nlog:\n\(host.log(lastLines: 30))")
+            }
+            transcripts[host.name] = result.errorOutput + result.output
+        }
+        for host in nodes {
+            let status = try host.status()
+            host.overlay = (status["addresses"] as? [String] ?? []).map { String($0.prefix(while: { $0 != "/" })) }
+        }
+        return transcripts
+    }
+
+    /// Waits until every host sees every other host alive with a WireGuard peer configured.
+    public func waitForFullMesh(timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var missing: [String] = []
+        repeat {
+            missing = []
+            for host in nodes {
+                let peers = (try? host.peers()) ?? []
+                let alive = Set(peers.filter { $0["state"] as? String == "alive" }.compactMap { $0["name"] as? String })
+                for other in nodes where other !== host && !alive.contains(other.name) { missing.append("\(host.name)→\(other.name)") }
+            }
+            if missing.isEmpty { return }
+            usleep(200_000)
+        } while Date() < deadline
+        throw LabError.failed("the mesh did not converge in \(Int(timeout)) s; missing: \(missing.joined(separator: ", "))")
+    }
+
+    /// Pings every host's overlay IPv4 address from every other host. Returns the matrix of
+    /// results (row: from, column: to) and a printable table.
+    public func pingMatrix(attempts: Int = 3) -> (ok: Bool, matrix: [[Bool]], table: String) {
+        var matrix: [[Bool]] = []
+        for source in nodes {
+            var row: [Bool] = []
+            for target in nodes {
+                guard source !== target, let address = target.overlay.first else {
+                    row.append(true)
+                    continue
+                }
+                let counts = try? lab.ping(address, from: source.namespace, count: attempts, interval: 0.2, wait: 2)
+                row.append((counts?.received ?? 0) > 0)
+            }
+            matrix.append(row)
+        }
+        let width = (nodes.map(\.name.count).max() ?? 5) + 2
+        func pad(_ text: String) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        var lines = [pad("from\\to") + nodes.map { pad($0.name) }.joined()]
+        for (index, source) in nodes.enumerated() {
+            lines.append(pad(source.name) + matrix[index].enumerated().map { pad($0.offset == index ? "-" : ($0.element ? "ok" : "FAIL")) }.joined())
+        }
+        return (matrix.allSatisfy { $0.allSatisfy { $0 } }, matrix, lines.joined(separator: "\n"))
+    }
+}
