@@ -69,6 +69,9 @@ struct StatusCommand: ParsableCommand {
         print("peers      \(status.peerCount)\(states.isEmpty ? "" : " (\(states))")")
         let drops = status.drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("drops      \(drops.isEmpty ? "none" : drops)")
+        if let relay = status.relay {
+            print("relay      \(relay.allocations) allocation\(relay.allocations == 1 ? "" : "s"), forwarded \(relay.forwardedPackets) packets / \(PeersCommand.bytes(relay.forwardedBytes)), dropped \(relay.dropped)")
+        }
         if let error = status.lastError { print("last error \(error)") }
     }
 }

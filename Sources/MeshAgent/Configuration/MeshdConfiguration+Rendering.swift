@@ -21,6 +21,11 @@ extension MeshdConfiguration {
             "endpoints:",
             "  advertise: \(list(endpoints.advertise))",
             "  exclude_networks: \(list(endpoints.excludeNetworks))",
+            "relay:",
+            "  enabled: \(relay.enabled)",
+            "  max_allocations: \(relay.maximumAllocations)",
+            "  bandwidth_mbit: \(relay.bandwidthMegabits)",
+            "  ports: \"\(relay.ports.lowerBound)-\(relay.ports.upperBound)\"",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

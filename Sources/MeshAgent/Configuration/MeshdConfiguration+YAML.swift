@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ extension MeshdConfiguration {
         guard let root else { return configuration }  // an empty file means all defaults
         try configuration.read(YAMLSection(
             file: file, path: "", node: root,
-            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "log_level"]))
+            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "log_level"]))
         return configuration
     }
 
@@ -95,6 +96,8 @@ extension MeshdConfiguration {
             }) { gossip.bind = addresses }
         }
 
+        try readRelay(top)
+
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {
             try section.finish()
             if let advertised = try section.list("advertise", parse: { text in
@@ -104,6 +107,26 @@ extension MeshdConfiguration {
             if let excluded = try section.list("exclude_networks", parse: { text in
                 Result { () throws(IPPrefixError) in try IPPrefix(parsing: text) }.mapError { ConfigurationProblem($0.description) }
             }) { endpoints.excludeNetworks = excluded }
+        }
+    }
+
+    private mutating func readRelay(_ top: YAMLSection) throws(ConfigurationError) {
+        guard let section = try top.section("relay", knownKeys: ["enabled", "max_allocations", "bandwidth_mbit", "ports"]) else { return }
+        try section.finish()
+        if let node = section.value("enabled") {
+            guard case .scalar = node, let flag = node.bool else {
+                throw section.error(at: node, key: "enabled", "expected true or false, found \(node.kindDescription)")
+            }
+            relay.enabled = flag
+        }
+        if let count = try section.integer("max_allocations", in: 0...65535) { relay.maximumAllocations = count }
+        if let megabits = try section.integer("bandwidth_mbit", in: 1...1_000_000) { relay.bandwidthMegabits = megabits }
+        if let text = try section.string("ports"), let node = section.value("ports") {
+            let bounds = text.split(separator: "-").map { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+            guard bounds.count == 2, let low = bounds[0], let high = bounds[1], low > 0, low <= high else {
+                throw section.error(at: node, key: "ports", "\"\(text)\" is not a port range; write FIRST-LAST, e.g. 40000-49999")
+            }
+            relay.ports = low...high
         }
     }
 

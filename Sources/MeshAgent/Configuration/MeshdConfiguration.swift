@@ -49,6 +49,19 @@ public struct MeshdConfiguration: Equatable, Sendable {
         public init() {}
     }
 
+    /// Relaying for members that cannot reach each other directly.
+    public struct Relay: Equatable, Sendable {
+        /// Offer to relay (honoured only with the relay role in this node's certificate).
+        public var enabled = true
+        /// Most pairs relayed at once.
+        public var maximumAllocations = 256
+        /// Bandwidth per side of a relayed pair, in megabits per second.
+        public var bandwidthMegabits = 2000
+        /// UDP ports relay allocations are taken from.
+        public var ports: ClosedRange<UInt16> = 40000...49999
+        public init() {}
+    }
+
     /// Where meshd keeps keys, certificate and learned state.
     public var stateDirectory = "/var/lib/meshwork"
     /// Path of the control socket; `nil` means `<stateDirectory>/meshd.sock`.
@@ -59,6 +72,8 @@ public struct MeshdConfiguration: Equatable, Sendable {
     public var gossip = Gossip()
     /// Endpoint announcement.
     public var endpoints = Endpoints()
+    /// Relaying.
+    public var relay = Relay()
     /// Minimum level of log messages.
     public var logLevel = Logger.Level.info
 

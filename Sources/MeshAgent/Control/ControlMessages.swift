@@ -152,12 +152,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var uptimeSeconds: Double
     public var version: String
     public var lastError: String?
+    /// Relay service figures, when this node relays for others (null otherwise).
+    public var relay: RelayStatus?
 
     public init(name: String?, id: String?, network: String?, networkID: String?, enrollment: String, interface: String, backend: String,
                 addresses: [String], peerCount: Int, membersByState: [String: Int], drops: [String: UInt64], authority: Bool,
                 roles: [String], wireGuardPublicKey: String, listenPort: UInt16, gossipPort: UInt16, gossipEndpoints: [String],
                 wireGuardEndpoints: [String], behindNAT: Bool, recordVersion: UInt64?, certificateExpiresAt: UInt64?,
-                uptimeSeconds: Double, version: String, lastError: String?) {
+                uptimeSeconds: Double, version: String, lastError: String?, relay: RelayStatus?) {
         self.name = name
         self.id = id
         self.network = network
@@ -182,6 +184,26 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.uptimeSeconds = uptimeSeconds
         self.version = version
         self.lastError = lastError
+        self.relay = relay
+    }
+}
+
+/// `status --json` → `relay`: what this node relays.
+public struct RelayStatus: Codable, Sendable, Equatable {
+    /// Pairs relayed now.
+    public var allocations: Int
+    /// Datagrams forwarded since meshd started.
+    public var forwardedPackets: UInt64
+    /// Bytes forwarded since meshd started.
+    public var forwardedBytes: UInt64
+    /// Datagrams refused (unknown source, no allocation, over the bandwidth limit).
+    public var dropped: UInt64
+
+    public init(allocations: Int, forwardedPackets: UInt64, forwardedBytes: UInt64, dropped: UInt64) {
+        self.allocations = allocations
+        self.forwardedPackets = forwardedPackets
+        self.forwardedBytes = forwardedBytes
+        self.dropped = dropped
     }
 }
 

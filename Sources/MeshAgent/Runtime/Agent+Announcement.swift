@@ -19,7 +19,8 @@ extension Agent {
         let prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
         return LocalAnnouncement(
             gossipEndpoints: Array(gossip.prefix(8)), wireGuardEndpoints: Array(wireGuard.prefix(8)), prefixes: prefixes,
-            offersRelay: enrollment?.certificate.roles.contains(.relay) ?? false, behindNAT: isBehindNAT, relays: [])
+            offersRelay: (enrollment?.certificate.roles.contains(.relay) ?? false) && configuration.relay.enabled,
+            behindNAT: isBehindNAT, relays: announcedRelays)
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).

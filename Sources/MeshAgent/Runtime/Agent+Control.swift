@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import MeshCore
 import MeshCrypto
@@ -56,7 +57,12 @@ extension Agent: ControlHandler {
             gossipEndpoints: node?.localRecord.gossipEndpoints.map(\.description) ?? [],
             wireGuardEndpoints: node?.localRecord.wireGuardEndpoints.map(\.description) ?? [],
             behindNAT: isBehindNAT, recordVersion: node?.localRecord.version, certificateExpiresAt: certificate?.notAfter,
-            uptimeSeconds: clock.uptime, version: Meshwork.version, lastError: lastError)
+            uptimeSeconds: clock.uptime, version: Meshwork.version, lastError: lastError,
+            relay: relay.map { service in
+                RelayStatus(
+                    allocations: service.allocationCount, forwardedPackets: service.counters.forwardedPackets.load(ordering: .relaxed),
+                    forwardedBytes: service.counters.forwardedBytes.load(ordering: .relaxed), dropped: service.counters.dropped.load(ordering: .relaxed))
+            })
     }
 
     func peers() -> [PeerReport] {
@@ -66,11 +72,23 @@ extension Agent: ControlHandler {
             let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
             let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
             let age = handshake.map { max(0, now.secondsValue - $0) }
-            let (path, reason) = pathAndReason(member, kernel: kernel, handshakeAge: age)
+            var (path, reason) = pathAndReason(member, kernel: kernel, handshakeAge: age)
+            var relayName: String?
+            switch paths.route(to: member.id) {
+            case let .relayed(relayNode, _) where member.status.isLive:
+                path = "relay"
+                relayName = node.members[relayNode]?.name ?? relayNode.hex
+                reason = paths.reason(for: member.id) ?? reason
+            case .unreachable where member.status.isLive:
+                path = "none"
+                reason = paths.reason(for: member.id) ?? reason
+            default:
+                break
+            }
             return PeerReport(
                 name: member.name, id: member.id.hex,
                 addresses: member.certificate.addresses.map { IPPrefix(host: $0).description },
-                endpoint: path == "direct" ? kernel?.endpoint?.description : nil, path: path, relay: nil, reason: reason,
+                endpoint: path == "none" ? nil : kernel?.endpoint?.description, path: path, relay: relayName, reason: reason,
                 lastHandshakeSeconds: age.map { ($0 * 10).rounded() / 10 },
                 rttMilliseconds: node.roundTrip(to: member.id).map { ($0.seconds * 10_000).rounded() / 10 },
                 rxBytes: kernel?.receivedBytes ?? 0, txBytes: kernel?.transmittedBytes ?? 0, state: member.status.description,

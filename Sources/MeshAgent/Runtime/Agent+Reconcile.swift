@@ -71,15 +71,22 @@ extension Agent {
     /// endpoint we choose for it; keepalives only if we are behind NAT.
     func desiredState(now: Timestamp) -> WireGuardDesiredState {
         guard let node else { return WireGuardDesiredState() }
-        let keepalive: UInt16 = isBehindNAT ? 25 : 0
+        let behindNAT = isBehindNAT
         var peers: [WireGuardDesiredPeer] = []
         for member in node.members.all where member.status.isLive {
             let key = member.certificate.wireGuardKey
             guard key != wireGuardKey.publicKey else { continue }
             let allowed = member.record.announcedPrefixes.isEmpty
                 ? member.certificate.addresses.map(IPPrefix.init(host:)) : member.record.announcedPrefixes
-            peers.append(WireGuardDesiredPeer(
-                publicKey: key, endpoint: chooseEndpoint(for: member, now: now), allowedIPs: allowed, persistentKeepalive: keepalive))
+            let endpoint: SocketEndpoint?
+            var keepalive: UInt16 = behindNAT ? 25 : 0
+            if case let .relayed(_, relayEndpoint) = paths.route(to: member.id) {
+                endpoint = relayEndpoint
+                keepalive = 25  // keeps the relay's latch (and any NAT mapping towards it) alive
+            } else {
+                endpoint = chooseEndpoint(for: member, now: now)
+            }
+            peers.append(WireGuardDesiredPeer(publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
         }
         return WireGuardDesiredState(
             listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark, peers: peers)
@@ -95,7 +102,9 @@ extension Agent {
         guard !candidates.isEmpty else { return nil }
         let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
         let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) } ?? 0
-        let healthy = handshake > 0 && now.secondsValue - handshake < 150
+        // A relay endpoint left over from a relayed period is never a working direct path.
+        let onRelay = kernel?.endpoint.map(relayEndpoints.contains) ?? false
+        let healthy = handshake > 0 && now.secondsValue - handshake < 150 && !onRelay
         var choice = endpointChoices[member.id] ?? EndpointChoice(candidates: candidates, index: 0, since: now)
         if choice.candidates != candidates {
             let wasAnnounced = kernel?.endpoint.map(choice.candidates.contains) ?? false
@@ -162,7 +171,17 @@ extension Agent {
         lastObservation = now
         guard let node else { return }
         guard let current = try? device.read() else { return }
+        let previous = lastDeviceState
         lastDeviceState = current
+        // Traffic activity drives path probing (only peers in use are watched closely).
+        let byKey = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
+        for (key, peer) in current.peers {
+            guard let id = byKey[key] else { continue }
+            let before = previous?.peers[key]
+            if peer.receivedBytes != before?.receivedBytes || peer.transmittedBytes != before?.transmittedBytes {
+                if before != nil { paths.noteActivity(id, now: now) }
+            }
+        }
         for member in node.members.all where member.status.isLive {
             guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
                   let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
@@ -179,6 +198,10 @@ extension Agent {
 
     /// Handles an extension message from an authenticated member.
     func handleExtension(type: UInt8, body: [UInt8], from sender: NodeID) {
+        if let message = RelayMessage(type: type, body: body) {
+            handleRelayMessage(message, from: sender)
+            return
+        }
         guard let kind = AgentMessage(rawValue: type) else { return }
         switch kind {
         case .wireGuardEndpointReport:

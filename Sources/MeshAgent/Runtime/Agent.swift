@@ -42,10 +42,22 @@ public actor Agent {
     var lastError: String?
     /// Endpoint settings (reloadable with SIGHUP).
     var liveEndpoints: MeshdConfiguration.Endpoints
+    /// Direct or relayed, per peer.
+    var paths = PathManager()
+    /// The relay service, when this node relays for others.
+    var relay: RelayService?
+    var lastRelayExpiry = Timestamp.zero
+    /// Relay endpoints used for peers (never kept as a "working direct path").
+    var relayEndpoints = Set<SocketEndpoint>()
+    /// The relays this node announces it reaches (refreshed every 30 s).
+    var announcedRelays: [RelayReachability] = []
+    var lastRelayAnnouncement = Timestamp.zero
+    let group: EventLoopGroup
 
     /// Creates the agent: binds the gossip socket; loads keys and, when enrolled, the network state.
     public init(configuration: MeshdConfiguration, group: EventLoopGroup, logger: Logger) async throws {
         self.configuration = configuration
+        self.group = group
         self.liveEndpoints = configuration.endpoints
         self.logger = logger
         state = StateDirectory(path: .init(configuration.stateDirectory))
@@ -70,6 +82,7 @@ public actor Agent {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.receiveLoop() }
             group.addTask { await self.housekeepingLoop() }
+            group.addTask { await self.pathLoop() }
             await group.next()
             group.cancelAll()
         }
@@ -90,9 +103,17 @@ public actor Agent {
         }
     }
 
+    private func pathLoop() async {
+        while !Task.isCancelled {
+            pathTick()
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     private func shutdown() async {
         wakeTask?.cancel()
         saveSnapshot(force: true)
+        relay?.shutdown()
         await transport.close()
         logger.info("meshd stopped; the WireGuard interface stays up")
     }
@@ -116,6 +137,7 @@ public actor Agent {
         }
         self.node = node
         self.enrollment = enrollment
+        startRelayIfAllowed(enrollment.certificate)
         if let contact {
             node.addContact(identityKey: contact.key, endpoints: contact.endpoints)
             node.synchronize(with: NodeID(identityKey: contact.key), now: now)
@@ -188,6 +210,10 @@ public actor Agent {
         case let .statusChanged(id, status):
             snapshotDirty = true
             reconcileSoon()
+            if !status.isLive {
+                perform(paths.forget(id), now: clock.now)
+                for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
+            }
             logger.info("member \(status)", metadata: ["member": "\(memberName(id))"])
         case let .memberForgotten(id):
             snapshotDirty = true
@@ -225,6 +251,14 @@ public actor Agent {
                 localAddresses = current
                 // Endpoints peers saw before the move are stale now.
                 observedEndpoints.removeAll()
+                announceIfChanged()
+            }
+        }
+        if now - lastRelayAnnouncement >= .seconds(30) {
+            lastRelayAnnouncement = now
+            let relays = reachableRelays()
+            if relays != announcedRelays {
+                announcedRelays = relays
                 announceIfChanged()
             }
         }

@@ -222,6 +222,9 @@ public final class MeshNode {
         send([.extensionMessage(type: type, body: body)], to: node, now: now)
     }
 
+    /// The endpoint `node`'s last authenticated datagram came from (its address as this node sees it).
+    public func lastEndpoint(of node: NodeID) -> SocketEndpoint? { contactEndpoints[node] }
+
     /// Whether this node can address `node` right now (it is a member or a contact, with an endpoint).
     public func canReach(_ node: NodeID) -> Bool { channelPeer(for: node) != nil && endpoint(for: node) != nil }
 

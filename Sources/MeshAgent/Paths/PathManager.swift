@@ -1,0 +1,262 @@
+import MeshCore
+
+/// Decides, per peer, whether WireGuard traffic goes direct or through a relay (sans-I/O: fed
+/// probe answers, traffic activity and relay answers with the time, it returns actions).
+///
+/// - Only peers with traffic are watched (SWIM already watches liveness): their direct path is
+///   probed every ``Settings/probeInterval``; with no answer for ``Settings/failureTimeout`` the
+///   path is declared failed and a relay that both ends reach is requested.
+/// - While relayed, the relay is probed the same way (a silent relay is replaced), and the direct
+///   path is retried after a backoff; it is taken back after ``Settings/healProbes`` answers in a
+///   row (hysteresis). Falling back to the relay soon after healing doubles the next backoff.
+/// - Both ends switch together: the relay tells the other end when it grants, and an end that
+///   goes back to direct tells the other one (``Action/notifyDirect(_:)``).
+/// - Leases are refreshed while the pair has traffic; an idle pair gives its allocation back.
+struct PathManager {
+    struct Settings {
+        var probeInterval = Interval.milliseconds(100)
+        var failureTimeout = Interval.milliseconds(450)
+        var healProbeInterval = Interval.milliseconds(250)
+        var healProbes = 4
+        var initialRetryBackoff = Interval.seconds(1)
+        var maximumRetryBackoff = Interval.seconds(30)
+        var relapseWindow = Interval.seconds(60)
+        var activityWindow = Interval.seconds(10)
+        var refreshInterval = Interval.seconds(10)
+        var requestTimeout = Interval.seconds(1)
+        var relayQuarantine = Interval.seconds(30)
+    }
+
+    /// How traffic to a peer goes.
+    enum Route: Equatable {
+        case direct
+        case relayed(relay: NodeID, endpoint: SocketEndpoint)
+        case unreachable
+    }
+
+    /// What the agent should do.
+    enum Action: Equatable {
+        case probe(NodeID, sequence: UInt32)
+        case requestRelay(relay: NodeID, peer: NodeID, id: UInt32)
+        case refresh(relay: NodeID, peer: NodeID)
+        case release(relay: NodeID, peer: NodeID)
+        /// Tell the peer its direct path works again (it switches too).
+        case notifyDirect(NodeID)
+        /// The peer's route changed: reconfigure its WireGuard endpoint.
+        case reroute(NodeID)
+    }
+
+    struct PeerPath {
+        var route: Route = .direct
+        var reason: String?
+        var lastActivity = Timestamp.zero
+        var directProbeSentAt = Timestamp.zero
+        var directAnsweredAt = Timestamp.zero
+        /// Since when direct probes go unanswered (nil: the last one was answered).
+        var unansweredSince: Timestamp?
+        var directStreak = 0
+        var relayProbeSentAt = Timestamp.zero
+        var relayAnsweredAt = Timestamp.zero
+        var nextDirectRetry = Timestamp.zero
+        var retryBackoff = Interval.zero
+        var healedAt: Timestamp?
+        var relayedSince: Timestamp?
+        var lastRefresh = Timestamp.zero
+        var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
+        var failedRelays: [NodeID: Timestamp] = [:]
+    }
+
+    var settings = Settings()
+    private(set) var peers: [NodeID: PeerPath] = [:]
+    private var sequence: UInt32 = 0
+    /// Outstanding probes: sequence → (peer the probe is about, node probed, sent at).
+    private var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
+
+    /// The route to `peer` (direct when unknown).
+    func route(to peer: NodeID) -> Route { peers[peer]?.route ?? .direct }
+
+    /// Why traffic to `peer` does not go direct, if it does not.
+    func reason(for peer: NodeID) -> String? { peers[peer]?.reason }
+
+    /// Whether `peer` has had traffic recently.
+    func isActive(_ peer: NodeID, now: Timestamp) -> Bool {
+        guard let path = peers[peer] else { return false }
+        return now - path.lastActivity < settings.activityWindow
+    }
+
+    /// WireGuard moved bytes with `peer`.
+    mutating func noteActivity(_ peer: NodeID, now: Timestamp) {
+        peers[peer, default: PeerPath()].lastActivity = now
+    }
+
+    /// Forgets a peer that is gone (left, dead, revoked); releases its relay.
+    mutating func forget(_ peer: NodeID) -> [Action] {
+        guard let path = peers.removeValue(forKey: peer) else { return [] }
+        if case let .relayed(relay, _) = path.route { return [.release(relay: relay, peer: peer)] }
+        return []
+    }
+
+    /// An answer to probe `sequence` arrived.
+    mutating func probeAnswered(_ sequence: UInt32, now: Timestamp) -> [Action] {
+        guard let probe = outstanding.removeValue(forKey: sequence), var path = peers[probe.peer] else { return [] }
+        defer { peers[probe.peer] = path }
+        guard probe.target == probe.peer else {
+            path.relayAnsweredAt = now
+            return []
+        }
+        path.directAnsweredAt = now
+        path.unansweredSince = nil
+        path.directStreak += 1
+        switch path.route {
+        case let .relayed(relay, _) where path.directStreak >= settings.healProbes:
+            path = healed(path, now: now)
+            return [.release(relay: relay, peer: probe.peer), .notifyDirect(probe.peer), .reroute(probe.peer)]
+        case .unreachable:
+            path = healed(path, now: now)
+            return [.reroute(probe.peer)]
+        default:
+            return []
+        }
+    }
+
+    /// The peer says the direct path works again: switch back too.
+    mutating func directRestored(_ peer: NodeID, now: Timestamp) -> [Action] {
+        guard var path = peers[peer], case .relayed = path.route else { return [] }
+        path = healed(path, now: now)
+        peers[peer] = path
+        return [.reroute(peer)]
+    }
+
+    private func healed(_ old: PeerPath, now: Timestamp) -> PeerPath {
+        var path = old
+        path.route = .direct
+        path.reason = nil
+        path.relayedSince = nil
+        path.healedAt = now
+        path.directStreak = 0
+        path.unansweredSince = nil
+        path.pending = nil
+        return path
+    }
+
+    /// A relay granted (or, for the other end, announced) forwarding for `peer` at `endpoint`.
+    mutating func relayGranted(_ peer: NodeID, relay: NodeID, endpoint: SocketEndpoint, requested: Bool, now: Timestamp) -> [Action] {
+        var path = peers[peer, default: PeerPath()]
+        defer { peers[peer] = path }
+        path.pending = nil
+        path.lastRefresh = now
+        path.relayAnsweredAt = now
+        path.lastActivity = max(path.lastActivity, now)
+        let route = Route.relayed(relay: relay, endpoint: endpoint)
+        guard path.route != route else { return [] }
+        var actions: [Action] = []
+        if case let .relayed(old, _) = path.route, old != relay { actions.append(.release(relay: old, peer: peer)) }
+        if case .relayed = path.route {} else {
+            // A relapse soon after healing doubles the wait before the next direct retry.
+            let relapse = path.healedAt.map { now - $0 < settings.relapseWindow } ?? false
+            path.retryBackoff = relapse ? min(settings.maximumRetryBackoff, max(settings.initialRetryBackoff, path.retryBackoff * 2)) : settings.initialRetryBackoff
+            path.relayedSince = now
+            if !requested { path.reason = "the peer could not reach this node directly" }
+        }
+        path.route = route
+        path.directStreak = 0
+        path.nextDirectRetry = now + path.retryBackoff
+        actions.append(.reroute(peer))
+        return actions
+    }
+
+    /// A relay refused: the next tick tries another one.
+    mutating func relayRefused(_ peer: NodeID, relay: NodeID, now: Timestamp) {
+        guard var path = peers[peer] else { return }
+        path.pending = nil
+        path.failedRelays[relay] = now
+        peers[peer] = path
+    }
+
+    /// Runs timers. `relayCandidates(peer, excluded)` returns relays both ends reach, best first.
+    mutating func tick(now: Timestamp, relayCandidates: (NodeID, Set<NodeID>) -> [NodeID], name: (NodeID) -> String) -> [Action] {
+        var actions: [Action] = []
+        for peer in peers.keys.sorted() {
+            guard var path = peers[peer] else { continue }
+            let active = now - path.lastActivity < settings.activityWindow
+            if let pending = path.pending, now - pending.sentAt >= settings.requestTimeout {
+                path.failedRelays[pending.relay] = now
+                path.pending = nil
+            }
+            path.failedRelays = path.failedRelays.filter { now - $0.value < settings.relayQuarantine }
+            switch path.route {
+            case .direct, .unreachable:
+                guard active else { break }
+                if now - path.directProbeSentAt >= settings.probeInterval {
+                    actions.append(probe(about: peer, target: peer, now: now))
+                    path.directProbeSentAt = now
+                    if path.unansweredSince == nil { path.unansweredSince = now }
+                }
+                guard let since = path.unansweredSince, now - since >= settings.failureTimeout else { break }
+                if path.route == .direct {
+                    path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms"
+                }
+                if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
+                    actions.append(request)
+                } else if path.pending == nil, path.route == .direct {
+                    path.route = .unreachable
+                    path.reason = (path.reason ?? "the direct path failed") + "; no relay reachable from both ends"
+                    actions.append(.reroute(peer))
+                }
+            case let .relayed(relay, _):
+                if active, now - path.relayProbeSentAt >= settings.probeInterval {
+                    actions.append(probe(about: peer, target: relay, now: now))
+                    path.relayProbeSentAt = now
+                }
+                if active, now - path.relayAnsweredAt >= settings.failureTimeout + settings.probeInterval, path.pending == nil {
+                    path.failedRelays[relay] = now
+                    path.reason = "relay \(name(relay)) stopped answering"
+                    if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
+                        actions.append(request)
+                    }
+                }
+                // Retry the direct path after the backoff; a round of unanswered probes backs off further.
+                if now >= path.nextDirectRetry, now - path.directProbeSentAt >= settings.healProbeInterval {
+                    if path.directProbeSentAt > path.directAnsweredAt + settings.healProbeInterval { path.directStreak = 0 }
+                    actions.append(probe(about: peer, target: peer, now: now))
+                    path.directProbeSentAt = now
+                    if now >= path.nextDirectRetry + settings.healProbeInterval * Double(settings.healProbes * 3), path.directStreak == 0 {
+                        path.retryBackoff = min(settings.maximumRetryBackoff, path.retryBackoff * 2)
+                        path.nextDirectRetry = now + path.retryBackoff
+                    }
+                }
+                if active, now - path.lastRefresh >= settings.refreshInterval {
+                    actions.append(.refresh(relay: relay, peer: peer))
+                    path.lastRefresh = now
+                }
+                if !active, let since = path.relayedSince, now - since >= settings.activityWindow {
+                    // Idle: give the allocation back; direct is tried again when traffic resumes.
+                    path = healed(path, now: now)
+                    path.healedAt = nil
+                    actions += [.release(relay: relay, peer: peer), .reroute(peer)]
+                }
+            }
+            peers[peer] = path
+        }
+        outstanding = outstanding.filter { now - $0.value.sentAt < .seconds(5) }
+        return actions
+    }
+
+    private mutating func probe(about peer: NodeID, target: NodeID, now: Timestamp) -> Action {
+        sequence &+= 1
+        outstanding[sequence] = (peer, target, now)
+        return .probe(target, sequence: sequence)
+    }
+
+    private mutating func requestRelay(
+        for peer: NodeID, path: inout PeerPath, now: Timestamp, candidates: (NodeID, Set<NodeID>) -> [NodeID]
+    ) -> Action? {
+        guard path.pending == nil else { return nil }
+        var excluded = Set(path.failedRelays.keys)
+        if case let .relayed(current, _) = path.route, path.failedRelays[current] == nil { excluded.insert(current) }
+        guard let relay = candidates(peer, excluded).first else { return nil }
+        sequence &+= 1
+        path.pending = (relay, sequence, now)
+        return .requestRelay(relay: relay, peer: peer, id: sequence)
+    }
+}

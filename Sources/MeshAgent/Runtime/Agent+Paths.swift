@@ -1,0 +1,177 @@
+import MeshCore
+
+extension Agent {
+    /// Starts the relay service when this node's certificate has the relay role and the
+    /// configuration allows it.
+    func startRelayIfAllowed(_ certificate: NodeCertificate) {
+        guard relay == nil, certificate.roles.contains(.relay), configuration.relay.enabled else { return }
+        var limits = RelayService.Limits()
+        limits.maximumAllocations = configuration.relay.maximumAllocations
+        limits.bytesPerSecond = UInt64(configuration.relay.bandwidthMegabits) * 125_000
+        limits.ports = configuration.relay.ports
+        relay = RelayService(group: group, limits: limits)
+        logger.info("relaying for other members", metadata: ["ports": "\(limits.ports)", "max": "\(limits.maximumAllocations)"])
+    }
+
+    /// Runs the path manager's timers (every 50 ms) and the relay's lease expiry.
+    func pathTick() {
+        guard let node else { return }
+        let now = clock.now
+        let candidates = relayCandidateFunction(node)
+        let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
+        let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
+        perform(actions, now: now)
+        if let relay, now - lastRelayExpiry >= .seconds(1) {
+            lastRelayExpiry = now
+            for pair in relay.expire(now: now) {
+                logger.info("relay lease expired", metadata: ["pair": "\(names(pair.low))↔\(names(pair.high))"])
+            }
+        }
+        drain()
+    }
+
+    func perform(_ actions: [PathManager.Action], now: Timestamp) {
+        for action in actions {
+            switch action {
+            case let .probe(target, sequence):
+                send(.pathProbe(sequence: sequence), to: target, now: now)
+            case let .requestRelay(relayNode, peer, id):
+                logger.notice("direct path failed; asking for a relay", metadata: [
+                    "peer": "\(memberName(peer))", "relay": "\(memberName(relayNode))", "reason": "\(paths.reason(for: peer) ?? "")",
+                ])
+                send(.request(id: id, peer: peer), to: relayNode, now: now)
+            case let .refresh(relayNode, peer):
+                send(.refresh(peer: peer), to: relayNode, now: now)
+            case let .release(relayNode, peer):
+                send(.release(peer: peer), to: relayNode, now: now)
+            case let .notifyDirect(peer):
+                send(.directRestored, to: peer, now: now)
+            case let .reroute(peer):
+                switch paths.route(to: peer) {
+                case .direct: logger.notice("path is direct", metadata: ["peer": "\(memberName(peer))"])
+                case let .relayed(relayNode, endpoint):
+                    relayEndpoints.insert(endpoint)
+                    logger.notice("path is relayed", metadata: ["peer": "\(memberName(peer))", "relay": "\(memberName(relayNode))", "endpoint": "\(endpoint)"])
+                case .unreachable:
+                    logger.warning("peer unreachable", metadata: ["peer": "\(memberName(peer))", "reason": "\(paths.reason(for: peer) ?? "")"])
+                }
+                reconcile(now: now)
+            }
+        }
+    }
+
+    func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {
+        node?.sendExtension(type: message.code.rawValue, body: message.body, to: target, now: now)
+    }
+
+    /// Relays that both this node and `peer` reach directly, best (lowest combined round trip) first.
+    func relayCandidateFunction(_ node: MeshNode) -> (NodeID, Set<NodeID>) -> [NodeID] {
+        let relays = node.members.all.filter { $0.status == .alive && $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
+        return { peer, excluded in
+            let peerRelays = node.members[peer]?.record.relays ?? []
+            let scored: [(NodeID, Double)] = relays.compactMap { relay in
+                guard relay.id != peer, !excluded.contains(relay.id) else { return nil }
+                let mine = node.roundTrip(to: relay.id)?.seconds ?? 0.5
+                let theirs: Double
+                if let reach = peerRelays.first(where: { $0.relay == relay.id }) {
+                    theirs = Double(reach.rttMilliseconds) / 1000
+                } else if peerRelays.isEmpty {
+                    theirs = 0.5  // the peer has not announced its relays yet: try anyway
+                } else {
+                    return nil  // the peer announces relays, and not this one: it cannot reach it
+                }
+                return (relay.id, mine + theirs)
+            }
+            return scored.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.map(\.0)
+        }
+    }
+
+    /// The relays this node reaches, for its record (quantized so small RTT changes do not
+    /// publish new versions).
+    func reachableRelays() -> [RelayReachability] {
+        guard let node else { return [] }
+        return node.members.all
+            .filter { $0.status == .alive && $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
+            .compactMap { relay -> RelayReachability? in
+                guard let rtt = node.roundTrip(to: relay.id) else { return nil }
+                let milliseconds = min(65000, (rtt.seconds * 1000 / 20).rounded(.up) * 20)
+                return RelayReachability(relay: relay.id, rttMilliseconds: UInt16(milliseconds))
+            }
+            .sorted { ($0.rttMilliseconds, $0.relay) < ($1.rttMilliseconds, $1.relay) }
+            .prefix(NodeRecord.maximumRelays)
+            .map { $0 }
+    }
+
+    /// Handles a path or relay message from an authenticated member.
+    func handleRelayMessage(_ message: RelayMessage, from sender: NodeID) {
+        let now = clock.now
+        switch message {
+        case let .pathProbe(sequence):
+            send(.pathAck(sequence: sequence), to: sender, now: now)
+        case let .pathAck(sequence):
+            perform(paths.probeAnswered(sequence, now: now), now: now)
+        case let .request(id, peer):
+            Task { await self.serveRelayRequest(id: id, peer: peer, from: sender) }
+        case let .grant(id, peer, port, _):
+            guard let address = node?.lastEndpoint(of: sender)?.address else { return }
+            let endpoint = SocketEndpoint(address: address, port: port)
+            perform(paths.relayGranted(peer, relay: sender, endpoint: endpoint, requested: id != 0, now: now), now: now)
+        case let .refuse(_, peer, reason):
+            logger.warning("relay refused", metadata: ["relay": "\(memberName(sender))", "peer": "\(memberName(peer))", "reason": "\(reason)"])
+            paths.relayRefused(peer, relay: sender, now: now)
+        case let .refresh(peer):
+            guard let relay else { return }
+            let pair = RelayService.Pair(sender, peer)
+            if relay.renew(pair, now: now) == nil {
+                send(.refuse(id: 0, peer: peer, reason: .unknownPeer), to: sender, now: now)
+            } else if let address = node?.lastEndpoint(of: sender)?.address {
+                relay.allow(sender, in: pair, from: address)
+            }
+        case let .release(peer):
+            relay?.release(RelayService.Pair(sender, peer))
+        case .directRestored:
+            perform(paths.directRestored(sender, now: now), now: now)
+        }
+        drain()
+    }
+
+    /// Relay side: allocate ports for the pair and tell both ends.
+    func serveRelayRequest(id: UInt32, peer: NodeID, from requester: NodeID) async {
+        let now = clock.now
+        guard let node, let relay else {
+            send(.refuse(id: id, peer: peer, reason: .notARelay), to: requester, now: now)
+            drain()
+            return
+        }
+        guard let requesterMember = node.members[requester], requesterMember.status.isLive,
+              let peerMember = node.members[peer], peerMember.status.isLive,
+              let requesterAddress = node.lastEndpoint(of: requester)?.address
+        else {
+            send(.refuse(id: id, peer: peer, reason: .unknownPeer), to: requester, now: now)
+            drain()
+            return
+        }
+        // The peer's address as this node last authenticated it, else what it announces.
+        guard let peerAddress = node.lastEndpoint(of: peer)?.address
+            ?? peerMember.record.wireGuardEndpoints.sorted(by: { $0.kind > $1.kind }).first?.endpoint.address
+        else {
+            send(.refuse(id: id, peer: peer, reason: .peerUnreachable), to: requester, now: now)
+            drain()
+            return
+        }
+        do {
+            let allocation = try await relay.allocate(
+                requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
+            let lease = UInt16(min(65535, relay.limits.lease.seconds))
+            send(.grant(id: id, peer: peer, port: allocation.ports[requester] ?? 0, lease: lease), to: requester, now: clock.now)
+            send(.grant(id: 0, peer: requester, port: allocation.ports[peer] ?? 0, lease: lease), to: peer, now: clock.now)
+            logger.info("relaying", metadata: [
+                "pair": "\(memberName(requester))↔\(memberName(peer))",
+                "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",
+            ])
+        } catch {
+            send(.refuse(id: id, peer: peer, reason: .full), to: requester, now: clock.now)
+        }
+        drain()
+    }
+}
