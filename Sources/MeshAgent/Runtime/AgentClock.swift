@@ -19,9 +19,10 @@ public struct AgentClock: Sendable {
         return Timestamp(nanoseconds: startWall + nanoseconds)
     }
 
-    /// The monotonic instant of a protocol timestamp (for sleeping until it).
+    /// The monotonic instant of a protocol timestamp (for sleeping until it). Timestamps beyond
+    /// `Int64` nanoseconds (``Timestamp/distantFuture``: "never") map to the latest instant it holds.
     public func instant(of timestamp: Timestamp) -> ContinuousClock.Instant {
-        let offset = Int64(timestamp.nanoseconds) - Int64(startWall)
+        let offset = Int64(clamping: timestamp.nanoseconds) - Int64(clamping: startWall)
         return startInstant + .nanoseconds(offset)
     }
 
