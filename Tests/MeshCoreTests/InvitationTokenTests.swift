@@ -48,6 +48,14 @@ import Testing
         #expect { try InvitationToken(text: "mw1-!!!!") } throws: { "\($0)".contains("damaged") }
     }
 
+    @Test("a token cut off anywhere says so, never that it holds foreign characters")
+    func truncationSaysCutOff() throws {
+        let text = try token().text
+        for dropped in 1...12 {
+            #expect { try InvitationToken(text: String(text.dropLast(dropped))) } throws: { "\($0)".contains("cut off") }
+        }
+    }
+
     @Test func expiredTokenIsRefusedBeforeContactingAnyone() throws {
         let expired = try token(expiresAt: network.now.seconds - 7200)
         var random = RandomSource.seeded(1)

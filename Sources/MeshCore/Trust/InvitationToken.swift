@@ -83,9 +83,14 @@ public struct InvitationToken: Equatable, Sendable {
             }
             throw .invalidToken("this is not a Meshwork invitation token (it should start with \(Self.prefix))")
         }
-        guard let raw = Base64.decode(String(text.dropFirst(Self.prefix.count)), variant: .urlSafeUnpadded),
-              raw.count > Self.checksumLength
-        else { throw .invalidToken("the token is damaged: it contains characters that cannot be part of a token; copy it again") }
+        let body = String(text.dropFirst(Self.prefix.count))
+        guard body.unicodeScalars.allSatisfy({ Self.alphabet.contains($0) }) else {
+            throw .invalidToken("the token is damaged: it contains characters that cannot be part of a token; copy it again")
+        }
+        // Right characters that do not decode: a length or a last character no whole token has.
+        guard let raw = Base64.decode(body, variant: .urlSafeUnpadded), raw.count > Self.checksumLength else {
+            throw .invalidToken("the token is incomplete: it was cut off or mistyped; copy it again")
+        }
         let payload = Array(raw.dropLast(Self.checksumLength))
         guard ConstantTime.equals(Self.checksum(payload), raw.suffix(Self.checksumLength)) else {
             throw .invalidToken("the token's checksum does not match: it was mistyped or cut off; copy it again")
@@ -112,6 +117,9 @@ public struct InvitationToken: Equatable, Sendable {
             throw .invalidToken("the token is damaged (\(error)); copy it again")
         }
     }
+
+    /// The characters of the token's base64url body.
+    static let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".unicodeScalars)
 
     static func checksum(_ payload: [UInt8]) -> [UInt8] {
         Array(((try? BLAKE2b.hash(payload, outputByteCount: 16)) ?? []).prefix(checksumLength))
