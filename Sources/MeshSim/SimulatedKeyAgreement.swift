@@ -7,15 +7,32 @@ import MeshCrypto
 /// in the channel (handshakes, key schedule, AEAD, replay windows) runs for real.
 /// `meshsim --crypto real` uses X25519 instead.
 public struct SimulatedKeyAgreement: KeyAgreement {
-    public init() {}
+    /// Public keys of the cluster's identities, computed once and shared by every node (the
+    /// function is the same; the table only saves recomputing it for each pair of nodes).
+    private let publicKeys: [Ed25519PublicKey: [UInt8]]
+
+    /// A stand-in that computes every public key when asked.
+    public init() { publicKeys = [:] }
+
+    /// A stand-in with the public keys of `identities` computed up front.
+    public init(identities: [Ed25519PublicKey]) {
+        var keys: [Ed25519PublicKey: [UInt8]] = [:]
+        keys.reserveCapacity(identities.count)
+        for identity in identities { keys[identity] = Self.publicKey(of: identity) }
+        publicKeys = keys
+    }
+
+    private static func publicKey(of identity: Ed25519PublicKey) -> [UInt8] {
+        BLAKE2b.digest256(identity.bytes)
+    }
 
     public func staticKeyPair(for identity: Ed25519PrivateKey) -> (secret: SecretBytes, publicKey: [UInt8]) {
-        let key = BLAKE2b.digest256(identity.publicKey.bytes)
+        let key = publicKeys[identity.publicKey] ?? Self.publicKey(of: identity.publicKey)
         return (SecretBytes(copying: key), key)
     }
 
     public func staticPublicKey(for identity: Ed25519PublicKey) throws -> [UInt8] {
-        BLAKE2b.digest256(identity.bytes)
+        publicKeys[identity] ?? Self.publicKey(of: identity)
     }
 
     public func ephemeralKeyPair(using generator: inout RandomSource) -> (secret: SecretBytes, publicKey: [UInt8]) {
@@ -28,8 +45,19 @@ public struct SimulatedKeyAgreement: KeyAgreement {
     }
 
     public func agree(_ secret: SecretBytes, _ peerPublic: [UInt8]) throws -> SecretBytes {
-        let mine = secret.withUnsafeBytes { Array($0) }
-        let (low, high) = mine.lexicographicallyPrecedes(peerPublic) ? (mine, peerPublic) : (peerPublic, mine)
-        return SecretBytes(copying: BLAKE2b.digest256(low + high))
+        // The "secret" is the node's own public key: hash the two keys, lower one first.
+        let input = secret.withUnsafeBytes { mine in
+            var input = [UInt8]()
+            input.reserveCapacity(mine.count + peerPublic.count)
+            if mine.lexicographicallyPrecedes(peerPublic) {
+                input.append(contentsOf: mine)
+                input.append(contentsOf: peerPublic)
+            } else {
+                input.append(contentsOf: peerPublic)
+                input.append(contentsOf: mine)
+            }
+            return input
+        }
+        return SecretBytes(copying: BLAKE2b.digest256(input))
     }
 }

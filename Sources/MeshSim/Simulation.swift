@@ -25,6 +25,9 @@ public final class Simulation {
     private var random: SeededRandomNumberGenerator
     private var queue = Heap<SimulationEvent>()
     private var sequence: UInt64 = 0
+    /// Datagrams in flight, by slot (see ``SimulationEvent/slot``), and the free slots.
+    private var inFlight: [[UInt8]] = []
+    private var freeSlots: [Int32] = []
     private var scheduledWake: [Timestamp]
     /// Highest record version each node signed, so a restart continues above it.
     private var lastVersions: [UInt64]
@@ -45,7 +48,7 @@ public final class Simulation {
         self.network = network
         self.timing = timing
         self.now = cluster.start
-        self.agreement = realCrypto ? X25519KeyAgreement() : SimulatedKeyAgreement()
+        self.agreement = realCrypto ? X25519KeyAgreement() : SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
         self.random = SeededRandomNumberGenerator(seed: seed)
         let count = cluster.identities.count
         nodes = Array(repeating: nil, count: count)
@@ -113,17 +116,20 @@ public final class Simulation {
             guard let event = queue.popMin() else { break }
             now = event.time
             rollWindow()
-            switch event.kind {
-            case let .deliver(index, datagram, source):
-                guard let node = nodes[index] else { continue }
-                datagramsDelivered += 1
-                node.receive(datagram, from: source, now: now)
-                flush(index)
-            case let .wake(index):
+            let index = Int(event.node)
+            if event.source == SimulationEvent.timer {
                 guard let node = nodes[index], scheduledWake[index] == event.time else { continue }
                 scheduledWake[index] = .distantFuture
                 node.tick(now: now)
-                flush(index)
+                flush(index, node)
+            } else {
+                let datagram = inFlight[Int(event.slot)]
+                inFlight[Int(event.slot)] = []
+                freeSlots.append(event.slot)
+                guard let node = nodes[index] else { continue }
+                datagramsDelivered += 1
+                node.receive(datagram, from: Cluster.endpoint(of: Int(event.source)), now: now)
+                flush(index, node)
             }
         }
         now = max(now, end)
@@ -136,9 +142,12 @@ public final class Simulation {
     /// Sends a node's output into the network and reschedules its timer.
     private func flush(_ index: Int) {
         guard let node = nodes[index] else { return }
+        flush(index, node)
+    }
+
+    private func flush(_ index: Int, _ node: MeshNode) {
         let (datagrams, events) = node.drainOutput()
-        for event in events { onEvent?(index, event, now) }
-        let source = Cluster.endpoint(of: index)
+        if let onEvent { for event in events { onEvent(index, event, now) } }
         for datagram in datagrams {
             let size = UInt64(datagram.bytes.count) + Self.headerOverhead
             bytesSent[index] += size
@@ -147,18 +156,26 @@ public final class Simulation {
             guard let target = Cluster.index(of: datagram.endpoint), target < nodes.count, target != index else { continue }
             if !partition.isEmpty, partition[index] != partition[target] { continue }
             guard let delay = network.delay(using: &random) else { continue }
-            push(now + delay, .deliver(node: target, datagram: datagram.bytes, from: source))
+            let slot: Int32
+            if let free = freeSlots.popLast() {
+                slot = free
+                inFlight[Int(slot)] = datagram.bytes
+            } else {
+                slot = Int32(inFlight.count)
+                inFlight.append(datagram.bytes)
+            }
+            push(now + delay, node: target, source: Int32(index), slot: slot)
         }
         let deadline = max(node.nextDeadline, now)
         if deadline < scheduledWake[index] {
             scheduledWake[index] = deadline
-            push(deadline, .wake(node: index))
+            push(deadline, node: index, source: SimulationEvent.timer, slot: 0)
         }
     }
 
-    private func push(_ time: Timestamp, _ kind: SimulationEvent.Kind) {
+    private func push(_ time: Timestamp, node: Int, source: Int32, slot: Int32) {
         sequence += 1
-        queue.insert(SimulationEvent(time: time, sequence: sequence, kind: kind))
+        queue.insert(SimulationEvent(time: time, sequence: sequence, node: Int32(node), source: source, slot: slot))
     }
 
     private func rollWindow() {

@@ -18,18 +18,22 @@ enum KeyDerivation {
 
     /// Mixes a secret (a Diffie-Hellman result) and public context into the chaining key.
     static func mix(_ chainingKey: SecretBytes, secret: SecretBytes, _ publicInput: [UInt8]) -> (chainingKey: SecretBytes, key: SymmetricKey) {
-        secret.withUnsafeBytes { mix(chainingKey, Array($0) + publicInput) }
+        var input = concatenate(secret, publicInput)
+        defer { wipe(&input) }
+        return mix(chainingKey, input)
     }
 
     /// Two keys from a secret and public context, in one derivation.
     static func pair(_ chainingKey: SecretBytes, secret: SecretBytes, _ publicInput: [UInt8]) -> (SymmetricKey, SymmetricKey) {
-        let (first, second) = secret.withUnsafeBytes { expand(chainingKey, Array($0) + publicInput) }
+        var input = concatenate(secret, publicInput)
+        defer { wipe(&input) }
+        let (first, second) = expand(chainingKey, input)
         return (SymmetricKey(derived: first), SymmetricKey(derived: second))
     }
 
     /// The two transport keys from the final chaining key: initiator→responder, responder→initiator.
     static func transportKeys(_ chainingKey: SecretBytes) -> (initiatorToResponder: SymmetricKey, responderToInitiator: SymmetricKey) {
-        let (first, second) = expand(chainingKey, Array("transport".utf8))
+        let (first, second) = expand(chainingKey, transportLabel)
         return (SymmetricKey(derived: first), SymmetricKey(derived: second))
     }
 
@@ -37,8 +41,30 @@ enum KeyDerivation {
     /// `t2 = BLAKE2b(key: prk, t1 || 0x02)`.
     private static func expand(_ chainingKey: SecretBytes, _ input: [UInt8]) -> (SecretBytes, SecretBytes) {
         let pseudoRandomKey = BLAKE2b.keyedDigest256(input, key: chainingKey)
-        let first = BLAKE2b.keyedDigest256([UInt8(1)], key: pseudoRandomKey)
-        let second = first.withUnsafeBytes { BLAKE2b.keyedDigest256(Array($0) + [2], key: pseudoRandomKey) }
+        let first = BLAKE2b.keyedDigest256(counterOne, key: pseudoRandomKey)
+        var firstAndTwo = concatenate(first, counterTwo)
+        defer { wipe(&firstAndTwo) }
+        let second = BLAKE2b.keyedDigest256(firstAndTwo, key: pseudoRandomKey)
         return (first, second)
+    }
+
+    private static let counterOne: [UInt8] = [1]
+    private static let counterTwo: [UInt8] = [2]
+    private static let transportLabel = Array("transport".utf8)
+
+    /// `secret ‖ tail` in one allocation. The caller wipes it after use.
+    private static func concatenate(_ secret: SecretBytes, _ tail: [UInt8]) -> [UInt8] {
+        secret.withUnsafeBytes { bytes in
+            var joined = [UInt8]()
+            joined.reserveCapacity(bytes.count + tail.count)
+            joined.append(contentsOf: bytes)
+            joined.append(contentsOf: tail)
+            return joined
+        }
+    }
+
+    /// Overwrites secret material held in an ordinary array.
+    private static func wipe(_ bytes: inout [UInt8]) {
+        for index in bytes.indices { bytes[index] = 0 }
     }
 }

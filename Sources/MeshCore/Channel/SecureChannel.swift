@@ -41,6 +41,8 @@ public final class SecureChannel {
     private var followUps: [OutboundDatagram] = []
     private var certificateTokens: Double
     private var certificateTokensUpdated: Timestamp = .zero
+    /// Scratch space for nonces (see ``nonce(_:)``); only the first 8 bytes ever change.
+    private var nonceBuffer = [UInt8](repeating: 0, count: XChaCha20Poly1305.nonceByteCount)
 
     /// Creates the channel of the node with `identity`, in network `networkID`.
     public init(identity: Ed25519PrivateKey, networkID: NetworkID, agreement: any KeyAgreement = X25519KeyAgreement(),
@@ -109,14 +111,15 @@ public final class SecureChannel {
         // The timestamp is the nonce and must grow per peer, even for two datagrams at one instant.
         let timestamp = max(now.nanoseconds, (lastOneShotSent[peer.nodeID] ?? 0) + 1)
         lastOneShotSent[peer.nodeID] = timestamp
-        var header = ByteWriter(capacity: 26 + payload.count + 16)
-        header.write(PacketType.protocolVersion)
-        header.write(PacketType.oneShot.rawValue)
-        header.write(localID)
-        header.write(peer.nodeID)
-        header.write(timestamp)
-        let sealed = (try? XChaCha20Poly1305.seal(payload, key: key, nonce: Self.nonce(timestamp), authenticating: header.bytes)) ?? []
-        return [OutboundDatagram(bytes: header.bytes + sealed, endpoint: endpoint)]
+        var datagram = ByteWriter(capacity: 26 + payload.count + XChaCha20Poly1305.tagByteCount)
+        datagram.write(PacketType.protocolVersion)
+        datagram.write(PacketType.oneShot.rawValue)
+        datagram.write(localID)
+        datagram.write(peer.nodeID)
+        datagram.write(timestamp)
+        let sealed = (try? XChaCha20Poly1305.seal(payload, key: key, nonce: nonce(timestamp), authenticating: datagram.bytes)) ?? []
+        datagram.write(raw: sealed)
+        return [OutboundDatagram(bytes: datagram.bytes, endpoint: endpoint)]
     }
 
     /// The one-shot key for the direction to (`sending`) or from `peer`, cached.
@@ -125,7 +128,11 @@ public final class SecureChannel {
         guard let shared = sharedStatic(with: peer) else { return nil }
         // Two keys from one derivation: the lower node ID sends with the first.
         let (low, high) = localID < peer.nodeID ? (localID, peer.nodeID) : (peer.nodeID, localID)
-        let (first, second) = KeyDerivation.pair(initialChainingKey, secret: shared, Array("one-shot".utf8) + Self.bytes(low) + Self.bytes(high))
+        var context = ByteWriter(capacity: Self.oneShotLabel.count + 2 * NodeID.byteCount)
+        context.write(raw: Self.oneShotLabel)
+        context.write(low)
+        context.write(high)
+        let (first, second) = KeyDerivation.pair(initialChainingKey, secret: shared, context.bytes)
         let keys = localID < peer.nodeID ? (send: first, receive: second) : (send: second, receive: first)
         oneShotKeys[peer.nodeID] = keys
         return sending ? keys.send : keys.receive
@@ -140,7 +147,7 @@ public final class SecureChannel {
         guard let peer = resolvePeer(senderID) else { return drop(.unknownSender) }
         if let last = lastOneShotReceived[senderID], timestamp <= last { return drop(.replayed) }
         guard let key = oneShotKey(peer: peer, sending: false),
-              let payload = try? XChaCha20Poly1305.open(datagram[26...], key: key, nonce: Self.nonce(timestamp), authenticating: datagram[..<26])
+              let payload = try? XChaCha20Poly1305.open(datagram[26...], key: key, nonce: nonce(timestamp), authenticating: datagram[..<26])
         else { return drop(.authenticationFailed) }
         lastOneShotReceived[senderID] = timestamp
         return .delivered(from: senderID, payload: payload, endpoint: endpoint)
@@ -162,14 +169,15 @@ public final class SecureChannel {
         let counter = session.sendCounter
         session.sendCounter += 1
         if session.lastSent <= session.lastReceived { session.lastSent = now }
-        var header = ByteWriter(capacity: 14 + payload.count + 16)
-        header.write(PacketType.protocolVersion)
-        header.write(PacketType.transport.rawValue)
-        header.write(session.remoteIndex)
-        header.write(counter)
-        let sealed = (try? XChaCha20Poly1305.seal(payload, key: session.sendKey, nonce: Self.nonce(counter), authenticating: header.bytes)) ?? []
+        var datagram = ByteWriter(capacity: 14 + payload.count + XChaCha20Poly1305.tagByteCount)
+        datagram.write(PacketType.protocolVersion)
+        datagram.write(PacketType.transport.rawValue)
+        datagram.write(session.remoteIndex)
+        datagram.write(counter)
+        let sealed = (try? XChaCha20Poly1305.seal(payload, key: session.sendKey, nonce: nonce(counter), authenticating: datagram.bytes)) ?? []
+        datagram.write(raw: sealed)
         sessions[sessionIndex] = session
-        return OutboundDatagram(bytes: header.bytes + sealed, endpoint: session.endpoint)
+        return OutboundDatagram(bytes: datagram.bytes, endpoint: session.endpoint)
     }
 
     private func startHandshake(
@@ -179,7 +187,7 @@ public final class SecureChannel {
         guard let shared = sharedStatic(with: peer) else { return [] }
         let (ephemeralSecret, ephemeralPublic) = agreement.ephemeralKeyPair(using: &random)
         let (chainingKey, initiationKey) = KeyDerivation.mix(
-            initialChainingKey, secret: shared, ephemeralPublic + Self.bytes(localID) + Self.bytes(peer.nodeID))
+            initialChainingKey, secret: shared, Self.initiationContext(ephemeralPublic, localID, peer.nodeID))
         let index = freshIndex(random: &random)
         var handshake = PendingHandshake(
             localIndex: index, peer: peer.nodeID, ephemeralSecret: ephemeralSecret, ephemeralPublic: ephemeralPublic,
@@ -209,8 +217,9 @@ public final class SecureChannel {
         writer.write(timestamp)
         let fits = writer.count + payload.count + XChaCha20Poly1305.tagByteCount <= settings.maximumDatagram
         let plaintext = fits ? payload : []
-        let sealed = (try? XChaCha20Poly1305.seal(plaintext, key: handshake.initiationKey, nonce: Self.nonce(timestamp), authenticating: writer.bytes)) ?? []
-        return (writer.bytes + sealed, fits)
+        let sealed = (try? XChaCha20Poly1305.seal(plaintext, key: handshake.initiationKey, nonce: nonce(timestamp), authenticating: writer.bytes)) ?? []
+        writer.write(raw: sealed)
+        return (writer.bytes, fits)
     }
 
     // MARK: Receiving
@@ -267,8 +276,9 @@ public final class SecureChannel {
         var datagrams: [OutboundDatagram] = []
         if let response = openResponse {
             openResponse = nil
-            let sealed = (try? XChaCha20Poly1305.seal(response.payload, key: response.key, nonce: Self.nonce(0), authenticating: response.header)) ?? []
-            let bytes = response.header + sealed
+            let sealed = (try? XChaCha20Poly1305.seal(response.payload, key: response.key, nonce: Self.zeroNonce, authenticating: response.header)) ?? []
+            var bytes = response.header
+            bytes.append(contentsOf: sealed)
             responderMemory[response.peer]?.lastResponse = bytes
             datagrams.append(OutboundDatagram(bytes: bytes, endpoint: response.endpoint))
         }
@@ -286,7 +296,7 @@ public final class SecureChannel {
         guard now - session.createdAt < settings.sessionLifetime else { return drop(.unknownSession) }
         guard session.replay.isAcceptable(counter) else { return drop(.replayed) }
         let header = datagram[..<14]
-        guard let payload = try? XChaCha20Poly1305.open(datagram[14...], key: session.receiveKey, nonce: Self.nonce(counter), authenticating: header) else {
+        guard let payload = try? XChaCha20Poly1305.open(datagram[14...], key: session.receiveKey, nonce: nonce(counter), authenticating: header) else {
             return drop(.authenticationFailed)
         }
         session.replay.record(counter)
@@ -334,9 +344,9 @@ public final class SecureChannel {
 
         let headerLength = reader.offset
         let (chainingKey, initiationKey) = KeyDerivation.mix(
-            initialChainingKey, secret: shared, ephemeral + Self.bytes(senderID) + Self.bytes(localID))
+            initialChainingKey, secret: shared, Self.initiationContext(ephemeral, senderID, localID))
         guard let payload = try? XChaCha20Poly1305.open(
-            datagram[headerLength...], key: initiationKey, nonce: Self.nonce(timestamp), authenticating: datagram[..<headerLength])
+            datagram[headerLength...], key: initiationKey, nonce: nonce(timestamp), authenticating: datagram[..<headerLength])
         else { return drop(.authenticationFailed) }
 
         // A retried initiation (same ephemeral): the session exists; resend the same response.
@@ -382,7 +392,7 @@ public final class SecureChannel {
         let (finalChainingKey, responseKey) = KeyDerivation.mix(handshake.chainingKey, secret: ephemeralShared, ephemeral)
         let headerLength = reader.offset
         guard let payload = try? XChaCha20Poly1305.open(
-            datagram[headerLength...], key: responseKey, nonce: Self.nonce(0), authenticating: datagram[..<headerLength])
+            datagram[headerLength...], key: responseKey, nonce: Self.zeroNonce, authenticating: datagram[..<headerLength])
         else { return drop(.authenticationFailed) }
         let keys = KeyDerivation.transportKeys(finalChainingKey)
         pending[peer] = nil
@@ -505,15 +515,31 @@ public final class SecureChannel {
         return true
     }
 
+    /// The nonce of `counter`, written into a buffer the channel reuses (one allocation per
+    /// channel instead of one per datagram). Same bytes as ``nonce(_:)``.
+    private func nonce(_ counter: UInt64) -> [UInt8] {
+        for index in 0..<8 { nonceBuffer[index] = UInt8(truncatingIfNeeded: counter >> (56 - 8 * UInt64(index))) }
+        return nonceBuffer
+    }
+
+    /// Nonce zero (handshake responses).
+    static let zeroNonce = nonce(0)
+
+    /// The label mixed into one-shot keys.
+    static let oneShotLabel = Array("one-shot".utf8)
+
+    /// `ephemeral ‖ sender ID ‖ receiver ID`: the public input of the initiation key.
+    static func initiationContext(_ ephemeral: [UInt8], _ sender: NodeID, _ receiver: NodeID) -> [UInt8] {
+        var writer = ByteWriter(capacity: ephemeral.count + 2 * NodeID.byteCount)
+        writer.write(raw: ephemeral)
+        writer.write(sender)
+        writer.write(receiver)
+        return writer.bytes
+    }
+
     static func nonce(_ counter: UInt64) -> [UInt8] {
         var nonce = [UInt8](repeating: 0, count: XChaCha20Poly1305.nonceByteCount)
         for index in 0..<8 { nonce[index] = UInt8(truncatingIfNeeded: counter >> (56 - 8 * UInt64(index))) }
         return nonce
-    }
-
-    static func bytes(_ id: NodeID) -> [UInt8] {
-        var writer = ByteWriter(capacity: 8)
-        writer.write(id)
-        return writer.bytes
     }
 }

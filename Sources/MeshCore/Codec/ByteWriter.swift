@@ -21,11 +21,11 @@ public struct ByteWriter: Sendable {
     }
 
     public mutating func write(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func write(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Raw bytes with no length prefix (fixed-size fields such as keys).
@@ -48,4 +48,21 @@ public struct ByteWriter: Sendable {
 
     /// UTF-8 text preceded by a one-byte length.
     public mutating func write(shortString: String) { write(shortBytes: Array(shortString.utf8)) }
+
+    /// Overwrites the two bytes at `offset` with `value` (a length known only after its body
+    /// was written).
+    mutating func patch(_ value: UInt16, at offset: Int) {
+        bytes[offset] = UInt8(truncatingIfNeeded: value >> 8)
+        bytes[offset + 1] = UInt8(truncatingIfNeeded: value)
+    }
+
+    /// Drops everything after the first `count` bytes.
+    mutating func truncate(to count: Int) {
+        bytes.removeSubrange(count...)
+    }
+
+    /// Empties the writer, keeping its storage for reuse.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
 }

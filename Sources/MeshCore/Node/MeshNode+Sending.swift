@@ -29,18 +29,28 @@ extension MeshNode {
     func sendPacked(_ messages: [Message], to node: NodeID, now: Timestamp, piggyback: Bool = true, oneShot: Bool = false) {
         guard let peer = channelPeer(for: node), let endpoint = endpoint(for: node) else { return }
         let limit = channel.settings.maximumPayload
-        var payloads: [ByteWriter] = []
-        var current = ByteWriter(capacity: limit)
+        // Payloads filled before the last (rare: replies that do not fit one datagram).
+        var filled: [[UInt8]] = []
+        // The last payload is built in a buffer the node reuses.
+        var current = payloadBuffer
+        payloadBuffer = ByteWriter()
+        current.removeAll()
         for message in messages {
-            var encoded = ByteWriter()
-            message.encode(into: &encoded)
-            guard encoded.count <= limit else { continue }  // never produced: every message is sized to fit
-            statistics.messagesSent[Int(encoded.bytes[0] & 63)] += 1
-            if current.count + encoded.count > limit {
-                payloads.append(current)
-                current = ByteWriter(capacity: limit)
+            let start = current.count
+            message.encode(into: &current)
+            let size = current.count - start
+            guard size <= limit else {  // never produced: every message is sized to fit
+                current.truncate(to: start)
+                continue
             }
-            current.write(raw: encoded.bytes)
+            statistics.messagesSent[Int(current.bytes[start] & 63)] += 1
+            if current.count > limit {
+                // It does not fit after what is there: close that payload and start the next with it.
+                filled.append(Array(current.bytes[..<start]))
+                let encoded = Array(current.bytes[start...])
+                current.removeAll()
+                current.write(raw: encoded)
+            }
         }
         if piggyback {
             for extra in broadcasts.take(budget: limit - current.count, limit: retransmitLimit) {
@@ -49,15 +59,17 @@ extension MeshNode {
                 statistics.messagesSent[Int(current.bytes[start] & 63)] += 1
             }
         }
-        if current.count > 0 { payloads.append(current) }
         let isNewcomer = now - joinedAt < timing.newcomerPeriod
-        for payload in payloads {
+        func seal(_ payload: [UInt8]) {
             if oneShot, !isNewcomer {
-                emit(channel.sendOneShot(payload.bytes, to: peer, at: endpoint, now: now, random: &random))
+                emit(channel.sendOneShot(payload, to: peer, at: endpoint, now: now, random: &random))
             } else {
-                emit(channel.send(payload.bytes, to: peer, at: endpoint, now: now, random: &random, includeCertificate: isNewcomer))
+                emit(channel.send(payload, to: peer, at: endpoint, now: now, random: &random, includeCertificate: isNewcomer))
             }
         }
+        for payload in filled { seal(payload) }
+        if current.count > 0 { seal(current.bytes) }
+        payloadBuffer = current
     }
 
     /// Where to reach `node`'s gossip channel: the endpoint its last authenticated datagram came
@@ -67,21 +79,28 @@ extension MeshNode {
         let cursor = candidateCursor[node] ?? 0
         let usable = usableFamilies
         if let contact = contacts[node] {
-            let candidates = contact.endpoints.filter { usable.isEmpty || usable.contains($0.address.isIPv4) }
+            let candidates = contact.endpoints.filter { usable.allows($0.address) }
             return candidates.isEmpty ? nil : candidates[cursor % candidates.count]
         }
         guard let record = members[node]?.record else { return nil }
-        let candidates = record.gossipEndpoints
-            .filter { usable.isEmpty || usable.contains($0.endpoint.address.isIPv4) }
-            .sorted { $0.kind > $1.kind }
+        let announced = record.gossipEndpoints
+        if announced.count == 1 {
+            // The common case, without building a candidate list.
+            return usable.allows(announced[0].endpoint.address) ? announced[0].endpoint : nil
+        }
+        let candidates = announced.filter { usable.allows($0.endpoint.address) }.sorted { $0.kind > $1.kind }
         guard !candidates.isEmpty else { return nil }
         return candidates[cursor % candidates.count].endpoint
     }
 
-    /// Address families this node has (true: IPv4), from its own announced endpoints; empty
-    /// when unknown (then every family is tried).
-    var usableFamilies: Set<Bool> {
-        Set(announcement.gossipEndpoints.map { $0.endpoint.address.isIPv4 })
+    /// Address families this node has, from its own announced endpoints; when it announces
+    /// none, every family is tried.
+    var usableFamilies: AddressFamilies {
+        var families = AddressFamilies()
+        for announced in announcement.gossipEndpoints {
+            if announced.endpoint.address.isIPv4 { families.ipv4 = true } else { families.ipv6 = true }
+        }
+        return families
     }
 
     /// Remembers where an authenticated datagram came from and, when that is not an endpoint the
@@ -111,5 +130,17 @@ extension MeshNode {
         reflexiveGossipEndpoint = reported
         events.append(.reflexiveEndpoint(reported))
         publish(now: now)
+    }
+}
+
+/// The address families a node can use (see ``MeshNode/usableFamilies``).
+struct AddressFamilies {
+    var ipv4 = false
+    var ipv6 = false
+
+    /// Whether `address` is usable: its family is available, or nothing is known.
+    func allows(_ address: IPAddress) -> Bool {
+        guard ipv4 || ipv6 else { return true }
+        return address.isIPv4 ? ipv4 : ipv6
     }
 }

@@ -71,6 +71,8 @@ public final class MeshNode {
     var antiEntropyRequested = Set<NodeID>()
 
     var outbox: [OutboundDatagram] = []
+    /// Reused buffer for the plaintext of outgoing datagrams (see ``sendPacked(_:to:now:piggyback:oneShot:)``).
+    var payloadBuffer = ByteWriter(capacity: 1232)
     var events: [NodeEvent] = []
     /// Traffic and protocol counters.
     public internal(set) var statistics = NodeStatistics()
@@ -193,11 +195,12 @@ public final class MeshNode {
 
     /// Datagrams to send and events since the last drain.
     public func drainOutput() -> (datagrams: [OutboundDatagram], events: [NodeEvent]) {
-        defer {
-            outbox.removeAll(keepingCapacity: true)
-            events.removeAll(keepingCapacity: true)
-        }
-        return (outbox, events)
+        // Hand the buffers over rather than copying them (nothing to allocate when idle).
+        guard !outbox.isEmpty || !events.isEmpty else { return ([], []) }
+        let drained = (datagrams: outbox, events: events)
+        outbox = []
+        events = []
+        return drained
     }
 
     /// Discards by reason (channel and protocol).
@@ -232,9 +235,9 @@ public final class MeshNode {
 
     /// The channel identity of a member or contact, for the handshake.
     func channelPeer(for node: NodeID) -> ChannelPeer? {
-        if revocations[node] != nil { return nil }
+        if !revocations.isEmpty, revocations[node] != nil { return nil }
         if let key = staticKeys[node] { return ChannelPeer(nodeID: node, staticPublicKey: key) }
-        if let contact = contacts[node] { return contact.peer }
+        if !contacts.isEmpty, let contact = contacts[node] { return contact.peer }
         guard let certificate = members[node]?.certificate ?? admittedCertificates[node] else { return nil }
         return channelPeer(certificate)
     }

@@ -117,74 +117,62 @@ extension Message {
 
     /// Appends this message to `writer`.
     public func encode(into writer: inout ByteWriter) {
-        var body = ByteWriter(capacity: 64)
-        let code: UInt8
+        writer.write(code)
+        let lengthOffset = writer.count
+        writer.write(UInt16(0))  // the body's length, patched below
         switch self {
         case let .ping(sequence, target):
-            code = Code.ping.rawValue
-            body.write(sequence)
-            body.write(target)
+            writer.write(sequence)
+            writer.write(target)
         case let .ack(sequence):
-            code = Code.ack.rawValue
-            body.write(sequence)
+            writer.write(sequence)
         case let .pingRequest(sequence, target, endpoint):
-            code = Code.pingRequest.rawValue
-            body.write(sequence)
-            body.write(target)
-            if let endpoint { body.write(endpoint) }
+            writer.write(sequence)
+            writer.write(target)
+            if let endpoint { writer.write(endpoint) }
         case let .nack(sequence):
-            code = Code.nack.rawValue
-            body.write(sequence)
+            writer.write(sequence)
         case let .suspect(node, incarnation, reporter):
-            code = Code.suspect.rawValue
-            body.write(node)
-            body.write(incarnation)
-            body.write(reporter)
+            writer.write(node)
+            writer.write(incarnation)
+            writer.write(reporter)
         case let .dead(node, incarnation, reporter):
-            code = Code.dead.rawValue
-            body.write(node)
-            body.write(incarnation)
-            body.write(reporter)
+            writer.write(node)
+            writer.write(incarnation)
+            writer.write(reporter)
         case let .record(bytes):
-            code = Code.record.rawValue
-            body.write(raw: bytes)
+            writer.write(raw: bytes)
         case let .member(certificate, record):
-            code = Code.member.rawValue
-            body.write(longBytes: certificate)
-            body.write(raw: record)
+            writer.write(longBytes: certificate)
+            writer.write(raw: record)
         case let .revocation(bytes):
-            code = Code.revocation.rawValue
-            body.write(raw: bytes)
+            writer.write(raw: bytes)
         case let .digest(digest):
-            code = Code.digest.rawValue
-            body.write(digest.memberCount)
-            body.write(digest.revocationHash)
-            body.write(digest.firstBucket)
-            body.write(UInt16(digest.hashes.count))
-            for hash in digest.hashes { body.write(hash) }
+            writer.write(digest.memberCount)
+            writer.write(digest.revocationHash)
+            writer.write(digest.firstBucket)
+            writer.write(UInt16(digest.hashes.count))
+            for hash in digest.hashes { writer.write(hash) }
         case let .bucket(summary):
-            code = Code.bucket.rawValue
-            body.write(summary.rangeStart)
-            body.write(summary.rangeEnd)
-            body.write(UInt16(summary.entries.count))
+            writer.write(summary.rangeStart)
+            writer.write(summary.rangeEnd)
+            writer.write(UInt16(summary.entries.count))
             for entry in summary.entries {
-                body.write(entry.node)
-                body.write(entry.version)
-                body.write(entry.status.rawValue)
+                writer.write(entry.node)
+                writer.write(entry.version)
+                writer.write(entry.status.rawValue)
             }
         case let .request(nodes):
-            code = Code.request.rawValue
-            body.write(UInt16(nodes.count))
-            for node in nodes { body.write(node) }
+            writer.write(UInt16(nodes.count))
+            for node in nodes { writer.write(node) }
         case let .endpointReport(endpoint):
-            code = Code.endpointReport.rawValue
-            body.write(endpoint)
-        case let .extensionMessage(type, bytes):
-            code = type
-            body.write(raw: bytes)
+            writer.write(endpoint)
+        case let .extensionMessage(_, bytes):
+            writer.write(raw: bytes)
         }
-        writer.write(code)
-        writer.write(longBytes: body.bytes)
+        let length = writer.count - lengthOffset - 2
+        precondition(length <= Int(UInt16.max), "message body too long for a two-byte length")
+        writer.patch(UInt16(length), at: lengthOffset)
     }
 
     /// The encoded size, including type and length.
@@ -209,7 +197,7 @@ extension Message {
     static func decode(code: UInt8, body: ArraySlice<UInt8>) throws(WireError) -> Message {
         if extensionRange.contains(code) { return .extensionMessage(type: code, body: Array(body)) }
         guard let kind = Code(rawValue: code) else { throw .invalidValue(what: "message type \(code)") }
-        var reader = ByteReader(body, context: "\(kind) message")
+        var reader = ByteReader(body, context: kind.context)
         let message: Message
         switch kind {
         case .ping:
@@ -267,5 +255,26 @@ extension Message {
         }
         try reader.expectEnd()
         return message
+    }
+}
+
+extension Message.Code {
+    /// Names the message in decoding errors (a literal: no formatting on the receive path).
+    var context: String {
+        switch self {
+        case .ping: return "ping message"
+        case .ack: return "ack message"
+        case .pingRequest: return "pingRequest message"
+        case .nack: return "nack message"
+        case .suspect: return "suspect message"
+        case .dead: return "dead message"
+        case .record: return "record message"
+        case .member: return "member message"
+        case .revocation: return "revocation message"
+        case .digest: return "digest message"
+        case .bucket: return "bucket message"
+        case .request: return "request message"
+        case .endpointReport: return "endpointReport message"
+        }
     }
 }

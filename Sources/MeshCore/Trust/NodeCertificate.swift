@@ -37,8 +37,8 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
     /// The canonical encoding, signature included.
     public let encoded: [UInt8]
 
-    /// The node's short ID, derived from its identity key.
-    public var nodeID: NodeID { NodeID(identityKey: identityKey) }
+    /// The node's short ID, derived from its identity key (computed once, when decoded).
+    public let nodeID: NodeID
 
     /// What a node may put in its announcements: each address as a host prefix, and the routes.
     public var grantedPrefixes: [IPPrefix] { addresses.map(IPPrefix.init(host:)) + routes }
@@ -117,10 +117,14 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
             throw .malformed(.invalidValue(what: "certificate"))
         }
         encoded = bytes
+        nodeID = NodeID(identityKey: identityKey)
+        digest = Self.digest(of: bytes)
     }
 
-    /// A short digest of the encoding, to refer to this exact certificate.
-    public var digest: UInt64 {
+    /// A short digest of the encoding, to refer to this exact certificate (computed once, when decoded).
+    public let digest: UInt64
+
+    private static func digest(of encoded: [UInt8]) -> UInt64 {
         let hash = (try? BLAKE2b.hash(encoded, outputByteCount: 16)) ?? []
         return hash.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
