@@ -31,10 +31,8 @@ public final class SecureChannel {
     private var pending: [NodeID: PendingHandshake] = [:]
     private var pendingIndexes: [UInt32: NodeID] = [:]
     private var responderMemory: [NodeID: ResponderMemory] = [:]
-    private var staticShared: [NodeID: SecretBytes] = [:]
-    private var oneShotKeys: [NodeID: (send: SymmetricKey, receive: SymmetricKey)] = [:]
-    private var lastOneShotSent: [NodeID: UInt64] = [:]
-    private var lastOneShotReceived: [NodeID: UInt64] = [:]
+    /// Per-peer keys and one-shot timestamps (see ``PeerKeys``).
+    private var peerKeys: [NodeID: PeerKeys] = [:]
     /// A response being assembled while the caller handles the initiation's payload.
     private var openResponse: (peer: NodeID, endpoint: SocketEndpoint, header: [UInt8], key: SymmetricKey, payload: [UInt8])?
     /// Datagrams released while receiving, returned by ``completeReceive()``.
@@ -107,10 +105,14 @@ public final class SecureChannel {
         if let index = usableSession(for: peer.nodeID, now: now) {
             return [sealTransport(payload, sessionIndex: index, now: now)]
         }
-        guard let key = oneShotKey(peer: peer, sending: true) else { return [] }
-        // The timestamp is the nonce and must grow per peer, even for two datagrams at one instant.
-        let timestamp = max(now.nanoseconds, (lastOneShotSent[peer.nodeID] ?? 0) + 1)
-        lastOneShotSent[peer.nodeID] = timestamp
+        let keyAndTimestamp = { (keys: inout PeerKeys) -> (SymmetricKey, UInt64)? in
+            guard let key = self.oneShotKey(&keys, peer: peer, sending: true) else { return nil }
+            // The timestamp is the nonce and must grow per peer, even for two datagrams at one instant.
+            let timestamp = max(now.nanoseconds, (keys.lastOneShotSent ?? 0) + 1)
+            keys.lastOneShotSent = timestamp
+            return (key, timestamp)
+        }(&peerKeys[peer.nodeID, default: PeerKeys()])
+        guard let (key, timestamp) = keyAndTimestamp else { return [] }
         var datagram = ByteWriter(capacity: 26 + payload.count + XChaCha20Poly1305.tagByteCount)
         datagram.write(PacketType.protocolVersion)
         datagram.write(PacketType.oneShot.rawValue)
@@ -122,10 +124,10 @@ public final class SecureChannel {
         return [OutboundDatagram(bytes: datagram.bytes, endpoint: endpoint)]
     }
 
-    /// The one-shot key for the direction to (`sending`) or from `peer`, cached.
-    private func oneShotKey(peer: ChannelPeer, sending: Bool) -> SymmetricKey? {
-        if let cached = oneShotKeys[peer.nodeID] { return sending ? cached.send : cached.receive }
-        guard let shared = sharedStatic(with: peer) else { return nil }
+    /// The one-shot key for the direction to (`sending`) or from `peer`, cached in `keys`.
+    private func oneShotKey(_ keys: inout PeerKeys, peer: ChannelPeer, sending: Bool) -> SymmetricKey? {
+        if let cached = keys.oneShot { return sending ? cached.send : cached.receive }
+        guard let shared = sharedStatic(&keys, peer: peer) else { return nil }
         // Two keys from one derivation: the lower node ID sends with the first.
         let (low, high) = localID < peer.nodeID ? (localID, peer.nodeID) : (peer.nodeID, localID)
         var context = ByteWriter(capacity: Self.oneShotLabel.count + 2 * NodeID.byteCount)
@@ -133,9 +135,9 @@ public final class SecureChannel {
         context.write(low)
         context.write(high)
         let (first, second) = KeyDerivation.pair(initialChainingKey, secret: shared, context.bytes)
-        let keys = localID < peer.nodeID ? (send: first, receive: second) : (send: second, receive: first)
-        oneShotKeys[peer.nodeID] = keys
-        return sending ? keys.send : keys.receive
+        let derived = localID < peer.nodeID ? (send: first, receive: second) : (send: second, receive: first)
+        keys.oneShot = derived
+        return sending ? derived.send : derived.receive
     }
 
     private func receiveOneShot(_ datagram: [UInt8], from endpoint: SocketEndpoint, resolvePeer: (NodeID) -> ChannelPeer?) -> Received {
@@ -145,11 +147,18 @@ public final class SecureChannel {
         else { return drop(.malformed) }
         guard receiverID == localID else { return drop(.notForUs) }
         guard let peer = resolvePeer(senderID) else { return drop(.unknownSender) }
-        if let last = lastOneShotReceived[senderID], timestamp <= last { return drop(.replayed) }
-        guard let key = oneShotKey(peer: peer, sending: false),
-              let payload = try? XChaCha20Poly1305.open(datagram[26...], key: key, nonce: nonce(timestamp), authenticating: datagram[..<26])
-        else { return drop(.authenticationFailed) }
-        lastOneShotReceived[senderID] = timestamp
+        var payload: [UInt8] = []
+        let failure = { (keys: inout PeerKeys) -> DropReason? in
+            if let last = keys.lastOneShotReceived, timestamp <= last { return .replayed }
+            guard let key = self.oneShotKey(&keys, peer: peer, sending: false),
+                  let opened = try? XChaCha20Poly1305.open(
+                    datagram[26...], key: key, nonce: self.nonce(timestamp), authenticating: datagram[..<26])
+            else { return .authenticationFailed }
+            keys.lastOneShotReceived = timestamp
+            payload = opened
+            return nil
+        }(&peerKeys[senderID, default: PeerKeys()])
+        if let failure { return drop(failure) }
         return .delivered(from: senderID, payload: payload, endpoint: endpoint)
     }
 
@@ -460,9 +469,12 @@ public final class SecureChannel {
         sessionIndexes[peer] = nil
         if let handshake = pending.removeValue(forKey: peer) { pendingIndexes[handshake.localIndex] = nil }
         responderMemory[peer] = nil
-        staticShared[peer] = nil
-        oneShotKeys[peer] = nil
-        lastOneShotReceived[peer] = nil
+        // Keys go; the last one-shot timestamp sent stays, so a nonce is never used twice.
+        if let sent = peerKeys[peer]?.lastOneShotSent {
+            peerKeys[peer] = PeerKeys(lastOneShotSent: sent)
+        } else {
+            peerKeys[peer] = nil
+        }
     }
 
     /// Counts a discard decided by a layer above (an invalid message inside a valid datagram).
@@ -491,10 +503,16 @@ public final class SecureChannel {
         if sessionIndexes[peer]?.isEmpty == true { sessionIndexes[peer] = nil }
     }
 
+    /// The static-static secret with `peer`, computed once and cached.
     private func sharedStatic(with peer: ChannelPeer) -> SecretBytes? {
-        if let cached = staticShared[peer.nodeID] { return cached }
+        if let cached = peerKeys[peer.nodeID]?.staticShared { return cached }
+        return sharedStatic(&peerKeys[peer.nodeID, default: PeerKeys()], peer: peer)
+    }
+
+    private func sharedStatic(_ keys: inout PeerKeys, peer: ChannelPeer) -> SecretBytes? {
+        if let cached = keys.staticShared { return cached }
         guard let shared = try? agreement.agree(staticSecret, peer.staticPublicKey) else { return nil }
-        staticShared[peer.nodeID] = shared
+        keys.staticShared = shared
         return shared
     }
 
@@ -542,4 +560,15 @@ public final class SecureChannel {
         for index in 0..<8 { nonce[index] = UInt8(truncatingIfNeeded: counter >> (56 - 8 * UInt64(index))) }
         return nonce
     }
+}
+
+/// What a channel keeps per peer besides sessions, in one table so a datagram costs one lookup:
+/// the static-static secret, the one-shot keys derived from it, and the one-shot timestamps.
+private struct PeerKeys {
+    var staticShared: SecretBytes?
+    var oneShot: (send: SymmetricKey, receive: SymmetricKey)?
+    /// The last one-shot timestamp sent to the peer (kept when the peer is forgotten).
+    var lastOneShotSent: UInt64?
+    /// The last one-shot timestamp accepted from the peer.
+    var lastOneShotReceived: UInt64?
 }
