@@ -138,6 +138,8 @@ let package = Package(
             name: "WireGuardContractTests",
             dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"]
         ),
+        // Relay and failover scenarios (lab tier; enabled by MESHWORK_AGENT_LAB).
+        .testTarget(name: "RelayLabTests", dependencies: ["MeshLab", "meshd", "meshctl"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCrypto"]),
         .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshCore"]),

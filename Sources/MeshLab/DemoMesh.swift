@@ -27,63 +27,99 @@ public final class DemoMesh: @unchecked Sendable {
     /// The names of the five hosts.
     public static let names = ["alpha", "bravo", "charlie", "delta", "echo"]
 
-    /// Builds the topology and starts a meshd on every host (not yet enrolled).
-    ///
-    /// - Parameters:
-    ///   - binaries: the folder holding the built `meshd` and `meshctl`.
-    ///   - directory: where the hosts' state directories go.
-    ///   - backend: meshd's `--backend` (`auto` picks the kernel module when present).
-    public init(lab: Lab, binaries: String, directory: String, backend: String = "auto", hosts: [String] = DemoMesh.names) throws {
+    /// One host of a lab mesh: on the LAN directly (with the given addresses), or behind its own
+    /// NAT router (`behindNAT`: IPv4 masquerade, routed IPv6; `symmetricNAT`: a fresh port for
+    /// every destination, so no hole punching can work).
+    public struct HostSpec: Sendable {
+        public var name: String
+        public var ipv4: String?
+        public var ipv6: String?
+        public var behindNAT = false
+        public var symmetricNAT = false
+        /// Routed IPv6 behind the router (ignored unless behind NAT).
+        public var ipv6BehindNAT = true
+        /// Extra meshd arguments.
+        public var daemonArguments: [String] = []
+
+        public init(name: String, ipv4: String? = nil, ipv6: String? = nil, behindNAT: Bool = false, symmetricNAT: Bool = false,
+                    ipv6BehindNAT: Bool = true, daemonArguments: [String] = []) {
+            self.name = name
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+            self.behindNAT = behindNAT
+            self.symmetricNAT = symmetricNAT
+            self.ipv6BehindNAT = ipv6BehindNAT
+            self.daemonArguments = daemonArguments
+        }
+    }
+
+    /// The demo's five hosts.
+    public static let demoHosts: [HostSpec] = [
+        HostSpec(name: "alpha", ipv4: "198.51.100.1", ipv6: "2001:db8:100::1"),
+        HostSpec(name: "bravo", ipv4: "198.51.100.2", ipv6: "2001:db8:100::2"),
+        HostSpec(name: "charlie", ipv6: "2001:db8:100::3"),
+        HostSpec(name: "delta", behindNAT: true),
+        HostSpec(name: "echo", behindNAT: true),
+    ]
+
+    /// Builds the demo topology restricted to the hosts named (in the demo's order).
+    public convenience init(lab: Lab, binaries: String, directory: String, backend: String = "auto", hosts: [String] = DemoMesh.names) throws {
+        try self.init(lab: lab, binaries: binaries, directory: directory, backend: backend, specs: Self.demoHosts.filter { hosts.contains($0.name) })
+    }
+
+    /// Builds a LAN (a bridge, 198.51.100.0/24 and 2001:db8:100::/64) with `specs` on it, routers
+    /// for the hosts behind NAT (router *n* at .1n / ::1n, its site 192.0.2.32(n-1)/27 and
+    /// 2001:db8:20n::/64), and starts a meshd on every host (not yet enrolled).
+    public init(lab: Lab, binaries: String, directory: String, backend: String = "auto", specs: [HostSpec]) throws {
         self.lab = lab
         switchNamespace = try lab.addNamespace("lan")
         try lab.run(["ip", "link", "add", "br0", "type", "bridge"], in: switchNamespace)
         try lab.run(["ip", "link", "set", "br0", "up"], in: switchNamespace)
 
-        func attachToLAN(_ namespace: String, _ role: String, v4: String?, v6: String) throws {
+        func attachToLAN(_ namespace: String, _ role: String, v4: String?, v6: String?) throws {
             let (inside, outside) = try lab.connect(namespace, switchNamespace, nameA: "lan0", nameB: "p-\(role)")
             try lab.run(["ip", "link", "set", outside, "master", "br0"], in: switchNamespace)
             if let v4 { try lab.addAddress("\(v4)/24", to: inside, in: namespace) }
-            try lab.addAddress("\(v6)/64", to: inside, in: namespace)
+            if let v6 { try lab.addAddress("\(v6)/64", to: inside, in: namespace) }
         }
-        func node(_ name: String, _ namespace: String, underlay: [String]) -> MeshLabNode {
+        func node(_ spec: HostSpec, _ namespace: String, underlay: [String]) -> MeshLabNode {
             MeshLabNode(
-                name: name, namespace: namespace, stateDirectory: "\(directory)/\(name)", interface: lab.uniqueInterfaceName("mesh"),
-                underlay: underlay, lab: lab, binaries: binaries, backend: backend)
+                name: spec.name, namespace: namespace, stateDirectory: "\(directory)/\(spec.name)", interface: lab.uniqueInterfaceName("mesh"),
+                underlay: underlay, lab: lab, binaries: binaries, backend: backend, daemonArguments: spec.daemonArguments)
         }
 
-        // Routers first, so hosts behind them have somewhere to go.
-        for (index, router) in [(1, "router1"), (2, "router2")] where hosts.contains(index == 1 ? "delta" : "echo") {
-            let namespace = try lab.addNamespace(router)
-            routers[router] = namespace
-            try attachToLAN(namespace, router, v4: "198.51.100.1\(index)", v6: "2001:db8:100::1\(index)")
-            try lab.enableForwarding(in: namespace)
-            try lab.masquerade(outOf: "lan0", in: namespace)
-        }
-        let plan: [(name: String, v4: String?, v6: String)] = [
-            ("alpha", "198.51.100.1", "2001:db8:100::1"), ("bravo", "198.51.100.2", "2001:db8:100::2"),
-            ("charlie", nil, "2001:db8:100::3"),
-        ]
-        for host in plan where hosts.contains(host.name) {
-            let namespace = try lab.addNamespace(host.name)
-            try attachToLAN(namespace, host.name, v4: host.v4, v6: host.v6)
-            nodes.append(node(host.name, namespace, underlay: [host.v4, host.v6].compactMap { $0 }))
-        }
-        for (index, host) in [(1, "delta"), (2, "echo")] where hosts.contains(host) {
-            guard let router = routers["router\(index)"] else { continue }
-            let namespace = try lab.addNamespace(host)
-            let base = index == 1 ? 0 : 32
-            try lab.connect(
-                router, namespace, addressA: "192.0.2.\(base + 1)/27", addressB: "192.0.2.\(base + 2)/27", nameA: "in0", nameB: "eth0")
-            try lab.addAddress("2001:db8:20\(index)::1/64", to: "in0", in: router)
-            try lab.addAddress("2001:db8:20\(index)::2/64", to: "eth0", in: namespace)
+        var sites: [Int] = []
+        for spec in specs {
+            if !spec.behindNAT {
+                let namespace = try lab.addNamespace(spec.name)
+                try attachToLAN(namespace, spec.name, v4: spec.ipv4, v6: spec.ipv6)
+                nodes.append(node(spec, namespace, underlay: [spec.ipv4, spec.ipv6].compactMap { $0 }))
+                continue
+            }
+            let index = sites.count + 1
+            sites.append(index)
+            let router = try lab.addNamespace("router\(index)")
+            routers["router\(index)"] = router
+            try attachToLAN(router, "router\(index)", v4: "198.51.100.1\(index)", v6: "2001:db8:100::1\(index)")
+            try lab.enableForwarding(in: router)
+            try lab.masquerade(outOf: "lan0", in: router, fullyRandom: spec.symmetricNAT)
+            let namespace = try lab.addNamespace(spec.name)
+            let base = (index - 1) * 32
+            try lab.connect(router, namespace, addressA: "192.0.2.\(base + 1)/27", addressB: "192.0.2.\(base + 2)/27", nameA: "in0", nameB: "eth0")
             try lab.run(["ip", "route", "add", "default", "via", "192.0.2.\(base + 1)"], in: namespace)
-            try lab.run(["ip", "-6", "route", "add", "default", "via", "2001:db8:20\(index)::1"], in: namespace)
-            nodes.append(node(host, namespace, underlay: ["192.0.2.\(base + 2)", "2001:db8:20\(index)::2"]))
+            var underlay = ["192.0.2.\(base + 2)"]
+            if spec.ipv6BehindNAT {
+                try lab.addAddress("2001:db8:20\(index)::1/64", to: "in0", in: router)
+                try lab.addAddress("2001:db8:20\(index)::2/64", to: "eth0", in: namespace)
+                try lab.run(["ip", "-6", "route", "add", "default", "via", "2001:db8:20\(index)::1"], in: namespace)
+                underlay.append("2001:db8:20\(index)::2")
+            }
+            nodes.append(node(spec, namespace, underlay: underlay))
         }
         // Everyone on the LAN routes the NATed sites' IPv6 prefixes through their routers.
-        let lanMembers = nodes.filter { ["alpha", "bravo", "charlie"].contains($0.name) }.map(\.namespace) + routers.values.sorted()
+        let lanMembers = zip(specs, nodes).filter { !$0.0.behindNAT }.map(\.1.namespace) + routers.values.sorted()
         for namespace in lanMembers {
-            for (index, _) in [(1, "router1"), (2, "router2")] where routers["router\(index)"] != nil && routers["router\(index)"] != namespace {
+            for index in sites where routers["router\(index)"] != namespace {
                 try lab.run(["ip", "-6", "route", "add", "2001:db8:20\(index)::/64", "via", "2001:db8:100::1\(index)"], in: namespace)
             }
         }
@@ -99,12 +135,15 @@ public final class DemoMesh: @unchecked Sendable {
     /// Creates the network on the first host and enrolls every other one with `meshctl invite` and
     /// `meshctl join`. Returns the join transcripts (progress lines).
     @discardableResult
-    public func enroll(network: String = "demo", prefix: String = "100.80.0.0/16", prefix6: String = "fd5a:1::/48") throws -> [String: String] {
+    public func enroll(
+        network: String = "demo", prefix: String = "100.80.0.0/16", prefix6: String = "fd5a:1::/48", relays: Set<String> = []
+    ) throws -> [String: String] {
         guard let authority = nodes.first else { return [:] }
         try authority.meshctlChecked(["init", "--network", network, "--prefix", prefix, "--prefix6", prefix6, "--name", authority.name])
         var transcripts: [String: String] = [:]
         for host in nodes.dropFirst() {
-            let token = try authority.meshctlChecked(["invite", host.name]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try authority.meshctlChecked(["invite", host.name] + (relays.contains(host.name) ? ["--relay"] : []))
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             let result = try host.meshctl(["join", token], timeout: 60)
             guard result.succeeded else {
                 throw LabError.failed("\(host.name) could not join: \(result.errorOutput)\nlog:\n\(host.log(lastLines: 30))")

@@ -159,11 +159,14 @@ public final class Lab: @unchecked Sendable {
         try run(["nft", "delete", "table", "inet", "meshlab_loss"], in: namespace)
     }
 
-    /// Masquerades traffic leaving `namespace` through `interface` (a NAT router).
-    public func masquerade(outOf interface: String, in namespace: String) throws {
+    /// Masquerades traffic leaving `namespace` through `interface` (a NAT router). Plain
+    /// masquerade keeps a source port for every destination (endpoint-independent mapping, which
+    /// hole punching can cross); `fullyRandom` picks a new port per destination
+    /// (address-and-port-dependent mapping: a "symmetric" NAT, which it cannot).
+    public func masquerade(outOf interface: String, in namespace: String, fullyRandom: Bool = false) throws {
         try nft("""
             table ip meshlab_nat {
-              chain postrouting { type nat hook postrouting priority 100; oifname "\(interface)" masquerade; }
+              chain postrouting { type nat hook postrouting priority 100; oifname "\(interface)" masquerade\(fullyRandom ? " random,fully-random" : ""); }
             }
             """, in: namespace)
     }

@@ -22,8 +22,11 @@ public final class MeshLabNode: @unchecked Sendable {
     let lab: Lab
     let binaries: String
     let backend: String
+    /// Extra meshd arguments.
+    let daemonArguments: [String]
 
-    init(name: String, namespace: String, stateDirectory: String, interface: String, underlay: [String], lab: Lab, binaries: String, backend: String) {
+    init(name: String, namespace: String, stateDirectory: String, interface: String, underlay: [String], lab: Lab, binaries: String,
+         backend: String, daemonArguments: [String] = []) {
         self.name = name
         self.namespace = namespace
         self.stateDirectory = stateDirectory
@@ -32,6 +35,7 @@ public final class MeshLabNode: @unchecked Sendable {
         self.lab = lab
         self.binaries = binaries
         self.backend = backend
+        self.daemonArguments = daemonArguments
     }
 
     /// meshd's log file.
@@ -40,7 +44,7 @@ public final class MeshLabNode: @unchecked Sendable {
     /// Starts meshd in the namespace (its output appended to ``logPath``) and waits for its socket.
     public func startDaemon(extraArguments: [String] = []) throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let command = ([binaries + "/meshd", "--state-dir", stateDirectory, "--interface", interface, "--backend", backend] + extraArguments)
+        let command = ([binaries + "/meshd", "--state-dir", stateDirectory, "--interface", interface, "--backend", backend] + daemonArguments + extraArguments)
             .map { "'\($0)'" }.joined(separator: " ")
         daemon = try lab.start(["sh", "-c", "exec \(command) >>'\(logPath)' 2>&1"], in: namespace)
         let deadline = Date().addingTimeInterval(20)

@@ -70,8 +70,8 @@ final class RelayService: Sendable {
         forwarder.allow(peer, from: peerAddress)
         var ports: [NodeID: UInt16] = [:]
         for member in [pair.low, pair.high] {
-            let channel = try await bindRandomPort(on: loop, forwarder: forwarder, side: member)
-            ports[member] = UInt16(channel.localAddress?.port ?? 0)
+            let socket = try await bindRandomPort(on: loop, forwarder: forwarder, side: member)
+            ports[member] = socket.port
         }
         let allocation = Allocation(pair: pair, ports: ports, expiresAt: now + limits.lease)
         allocations.withLock { $0[pair] = (allocation, forwarder) }
@@ -125,23 +125,15 @@ final class RelayService: Sendable {
         for forwarder in all { forwarder.close() }
     }
 
-    private func bindRandomPort(on loop: EventLoop, forwarder: PairForwarder, side: NodeID) async throws -> Channel {
+    private func bindRandomPort(on loop: EventLoop, forwarder: PairForwarder, side: NodeID) async throws -> UDPSocket {
         for _ in 0..<32 {
             let port = UInt16.random(in: limits.ports)
             do {
-                let channel = try await DatagramBootstrap(group: loop)
-                    .channelOption(.datagramVectorReadMessageCount, value: 32)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-                    .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
-                    .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(RelayPortHandler(forwarder: forwarder, side: side))
-                        }
-                    }
-                    .bind(host: "::", port: Int(port)).get()
-                forwarder.attach(channel, side: side)
-                return channel
+                let socket = try await UDPSocket.bind(on: loop, address: nil, port: port, receiveBuffer: 4 << 20) {
+                    RelayPortHandler(forwarder: forwarder, side: side)
+                }
+                forwarder.attach(socket, side: side)
+                return socket
             } catch let error as IOError where error.errnoCode == EADDRINUSE {
                 continue
             }
@@ -167,7 +159,7 @@ final class RelayCounters: Sendable {
 /// is touched from that loop only (the agent's calls hop onto it).
 final class PairForwarder: @unchecked Sendable {
     private struct Side {
-        var channel: Channel?
+        var socket: UDPSocket?
         var allowedAddress: IPAddress?
         var latched: SocketEndpoint?
         /// Datagrams that arrived before the other side latched (a WireGuard handshake, mostly).
@@ -186,11 +178,11 @@ final class PairForwarder: @unchecked Sendable {
         self.bytesPerSecond = Double(bytesPerSecond)
     }
 
-    private var loop: EventLoop? { sides.values.compactMap(\.channel).first?.eventLoop }
+    private var loop: EventLoop? { sides.values.compactMap(\.socket).first?.channel.eventLoop }
 
-    func attach(_ channel: Channel, side: NodeID) {
-        channel.eventLoop.execute {
-            self.sides[side, default: self.emptySide()].channel = channel
+    func attach(_ socket: UDPSocket, side: NodeID) {
+        socket.channel.eventLoop.execute {
+            self.sides[side, default: self.emptySide()].socket = socket
         }
     }
 
@@ -203,13 +195,16 @@ final class PairForwarder: @unchecked Sendable {
     func close() {
         let run = {
             self.closed = true
-            for side in self.sides.values { side.channel?.close(promise: nil) }
+            for side in self.sides.values {
+                guard let socket = side.socket else { continue }
+                Task { await socket.close() }
+            }
         }
         if let loop { loop.execute(run) } else { run() }
     }
 
     private func emptySide() -> Side {
-        Side(channel: nil, allowedAddress: nil, latched: nil, tokens: bytesPerSecond, tokensUpdated: .now())
+        Side(socket: nil, allowedAddress: nil, latched: nil, tokens: bytesPerSecond, tokensUpdated: .now())
     }
 
     /// A datagram from `side`'s member arrived on its port: forward it out of the other port.
@@ -231,32 +226,30 @@ final class PairForwarder: @unchecked Sendable {
             return
         }
         mine.tokens -= Double(buffer.readableBytes)
-        guard let otherID = sides.keys.first(where: { $0 != member }), var other = sides[otherID], let otherChannel = other.channel else {
+        guard let otherID = sides.keys.first(where: { $0 != member }), var other = sides[otherID], let otherSocket = other.socket else {
             sides[member] = mine
             return
         }
         // Flush what waited for this side to appear.
-        if !mine.waiting.isEmpty, let myChannel = mine.channel, let target = source.socketAddress(dualStack: true) {
-            for waiting in mine.waiting { myChannel.write(AddressedEnvelope(remoteAddress: target, data: waiting), promise: nil) }
-            myChannel.flush()
+        if !mine.waiting.isEmpty, let mySocket = mine.socket {
+            for waiting in mine.waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
             mine.waiting.removeAll()
         }
         sides[member] = mine
-        guard let destination = other.latched, let address = destination.socketAddress(dualStack: true) else {
+        guard let destination = other.latched else {
             // The other side has not sent anything yet: keep the newest few datagrams for it.
             if other.waiting.count >= 4 { other.waiting.removeFirst() }
             other.waiting.append(buffer)
             sides[otherID] = other
             return
         }
-        counters.forwardedPackets.add(1, ordering: .relaxed)
-        counters.forwardedBytes.add(UInt64(buffer.readableBytes), ordering: .relaxed)
-        otherChannel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-    }
-
-    /// End of a batch of reads: push the writes out together (sendmmsg).
-    func flush() {
-        for side in sides.values { side.channel?.flush() }
+        let sent = buffer.withUnsafeReadableBytes { otherSocket.send($0, to: destination) }
+        if sent {
+            counters.forwardedPackets.add(1, ordering: .relaxed)
+            counters.forwardedBytes.add(UInt64(buffer.readableBytes), ordering: .relaxed)
+        } else {
+            counters.dropped.add(1, ordering: .relaxed)
+        }
     }
 }
 
@@ -275,10 +268,6 @@ private final class RelayPortHandler: ChannelInboundHandler, @unchecked Sendable
         let envelope = Self.unwrapInboundIn(data)
         guard let source = SocketEndpoint(envelope.remoteAddress) else { return }
         forwarder.received(envelope.data, from: source, side: side)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        forwarder.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -55,8 +55,23 @@ extension Agent {
                 case .unreachable:
                     logger.warning("peer unreachable", metadata: ["peer": "\(memberName(peer))", "reason": "\(paths.reason(for: peer) ?? "")"])
                 }
+                restartHandshakeIfNeverConnected(peer)
                 reconcile(now: now)
             }
+        }
+    }
+
+    /// WireGuard waits 5 s between handshake attempts. A peer that never completed one has no
+    /// session to lose, so it is re-created on a new path: WireGuard then handshakes at once.
+    func restartHandshakeIfNeverConnected(_ peer: NodeID) {
+        guard let key = node?.members[peer]?.certificate.wireGuardKey,
+              let state = lastDeviceState?.peers[key], state.lastHandshakeTime == nil
+        else { return }
+        do {
+            try device.remove([key])
+            lastDeviceState?.peers[key] = nil
+        } catch {
+            logger.debug("could not re-create a WireGuard peer", metadata: ["error": "\(error)"])
         }
     }
 

@@ -49,13 +49,16 @@ extension Agent {
                 let touched = changes.peersToAdd.filter { $0.endpoint != nil }.map(\.publicKey)
                     + changes.peersToUpdate.filter { $0.endpoint != nil }.map(\.publicKey)
                 nudge(touched)
+                // A new peer's path is watched closely at once: the first handshake shows whether
+                // the direct path works, long before WireGuard's counters would.
+                let ids = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
+                for added in changes.peersToAdd { if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) } }
                 lastDeviceState = try? device.read()
             }
             reconcileFailures = 0
             reconcileDue = now + .seconds(5)
             if lastError != nil { logger.notice("WireGuard device is healthy again") }
             lastError = nil
-            _ = node
         } catch {
             reconcileFailures += 1
             let backoff = min(30, 0.5 * Double(1 << min(reconcileFailures, 6)))

@@ -127,6 +127,8 @@ public actor Agent {
         if let warning { logger.warning("\(warning)") }
         var table = MemberTable()
         for member in snapshot.members { table.put(member) }
+        // The announcement reads the enrollment (prefixes, relay role).
+        self.enrollment = enrollment
         let node = try MeshNode(
             identity: identity, certificate: enrollment.certificate, settings: enrollment.settings,
             announcement: announcement(now: now), members: table, revocations: snapshot.revocations,

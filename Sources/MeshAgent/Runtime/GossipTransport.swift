@@ -8,67 +8,52 @@ public struct ReceivedDatagram: Sendable {
     public var source: SocketEndpoint
 }
 
-/// meshd's UDP socket for the secure channel (SwiftNIO). By default one dual-stack socket on
-/// `[::]:port`, so IPv4 peers appear as mapped addresses and are converted back; with explicit
-/// bind addresses, one socket per address.
+/// meshd's UDP socket for the secure channel. By default one dual-stack socket on `[::]:port`
+/// (IPv4 peers appear as mapped addresses and are converted back); with explicit bind addresses,
+/// one socket per address. SwiftNIO reads; sends go straight to the kernel (see ``UDPSocket``).
 public final class GossipTransport: Sendable {
-    private let channels: [(channel: Channel, isIPv6: Bool, dualStack: Bool)]
+    private let sockets: [UDPSocket]
     /// Received datagrams, in arrival order.
     public let datagrams: AsyncStream<ReceivedDatagram>
     private let continuation: AsyncStream<ReceivedDatagram>.Continuation
-    private let routes = RouteCheck()
 
     /// Binds the gossip socket(s) on `port`.
     public init(group: EventLoopGroup, port: UInt16, bindAddresses: [IPAddress]) async throws {
         let (stream, continuation) = AsyncStream<ReceivedDatagram>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         self.datagrams = stream
         self.continuation = continuation
-        var bound: [(Channel, Bool, Bool)] = []
-        let targets: [(host: String, isIPv6: Bool, dualStack: Bool)] =
-            bindAddresses.isEmpty ? [("::", true, true)] : bindAddresses.map { ("\($0)", !$0.isIPv4, false) }
-        for target in targets {
+        let handler: @Sendable () -> ChannelHandler = { DatagramForwarder(continuation: continuation) }
+        var bound: [UDPSocket] = []
+        if bindAddresses.isEmpty {
             do {
-                let channel = try await Self.bind(group: group, host: target.host, port: port, continuation: continuation)
-                bound.append((channel, target.isIPv6, target.dualStack))
-            } catch where target.dualStack {
-                // No IPv6 on this host: fall back to IPv4 only.
-                let channel = try await Self.bind(group: group, host: "0.0.0.0", port: port, continuation: continuation)
-                bound.append((channel, false, false))
+                bound.append(try await UDPSocket.bind(on: group, address: nil, port: port, handler: handler))
+            } catch {
+                // No IPv6 on this host: IPv4 only.
+                bound.append(try await UDPSocket.bind(on: group, address: .v4(IPv4Address(0)), port: port, handler: handler))
+            }
+        } else {
+            for address in bindAddresses {
+                bound.append(try await UDPSocket.bind(on: group, address: address, port: port, handler: handler))
             }
         }
-        channels = bound
+        sockets = bound
     }
 
-    private static func bind(group: EventLoopGroup, host: String, port: UInt16, continuation: AsyncStream<ReceivedDatagram>.Continuation) async throws -> Channel {
-        try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramForwarder(continuation: continuation))
-                }
-            }
-            .bind(host: host, port: Int(port)).get()
-    }
-
-    /// Sends `bytes` to `endpoint` on a socket of its family. Destinations without a route are
-    /// skipped (UDP is lossy anyway, and a failed write would close the socket).
+    /// Sends `bytes` to `endpoint` from a socket that can reach its family. Failures (no route,
+    /// firewalled) are counted and otherwise ignored: UDP is lossy anyway.
     public func send(_ bytes: [UInt8], to endpoint: SocketEndpoint) {
-        guard routes.isRoutable(endpoint.address) else { return }
-        let target = endpoint.address.isIPv4
-            ? channels.first { !$0.isIPv6 } ?? channels.first { $0.dualStack }
-            : channels.first { $0.isIPv6 }
-        guard let target else { return }
-        let host: String
-        if endpoint.address.isIPv4, target.isIPv6 { host = "::ffff:\(endpoint.address)" } else { host = "\(endpoint.address)" }
-        guard let address = try? SocketAddress(ipAddress: host, port: Int(endpoint.port)) else { return }
-        var buffer = target.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        target.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        // A socket of the endpoint's own family first, else a dual-stack one.
+        let sameFamily = sockets.first { $0.isIPv6 != endpoint.address.isIPv4 }
+        guard let socket = sameFamily ?? sockets.first(where: { $0.canSend(to: endpoint.address) }) else { return }
+        bytes.withUnsafeBytes { _ = socket.send($0, to: endpoint) }
     }
+
+    /// Sends that the kernel refused.
+    public var failedSends: UInt64 { sockets.reduce(0) { $0 + $1.failedSends.load(ordering: .relaxed) } }
 
     /// Closes the sockets and ends the datagram stream.
     public func close() async {
-        for entry in channels { try? await entry.channel.close() }
+        for socket in sockets { await socket.close() }
         continuation.finish()
     }
 }
@@ -82,18 +67,12 @@ private final class DatagramForwarder: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
-        guard let host = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port,
-              let address = IPAddress(host).map(Self.unmapped), port > 0, port <= 65535
-        else { return }
+        guard let source = SocketEndpoint(envelope.remoteAddress) else { return }
         let bytes = envelope.data.getBytes(at: envelope.data.readerIndex, length: envelope.data.readableBytes) ?? []
-        continuation.yield(ReceivedDatagram(bytes: bytes, source: SocketEndpoint(address: address, port: UInt16(port))))
+        continuation.yield(ReceivedDatagram(bytes: bytes, source: source))
     }
 
-    /// `::ffff:a.b.c.d` → `a.b.c.d`.
-    static func unmapped(_ address: IPAddress) -> IPAddress {
-        if case let .v6(v6) = address, v6.high == 0, v6.low >> 32 == 0xFFFF {
-            return .v4(IPv4Address(UInt32(truncatingIfNeeded: v6.low)))
-        }
-        return address
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A read error (an ICMP error queued on the socket) must not close it.
     }
 }

@@ -126,6 +126,12 @@ final class DeviceController {
         device = nil
     }
 
+    /// Removes the given peers.
+    func remove(_ keys: [X25519PublicKey]) throws {
+        guard let device, !keys.isEmpty else { return }
+        try device.apply(WireGuardChangeSet(peersToRemove: keys))
+    }
+
     /// Removes every peer (after leaving the network). Leaves the interface in place.
     func removeAllPeers() throws {
         guard let device else { return }
