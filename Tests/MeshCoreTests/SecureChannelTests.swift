@@ -150,4 +150,24 @@ import Testing
         #expect(abandonedPeers == [NodeID(identityKey: bobKey.publicKey)])
         #expect(alice.nextDeadline == .distantFuture)
     }
+
+    /// A peer that moved (or lost its session) answers nothing; a sender that keeps sending must
+    /// notice after `unansweredAfter` and handshake again, wherever it is told the peer is now.
+    @Test mutating func continuousUnansweredSendsStartANewHandshake() throws {
+        let alice = SecureChannel(identity: aliceKey, networkID: networkID)
+        let bob = SecureChannel(identity: bobKey, networkID: networkID)
+        let initiation = alice.send([1], to: peer(bobKey), at: bobAt, now: now, random: &random)
+        _ = deliver(initiation[0], to: bob, from: aliceAt, known: [aliceKey])
+        _ = deliver(bob.completeReceive()[0], to: alice, from: bobAt, known: [bobKey])
+        #expect(alice.hasSession(with: bob.localID))
+        // Bob is gone: Alice sends every 100 ms and hears nothing back.
+        let movedTo = try #require(SocketEndpoint("198.51.100.20:51821"))
+        var types: [UInt8] = []
+        for _ in 0..<30 {
+            now = now + .milliseconds(100)
+            types += alice.send([2], to: peer(bobKey), at: movedTo, now: now, random: &random).map { $0.bytes[1] }
+        }
+        #expect(types.prefix(10).allSatisfy { $0 == PacketType.transport.rawValue }, "the session carries data while it may still answer")
+        #expect(types.contains(PacketType.handshakeInitiation.rawValue), "after 2 s without an answer a new handshake starts: \(types)")
+    }
 }

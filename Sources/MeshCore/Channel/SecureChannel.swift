@@ -169,7 +169,7 @@ public final class SecureChannel {
         if age >= settings.sessionLifetime { return nil }
         // Rekey: the initiator of an old session, or anyone whose session went unanswered, handshakes again.
         if age >= settings.rekeyAfter && session.isInitiator { return nil }
-        if session.lastSent > session.lastReceived, session.lastSent - session.lastReceived >= settings.unansweredAfter { return nil }
+        if session.lastSent > session.lastReceived, now - session.lastSent >= settings.unansweredAfter { return nil }
         return index
     }
 
