@@ -12,49 +12,57 @@ import Synchronization
 /// datagrams only from the IP address the member was authenticated from on the secure channel,
 /// "latching" onto the exact source port of its WireGuard socket (a NAT may have chosen it).
 /// Everything else is dropped and counted. The relay never holds a key that opens the traffic.
-final class RelayService: Sendable {
+public final class RelayService: Sendable {
     /// Limits of this relay.
-    struct Limits: Sendable {
-        var maximumAllocations = 256
+    public struct Limits: Sendable {
+        /// Most pairs at once.
+        public var maximumAllocations = 256
         /// Per side of a pair, in bytes per second (token bucket with one second of burst).
-        var bytesPerSecond: UInt64 = 250_000_000
-        var lease = Interval.seconds(30)
-        var ports: ClosedRange<UInt16> = 40000...49999
+        public var bytesPerSecond: UInt64 = 250_000_000
+        /// How long an allocation lives without a refresh.
+        public var lease = Interval.seconds(30)
+        /// Ports allocations are taken from.
+        public var ports: ClosedRange<UInt16> = 40000...49999
+        public init() {}
     }
 
-    /// A pair being relayed.
-    struct Pair: Hashable, Sendable {
-        let low: NodeID
-        let high: NodeID
-        init(_ a: NodeID, _ b: NodeID) { (low, high) = a < b ? (a, b) : (b, a) }
-        func contains(_ node: NodeID) -> Bool { node == low || node == high }
+    /// A pair being relayed (order does not matter).
+    public struct Pair: Hashable, Sendable {
+        public let low: NodeID
+        public let high: NodeID
+        public init(_ a: NodeID, _ b: NodeID) { (low, high) = a < b ? (a, b) : (b, a) }
+        public func contains(_ node: NodeID) -> Bool { node == low || node == high }
     }
 
-    /// An allocation as the agent sees it.
-    struct Allocation: Sendable {
-        let pair: Pair
+    /// An allocation.
+    public struct Allocation: Sendable {
+        public let pair: Pair
         /// The port each member sends to.
-        let ports: [NodeID: UInt16]
-        var expiresAt: Timestamp
+        public let ports: [NodeID: UInt16]
+        /// When it lapses unless refreshed.
+        public var expiresAt: Timestamp
     }
 
-    let limits: Limits
+    /// The limits in force.
+    public let limits: Limits
     private let group: EventLoopGroup
     private let allocations = Mutex<[Pair: (allocation: Allocation, forwarder: PairForwarder)]>([:])
-    let counters = RelayCounters()
+    /// Forwarded and dropped traffic.
+    public let counters = RelayCounters()
 
-    init(group: EventLoopGroup, limits: Limits = Limits()) {
+    /// A relay whose ports are read on `group`.
+    public init(group: EventLoopGroup, limits: Limits = Limits()) {
         self.group = group
         self.limits = limits
     }
 
     /// Number of live allocations.
-    var allocationCount: Int { allocations.withLock { $0.count } }
+    public var allocationCount: Int { allocations.withLock { $0.count } }
 
     /// Allocates (or returns the existing allocation for) the pair of `requester` and `peer`, which
     /// may send only from `requesterAddress` and `peerAddress` (the addresses the secure channel
     /// authenticated them from).
-    func allocate(
+    public func allocate(
         requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress, now: Timestamp
     ) async throws -> Allocation {
         let pair = Pair(requester, peer)
@@ -80,7 +88,7 @@ final class RelayService: Sendable {
 
     /// Extends a pair's lease; nil if it has none.
     @discardableResult
-    func renew(_ pair: Pair, now: Timestamp) -> Allocation? {
+    public func renew(_ pair: Pair, now: Timestamp) -> Allocation? {
         allocations.withLock { table in
             guard var entry = table[pair] else { return nil }
             entry.allocation.expiresAt = now + limits.lease
@@ -90,18 +98,18 @@ final class RelayService: Sendable {
     }
 
     /// Updates the address `member` may send from (it was authenticated from there again).
-    func allow(_ member: NodeID, in pair: Pair, from address: IPAddress) {
+    public func allow(_ member: NodeID, in pair: Pair, from address: IPAddress) {
         allocations.withLock { $0[pair] }?.forwarder.allow(member, from: address)
     }
 
     /// Ends a pair's allocation and closes its ports.
-    func release(_ pair: Pair) {
+    public func release(_ pair: Pair) {
         let removed = allocations.withLock { $0.removeValue(forKey: pair) }
         removed?.forwarder.close()
     }
 
     /// Releases every allocation whose lease ran out; returns the pairs released.
-    func expire(now: Timestamp) -> [Pair] {
+    public func expire(now: Timestamp) -> [Pair] {
         let expired = allocations.withLock { table -> [(Pair, PairForwarder)] in
             let due = table.filter { $0.value.allocation.expiresAt <= now }
             for pair in due.keys { table[pair] = nil }
@@ -112,12 +120,12 @@ final class RelayService: Sendable {
     }
 
     /// Pairs involving `member` (to release when it leaves or is revoked).
-    func pairs(involving member: NodeID) -> [Pair] {
+    public func pairs(involving member: NodeID) -> [Pair] {
         allocations.withLock { $0.keys.filter { $0.contains(member) } }
     }
 
     /// Closes every port.
-    func shutdown() {
+    public func shutdown() {
         let all = allocations.withLock { table -> [PairForwarder] in
             defer { table.removeAll() }
             return table.values.map(\.forwarder)
@@ -143,16 +151,19 @@ final class RelayService: Sendable {
 }
 
 /// Why a relay could not allocate.
-enum RelayError: Error {
+public enum RelayError: Error {
     case full
     case noFreePort
 }
 
 /// Traffic counters of the relay (atomic: the forwarding event loops add, the agent reads).
-final class RelayCounters: Sendable {
-    let forwardedPackets = Atomic<UInt64>(0)
-    let forwardedBytes = Atomic<UInt64>(0)
-    let dropped = Atomic<UInt64>(0)
+public final class RelayCounters: Sendable {
+    /// Datagrams forwarded.
+    public let forwardedPackets = Atomic<UInt64>(0)
+    /// Bytes forwarded.
+    public let forwardedBytes = Atomic<UInt64>(0)
+    /// Datagrams refused.
+    public let dropped = Atomic<UInt64>(0)
 }
 
 /// The forwarding state of one pair. Both of its channels live on one event loop, so the state
