@@ -80,6 +80,23 @@ struct RelayScenarioTests {
         _ = try setup.waitForPath("relay", relay: "alpha", peer: "echo", seenBy: "delta")
     }
 
+    /// Behind endpoint-independent NATs (plain masquerade keeps the source port), both ends learn
+    /// each other's outside endpoint from a third member and punch through: direct, no relay.
+    @Test func endpointIndependentNATsConnectDirectlyByHolePunching() throws {
+        let specs = [
+            DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1", ipv6: "2001:db8:100::1"),
+            DemoMesh.HostSpec(name: "delta", behindNAT: true, ipv6BehindNAT: false),
+            DemoMesh.HostSpec(name: "echo", behindNAT: true, ipv6BehindNAT: false),
+        ]
+        let setup = try RelayLab(specs)
+        defer { setup.lab.teardown() }
+        let counts = try setup.lab.ping(setup.mesh["echo"].overlay[0], from: setup.mesh["delta"].namespace, count: 60, interval: 0.2, wait: 2)
+        #expect(counts.received > 10, "delta → echo: \(counts)")
+        // Once punched, the pair is direct: echo's endpoint as delta sees it is echo's router (the NAT's outside).
+        let entry = try setup.waitForPath("direct", peer: "echo", seenBy: "delta", timeout: 60)
+        #expect((entry["endpoint"] as? String)?.hasPrefix("198.51.100.12:") == true, "\(entry)")
+    }
+
     @Test func nonMembersSendingToARelayPortAreDroppedAndCounted() throws {
         let setup = try RelayLab(Self.triangle)
         defer { setup.lab.teardown() }
