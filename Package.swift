@@ -146,5 +146,10 @@ let package = Package(
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
         // Runs the built executables as a user would (depends on them so they are built first).
         .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),
+        // meshd and meshctl end to end in network namespaces; enabled by MESHWORK_AGENT_LAB (tiers lab and kernel).
+        .testTarget(
+            name: "MeshAgentLabTests",
+            dependencies: ["MeshLab", "MeshAgent", "MeshCore", "MeshCrypto", "meshd", "meshctl"]
+        ),
     ]
 )
