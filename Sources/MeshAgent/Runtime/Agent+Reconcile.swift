@@ -14,6 +14,10 @@ struct EndpointChoice {
 enum AgentMessage: UInt8 {
     /// "My WireGuard sees yours at this endpoint": body is an endpoint.
     case wireGuardEndpointReport = 0x20
+    /// To the authority: please renew my certificate (empty body).
+    case renewalRequest = 0x21
+    /// From the authority: the renewed certificate.
+    case renewal = 0x22
 }
 
 extension Agent {
@@ -217,6 +221,12 @@ extension Agent {
                 logger.info("a peer's WireGuard sees this node at a new endpoint", metadata: ["endpoint": "\(endpoint)", "peer": "\(memberName(sender))"])
                 announceIfChanged()
             }
+        case .renewalRequest:
+            serveRenewal(for: sender, now: clock.now)
+        case .renewal:
+            // Only the authority's word counts.
+            guard node?.members[sender]?.certificate.roles.contains(.authority) == true else { return }
+            acceptRenewal(body, now: clock.now)
         }
     }
 }

@@ -52,6 +52,7 @@ public actor Agent {
     /// The relays this node announces it reaches (refreshed every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
+    var lastRenewalAttempt = Timestamp.zero
     let group: EventLoopGroup
 
     /// Creates the agent: binds the gossip socket; loads keys and, when enrolled, the network state.
@@ -264,6 +265,7 @@ public actor Agent {
                 announceIfChanged()
             }
         }
+        renewCertificateIfDue(now: now)
         if now >= reconcileDue { reconcile(now: now) }
         if now - lastObservation >= observationInterval { observe(now: now) }
         saveSnapshot(force: false)

@@ -1,0 +1,123 @@
+@testable import MeshAgent
+import MeshCore
+import Testing
+
+/// The path manager on a virtual clock: no sockets, only probes, answers and relay messages.
+@Suite struct PathManagerTests {
+    let peer = NodeID(0xB), relayA = NodeID(0xA), relayC = NodeID(0xC)
+    let relayEndpoint = SocketEndpoint("198.51.100.1:40001")!
+
+    /// Advances `clock` in 50 ms ticks for `duration`, answering probes of the nodes in `answering`.
+    func run(_ paths: inout PathManager, clock: inout Timestamp, for duration: Interval, answering: Set<NodeID>,
+             relays: [NodeID] = [NodeID(0xA), NodeID(0xC)]) -> [PathManager.Action] {
+        var all: [PathManager.Action] = []
+        let end = clock + duration
+        while clock < end {
+            clock = clock + .milliseconds(50)
+            let actions = paths.tick(now: clock, relayCandidates: { _, excluded in relays.filter { !excluded.contains($0) } }, name: { $0.hex })
+            all += actions
+            for case let .probe(target, sequence) in actions where answering.contains(target) {
+                all += paths.probeAnswered(sequence, now: clock + .milliseconds(1))
+            }
+        }
+        return all
+    }
+
+    @Test func idlePeersAreNotProbed() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: .zero)
+        let actions = run(&paths, clock: &clock, for: .seconds(5), answering: [])
+        #expect(actions.isEmpty)
+        #expect(paths.route(to: peer) == .direct)
+    }
+
+    @Test func failedDirectPathAsksForARelayWithinHalfASecond() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = run(&paths, clock: &clock, for: .seconds(1), answering: [peer])
+        #expect(paths.route(to: peer) == .direct)
+        let cutAt = clock
+        var requested: Timestamp?
+        while requested == nil, clock - cutAt < .seconds(2) {
+            for case .requestRelay(relayA, peer, _) in run(&paths, clock: &clock, for: .milliseconds(50), answering: []) { requested = clock }
+        }
+        let delay = (requested ?? .distantFuture) - cutAt
+        #expect(delay <= .milliseconds(600), "relay requested after \(delay)")
+        #expect(paths.reason(for: peer)?.contains("direct probes unanswered") == true)
+        let actions = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        #expect(actions.contains(.reroute(peer)))
+        #expect(paths.route(to: peer) == .relayed(relay: relayA, endpoint: relayEndpoint))
+    }
+
+    @Test func healsWithHysteresisAndTellsThePeer() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        // Direct still broken: stays relayed (relay answers).
+        _ = run(&paths, clock: &clock, for: .seconds(3), answering: [relayA])
+        #expect(paths.route(to: peer) == .relayed(relay: relayA, endpoint: relayEndpoint))
+        // Direct healed: back after a few answered probes, releasing the relay and telling the peer.
+        paths.noteActivity(peer, now: clock)
+        let actions = run(&paths, clock: &clock, for: .seconds(3), answering: [relayA, peer])
+        #expect(paths.route(to: peer) == .direct)
+        #expect(actions.contains(.release(relay: relayA, peer: peer)))
+        #expect(actions.contains(.notifyDirect(peer)))
+    }
+
+    @Test func aSilentRelayIsReplaced() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        let actions = run(&paths, clock: &clock, for: .seconds(1), answering: [])
+        #expect(actions.contains { if case .requestRelay(relayC, peer, _) = $0 { return true } else { return false } })
+        #expect(paths.reason(for: peer)?.contains("stopped answering") == true)
+    }
+
+    @Test func anIdleRelayedPairGivesItsAllocationBack() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        let actions = run(&paths, clock: &clock, for: .seconds(12), answering: [relayA])
+        #expect(actions.contains(.release(relay: relayA, peer: peer)))
+        #expect(paths.route(to: peer) == .direct)
+    }
+
+    @Test func noRelayMeansUnreachableWithAReason() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = run(&paths, clock: &clock, for: .seconds(1), answering: [], relays: [])
+        #expect(paths.route(to: peer) == .unreachable)
+        #expect(paths.reason(for: peer)?.contains("no relay reachable from both ends") == true)
+    }
+
+    @Test func aRelapseDoublesTheWaitBeforeTheNextDirectRetry() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        #expect(paths.peers[peer]?.retryBackoff == .seconds(1))
+        _ = run(&paths, clock: &clock, for: .seconds(3), answering: [relayA, peer])
+        #expect(paths.route(to: peer) == .direct)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        #expect(paths.peers[peer]?.retryBackoff == .seconds(2))
+    }
+}
+
+@Suite struct RelayMessageTests {
+    @Test func everyMessageRoundTrips() {
+        let messages: [RelayMessage] = [
+            .pathProbe(sequence: 7), .pathAck(sequence: 7), .request(id: 9, peer: NodeID(3)),
+            .grant(id: 9, peer: NodeID(3), port: 40123, lease: 30), .refuse(id: 9, peer: NodeID(3), reason: .full),
+            .refresh(peer: NodeID(3)), .release(peer: NodeID(3)), .directRestored,
+        ]
+        for message in messages {
+            #expect(RelayMessage(type: message.code.rawValue, body: message.body) == message)
+        }
+    }
+
+    @Test func malformedBodiesAreRefused() {
+        #expect(RelayMessage(type: 0x26, body: [1, 2, 3]) == nil)
+        #expect(RelayMessage(type: 0x24, body: [0, 0, 0, 1, 9]) == nil)
+        #expect(RelayMessage(type: 0x28, body: [0, 0, 0, 1] + [UInt8](repeating: 0, count: 8) + [99]) == nil)
+        #expect(RelayMessage(type: 0x3F, body: []) == nil)
+    }
+}
