@@ -186,6 +186,43 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.lastError = lastError
         self.relay = relay
     }
+
+    enum CodingKeys: String, CodingKey {
+        case name, id, network, networkID, enrollment, interface, backend, addresses, peerCount, membersByState, drops, authority
+        case roles, wireGuardPublicKey, listenPort, gossipPort, gossipEndpoints, wireGuardEndpoints, behindNAT, recordVersion
+        case certificateExpiresAt, uptimeSeconds, version, lastError, relay
+    }
+
+    /// Encodes absent values as `null`, never omitting a key (a node that waits for `init` or
+    /// `join` has no name or network yet, and scripts still find the keys).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(id, forKey: .id)
+        try container.encode(network, forKey: .network)
+        try container.encode(networkID, forKey: .networkID)
+        try container.encode(enrollment, forKey: .enrollment)
+        try container.encode(interface, forKey: .interface)
+        try container.encode(backend, forKey: .backend)
+        try container.encode(addresses, forKey: .addresses)
+        try container.encode(peerCount, forKey: .peerCount)
+        try container.encode(membersByState, forKey: .membersByState)
+        try container.encode(drops, forKey: .drops)
+        try container.encode(authority, forKey: .authority)
+        try container.encode(roles, forKey: .roles)
+        try container.encode(wireGuardPublicKey, forKey: .wireGuardPublicKey)
+        try container.encode(listenPort, forKey: .listenPort)
+        try container.encode(gossipPort, forKey: .gossipPort)
+        try container.encode(gossipEndpoints, forKey: .gossipEndpoints)
+        try container.encode(wireGuardEndpoints, forKey: .wireGuardEndpoints)
+        try container.encode(behindNAT, forKey: .behindNAT)
+        try container.encode(recordVersion, forKey: .recordVersion)
+        try container.encode(certificateExpiresAt, forKey: .certificateExpiresAt)
+        try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try container.encode(version, forKey: .version)
+        try container.encode(lastError, forKey: .lastError)
+        try container.encode(relay, forKey: .relay)
+    }
 }
 
 /// `status --json` → `relay`: what this node relays.
