@@ -24,26 +24,29 @@ public struct Cluster: Sendable {
         return Int(address.value - 0x0A00_0001)
     }
 
-    /// Builds `count` nodes deterministically from `seed`.
-    public init(count: Int, seed: UInt64, start: Timestamp = Timestamp(seconds: 1_800_000_000)) throws {
+    /// Builds `count` nodes deterministically from `seed`; the keys and signatures are made on
+    /// `threads` threads (the result does not depend on how many).
+    public init(count: Int, seed: UInt64, start: Timestamp = Timestamp(seconds: 1_800_000_000), threads: Int = 1) throws {
         var random = SeededRandomNumberGenerator(seed: seed ^ 0x5EED)
         func seedBytes() -> SecretBytes {
             var bytes = [UInt8]()
             for _ in 0..<4 { withUnsafeBytes(of: random.next()) { bytes += $0 } }
             return SecretBytes(copying: bytes)
         }
-        authority = try Ed25519PrivateKey(seed: seedBytes())
+        let authority = try Ed25519PrivateKey(seed: seedBytes())
+        self.authority = authority
         guard let prefix = IPPrefix("100.64.0.0/10") else { throw TrustError.invalidPrefix("simulation prefix") }
-        settings = try NetworkSettings(
+        let settings = try NetworkSettings(
             networkID: NetworkID(bytes: (0..<16).map { UInt8(truncatingIfNeeded: seed >> (8 * UInt64($0 % 8))) }) ?? .random(),
             name: "simulation", authority: authority, ipv4Prefix: prefix, ipv6Prefix: nil, gossipPort: 51821,
             wireGuardPort: 51820, createdAt: start.seconds)
+        self.settings = settings
         self.start = start
-        var identities: [Ed25519PrivateKey] = [], certificates: [NodeCertificate] = [], records: [NodeRecord] = []
-        var table = MemberTable()
-        for index in 0..<count {
-            let identity = try Ed25519PrivateKey(seed: seedBytes())
-            let wireGuard = try X25519PublicKey(bytes: seedBytes().withUnsafeBytes { Array($0) })
+        // Seeds in a fixed order, then the expensive part (key pairs, signatures) in parallel.
+        let seeds = (0..<count).map { _ in (identity: seedBytes(), wireGuard: seedBytes()) }
+        let nodes = try Simulation.parallelMap(0..<count, threads: threads) { index in
+            let identity = try Ed25519PrivateKey(seed: seeds[index].identity)
+            let wireGuard = try X25519PublicKey(bytes: seeds[index].wireGuard.withUnsafeBytes { Array($0) })
             let address = IPAddress.v4(IPv4Address(0x6440_0000 + UInt32(index) + 1))
             let certificate = try NodeCertificate(
                 networkID: settings.networkID, serial: UInt64(index + 1), name: "node-\(index)", identityKey: identity.publicKey,
@@ -54,15 +57,16 @@ public struct Cluster: Sendable {
                 gossipEndpoints: [AnnouncedEndpoint(.local, Self.endpoint(of: index))],
                 wireGuardEndpoints: [AnnouncedEndpoint(.local, SocketEndpoint(address: Self.endpoint(of: index).address, port: 51820))],
                 announcedPrefixes: [IPPrefix(host: address)], relays: [], signedAt: start.seconds, signer: identity)
-            table.put(Member(certificate: certificate, record: record, status: .alive, statusChangedAt: start))
-            identities.append(identity)
-            certificates.append(certificate)
-            records.append(record)
+            return (identity, certificate, record)
         }
-        self.identities = identities
-        self.certificates = certificates
-        self.records = records
-        self.snapshot = table
+        var table = MemberTable()
+        for (_, certificate, record) in nodes {
+            table.put(Member(certificate: certificate, record: record, status: .alive, statusChangedAt: start))
+        }
+        identities = nodes.map(\.0)
+        certificates = nodes.map(\.1)
+        records = nodes.map(\.2)
+        snapshot = table
     }
 
     /// What node `index` announces.

@@ -8,18 +8,28 @@ import MeshCrypto
 /// `meshsim --crypto real` uses X25519 instead.
 public struct SimulatedKeyAgreement: KeyAgreement {
     /// Public keys of the cluster's identities, computed once and shared by every node (the
-    /// function is the same; the table only saves recomputing it for each pair of nodes).
-    private let publicKeys: [Ed25519PublicKey: [UInt8]]
+    /// function is the same; the table only saves recomputing it for each pair of nodes). Keyed
+    /// by the identity key's first 8 bytes, which is cheaper to hash than the whole key.
+    private let publicKeys: [UInt64: (identity: Ed25519PublicKey, publicKey: [UInt8])]
 
     /// A stand-in that computes every public key when asked.
     public init() { publicKeys = [:] }
 
     /// A stand-in with the public keys of `identities` computed up front.
     public init(identities: [Ed25519PublicKey]) {
-        var keys: [Ed25519PublicKey: [UInt8]] = [:]
+        var keys: [UInt64: (identity: Ed25519PublicKey, publicKey: [UInt8])] = [:]
         keys.reserveCapacity(identities.count)
-        for identity in identities { keys[identity] = Self.publicKey(of: identity) }
+        for identity in identities { keys[Self.prefix(of: identity)] = (identity, Self.publicKey(of: identity)) }
         publicKeys = keys
+    }
+
+    private static func prefix(of identity: Ed25519PublicKey) -> UInt64 {
+        identity.bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    private func lookUp(_ identity: Ed25519PublicKey) -> [UInt8] {
+        if let entry = publicKeys[Self.prefix(of: identity)], entry.identity == identity { return entry.publicKey }
+        return Self.publicKey(of: identity)
     }
 
     private static func publicKey(of identity: Ed25519PublicKey) -> [UInt8] {
@@ -27,12 +37,12 @@ public struct SimulatedKeyAgreement: KeyAgreement {
     }
 
     public func staticKeyPair(for identity: Ed25519PrivateKey) -> (secret: SecretBytes, publicKey: [UInt8]) {
-        let key = publicKeys[identity.publicKey] ?? Self.publicKey(of: identity.publicKey)
+        let key = lookUp(identity.publicKey)
         return (SecretBytes(copying: key), key)
     }
 
     public func staticPublicKey(for identity: Ed25519PublicKey) throws -> [UInt8] {
-        publicKeys[identity] ?? Self.publicKey(of: identity)
+        lookUp(identity)
     }
 
     public func ephemeralKeyPair(using generator: inout RandomSource) -> (secret: SecretBytes, publicKey: [UInt8]) {

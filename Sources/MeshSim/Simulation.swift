@@ -1,78 +1,112 @@
-import HeapModule
+import Dispatch
 import MeshCore
+import Synchronization
 
 /// A deterministic world of simulated nodes: real ``MeshNode`` state machines on virtual time,
 /// connected by a ``NetworkModel``, with crashes, restarts and partitions. The same seed gives the
-/// same run.
+/// same run, whatever the number of threads.
+///
+/// With several threads, the nodes are split into shards (several per thread, so a thread that
+/// the operating system pauses holds up little) that advance in steps no longer than the
+/// network's smallest one-way latency: a datagram sent during a step arrives after it, so shards
+/// exchange datagrams only between steps (conservative parallel discrete-event simulation). Each
+/// node draws its datagrams' fate (loss, delay) from its own generator, and events at the same
+/// instant are ordered by who scheduled them, so nothing depends on the split or on timing.
 public final class Simulation {
     /// The trust material and starting snapshot.
     public let cluster: Cluster
     /// The network.
-    public var network: NetworkModel
+    public let network: NetworkModel
     /// Protocol timing for every node.
     public let timing: MeshTiming
     /// Current virtual time.
     public private(set) var now: Timestamp
+    /// Number of threads that run the nodes.
+    public let threads: Int
 
     /// Live nodes by index (nil: crashed).
     public private(set) var nodes: [MeshNode?]
     /// Partition group of each node; datagrams cross only within a group. Empty: no partition.
     public var partition: [Int] = []
-    /// Observer of node events, for metrics.
+    /// Observer of node events, for metrics. During a run it sees each step's events at the end
+    /// of the step, in order of time, then node index.
     public var onEvent: ((Int, NodeEvent, Timestamp) -> Void)?
 
     private let agreement: any KeyAgreement
     private var random: SeededRandomNumberGenerator
-    private var queue = Heap<SimulationEvent>()
-    private var sequence: UInt64 = 0
-    /// Datagrams in flight, by slot (see ``SimulationEvent/slot``), and the free slots.
-    private var inFlight: [[UInt8]] = []
-    private var freeSlots: [Int32] = []
-    private var scheduledWake: [Timestamp]
+    private let shards: [Shard]
+    /// The mailbox set the next step reads (and that flushes between steps write).
+    private var pendingParity = 0
     /// Highest record version each node signed, so a restart continues above it.
     private var lastVersions: [UInt64]
-    /// Bytes sent per node in the current one-second window, and the largest window seen.
-    public private(set) var bytesSent: [UInt64]
-    public private(set) var peakBytesPerSecond: [UInt64]
-    private var windowBytes: [UInt64]
-    private var windowStart: Timestamp
-    /// Datagrams handed to the network, and delivered.
-    public private(set) var datagramsSent: UInt64 = 0
-    public private(set) var datagramsDelivered: UInt64 = 0
+
+    /// Shards per thread when running on several.
+    static let shardsPerThread = 4
 
     /// Per-datagram overhead counted in bandwidth figures (IPv4 + UDP headers).
     public static let headerOverhead: UInt64 = 28
+    /// The window over which peak bandwidth is measured.
+    public static let bandwidthWindow = Interval.seconds(1)
 
-    public init(cluster: Cluster, network: NetworkModel, timing: MeshTiming = .default, seed: UInt64, realCrypto: Bool = false) throws {
+    /// Builds the world and boots every node from the cluster's snapshot.
+    ///
+    /// - Parameter threads: threads to run the nodes on (at least 1); a network without a
+    ///   minimum latency always runs on one.
+    public init(
+        cluster: Cluster, network: NetworkModel, timing: MeshTiming = .default, seed: UInt64, realCrypto: Bool = false,
+        threads: Int = 1
+    ) throws {
         self.cluster = cluster
         self.network = network
         self.timing = timing
         self.now = cluster.start
-        self.agreement = realCrypto ? X25519KeyAgreement() : SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
-        self.random = SeededRandomNumberGenerator(seed: seed)
         let count = cluster.identities.count
+        let threads = network.latency.nanoseconds > 0 ? max(1, min(threads, count)) : 1
+        self.threads = threads
+        let shardCount = threads == 1 ? 1 : min(count, threads * Self.shardsPerThread)
+        self.agreement = realCrypto ? X25519KeyAgreement() : SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
+        var random = SeededRandomNumberGenerator(seed: seed)
+        let nodeSeeds = (0..<count).map { _ in random.next() }
+        let networkSeeds = (0..<count).map { _ in random.next() }
+        self.random = random
+        let mailboxes = Mailboxes(shardCount: shardCount)
+        shards = (0..<shardCount).map { shard in
+            Shard(index: shard, shardCount: shardCount, nodeCount: count, network: network, now: cluster.start,
+                  networkSeeds: stride(from: shard, to: count, by: shardCount).map { networkSeeds[$0] }, mailboxes: mailboxes)
+        }
         nodes = Array(repeating: nil, count: count)
-        scheduledWake = Array(repeating: .distantFuture, count: count)
         lastVersions = Array(repeating: 0, count: count)
-        bytesSent = Array(repeating: 0, count: count)
-        peakBytesPerSecond = Array(repeating: 0, count: count)
-        windowBytes = Array(repeating: 0, count: count)
-        windowStart = cluster.start
-        for index in 0..<count { try boot(index, members: cluster.snapshot) }
+        // Booting verifies and signs; do it on every thread, then install the nodes in order.
+        let booted = try Self.parallelMap(0..<count, threads: threads) { [cluster, timing, agreement, now] index in
+            try MeshNode(
+                identity: cluster.identities[index], certificate: cluster.certificates[index], settings: cluster.settings,
+                announcement: cluster.announcement(of: index), members: cluster.snapshot, previousVersion: 0,
+                resume: cluster.records[index], newcomer: false,
+                timing: timing, agreement: agreement, random: .seeded(nodeSeeds[index]), now: now)
+        }
+        for (index, node) in booted.enumerated() { install(node, at: index) }
     }
 
-    /// Starts node `index` with `members` as its persisted view.
+    private func shard(of index: Int) -> (shard: Shard, local: Int) {
+        (shards[index % shards.count], index / shards.count)
+    }
+
+    /// Installs a booted node and sends what it has to say.
+    private func install(_ node: MeshNode, at index: Int) {
+        nodes[index] = node
+        lastVersions[index] = node.localRecord.version
+        let (shard, local) = shard(of: index)
+        shard.set(node, at: local)
+        flushNow(index)
+    }
+
+    /// Restarts node `index` with `members` as its persisted view; it signs a new record version.
     private func boot(_ index: Int, members: MemberTable) throws {
-        // The first boot resumes the snapshot's record (a converged start); a restart signs a new version.
-        let firstBoot = lastVersions[index] == 0
         let node = try MeshNode(
             identity: cluster.identities[index], certificate: cluster.certificates[index], settings: cluster.settings,
             announcement: cluster.announcement(of: index), members: members, previousVersion: lastVersions[index],
-            resume: firstBoot ? cluster.records[index] : nil, newcomer: !firstBoot,
-            timing: timing, agreement: agreement, random: .seeded(random.next()), now: now)
-        nodes[index] = node
-        lastVersions[index] = node.localRecord.version
-        flush(index)
+            resume: nil, newcomer: true, timing: timing, agreement: agreement, random: .seeded(random.next()), now: now)
+        install(node, at: index)
     }
 
     // MARK: Faults
@@ -83,7 +117,8 @@ public final class Simulation {
         let table = nodes[index]?.members
         if let node = nodes[index] { lastVersions[index] = node.localRecord.version }
         nodes[index] = nil
-        scheduledWake[index] = .distantFuture
+        let (shard, local) = shard(of: index)
+        shard.set(nil, at: local)
         return table
     }
 
@@ -99,101 +134,147 @@ public final class Simulation {
     /// Changes what node `index` announces (a new endpoint): a record change to measure.
     public func announce(_ index: Int, _ announcement: LocalAnnouncement) {
         nodes[index]?.announce(announcement, now: now)
-        flush(index)
+        flushNow(index)
     }
 
     /// Makes node `index` leave gracefully.
     public func leave(_ index: Int) {
         nodes[index]?.leave(now: now)
-        flush(index)
+        flushNow(index)
+    }
+
+    /// Sends node `index`'s output at the current time, between steps.
+    private func flushNow(_ index: Int) {
+        prepareShards()
+        let (shard, local) = shard(of: index)
+        shard.now = now
+        shard.writeParity = pendingParity
+        shard.flush(local)
+        reportEvents()
     }
 
     // MARK: Running
 
     /// Runs events until virtual time reaches `end`.
     public func run(until end: Timestamp) {
-        while let next = queue.min, next.time <= end {
-            guard let event = queue.popMin() else { break }
-            now = event.time
-            rollWindow()
-            let index = Int(event.node)
-            if event.source == SimulationEvent.timer {
-                guard let node = nodes[index], scheduledWake[index] == event.time else { continue }
-                scheduledWake[index] = .distantFuture
-                node.tick(now: now)
-                flush(index, node)
+        prepareShards()
+        let step = network.latency
+        let stop = Timestamp(nanoseconds: end.nanoseconds &+ 1)
+        while let first = shards.compactMap(\.nextEventTime).min(), first <= end {
+            // Everything sent in [first, limit) arrives at or after `limit`.
+            let limit = shards.count > 1 ? min(first + step, stop) : stop
+            if shards.count > 1 {
+                // This step reads the mailboxes the last one wrote, and writes the others.
+                let write = 1 - pendingParity
+                for shard in shards { shard.writeParity = write }
+                pendingParity = write
+                // Each thread takes the next shard not yet run, until none is left.
+                let shards = self.shards, next = ShardCounter()
+                DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                    while true {
+                        let shard = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard shard < shards.count else { return }
+                        shards[shard].step(before: limit)
+                    }
+                }
             } else {
-                let datagram = inFlight[Int(event.slot)]
-                inFlight[Int(event.slot)] = []
-                freeSlots.append(event.slot)
-                guard let node = nodes[index] else { continue }
-                datagramsDelivered += 1
-                node.receive(datagram, from: Cluster.endpoint(of: Int(event.source)), now: now)
-                flush(index, node)
+                shards[0].run(before: limit)
             }
+            reportEvents()
         }
         now = max(now, end)
-        rollWindow()
+        for shard in shards { shard.now = now }
     }
 
     /// Runs for `interval` of virtual time.
     public func run(for interval: Interval) { run(until: now + interval) }
 
-    /// Sends a node's output into the network and reschedules its timer.
-    private func flush(_ index: Int) {
-        guard let node = nodes[index] else { return }
-        flush(index, node)
-    }
-
-    private func flush(_ index: Int, _ node: MeshNode) {
-        let (datagrams, events) = node.drainOutput()
-        if let onEvent { for event in events { onEvent(index, event, now) } }
-        for datagram in datagrams {
-            let size = UInt64(datagram.bytes.count) + Self.headerOverhead
-            bytesSent[index] += size
-            windowBytes[index] += size
-            datagramsSent += 1
-            guard let target = Cluster.index(of: datagram.endpoint), target < nodes.count, target != index else { continue }
-            if !partition.isEmpty, partition[index] != partition[target] { continue }
-            guard let delay = network.delay(using: &random) else { continue }
-            let slot: Int32
-            if let free = freeSlots.popLast() {
-                slot = free
-                inFlight[Int(slot)] = datagram.bytes
-            } else {
-                slot = Int32(inFlight.count)
-                inFlight.append(datagram.bytes)
-            }
-            push(now + delay, node: target, source: Int32(index), slot: slot)
-        }
-        let deadline = max(node.nextDeadline, now)
-        if deadline < scheduledWake[index] {
-            scheduledWake[index] = deadline
-            push(deadline, node: index, source: SimulationEvent.timer, slot: 0)
+    /// Gives the shards the current partition and whether events are observed.
+    private func prepareShards() {
+        for shard in shards {
+            shard.partition = partition
+            shard.observing = onEvent != nil
         }
     }
 
-    private func push(_ time: Timestamp, node: Int, source: Int32, slot: Int32) {
-        sequence += 1
-        queue.insert(SimulationEvent(time: time, sequence: sequence, node: Int32(node), source: source, slot: slot))
+    /// Passes the step's node events to the observer, in order of time, then node.
+    private func reportEvents() {
+        var logged: [LoggedEvent] = []
+        for shard in shards { logged += shard.takeLog() }
+        guard let onEvent, !logged.isEmpty else { return }
+        logged.sort { ($0.time, $0.node, $0.sequence) < ($1.time, $1.node, $1.sequence) }
+        for entry in logged { onEvent(entry.node, entry.event, entry.time) }
     }
 
-    private func rollWindow() {
-        guard now - windowStart >= .seconds(1) else { return }
-        for index in windowBytes.indices where windowBytes[index] > 0 {
-            peakBytesPerSecond[index] = max(peakBytesPerSecond[index], windowBytes[index])
-            windowBytes[index] = 0
+    // MARK: Traffic
+
+    /// Bytes each node sent since the counters were reset (UDP payload plus ``headerOverhead``).
+    public var bytesSent: [UInt64] {
+        (0..<nodes.count).map { index in
+            let (shard, local) = shard(of: index)
+            return shard.bytesSent[local]
         }
-        windowStart = now
     }
+
+    /// The most bytes each node sent in one complete ``bandwidthWindow`` (windows are aligned to
+    /// the last reset of the counters).
+    public var peakBytesPerSecond: [UInt64] {
+        (0..<nodes.count).map { index in
+            let (shard, local) = shard(of: index)
+            return shard.peakBytes(local, at: now)
+        }
+    }
+
+    /// Datagrams handed to the network.
+    public var datagramsSent: UInt64 { shards.reduce(0) { $0 + $1.datagramsSent } }
+    /// Datagrams delivered to a running node.
+    public var datagramsDelivered: UInt64 { shards.reduce(0) { $0 + $1.datagramsDelivered } }
 
     /// Resets bandwidth counters (to measure from the end of a warm-up).
     public func resetTrafficCounters() {
-        for index in bytesSent.indices {
-            bytesSent[index] = 0
-            peakBytesPerSecond[index] = 0
-            windowBytes[index] = 0
+        for shard in shards { shard.resetTrafficCounters(at: now) }
+    }
+
+    // MARK: Threads
+
+    /// `transform` over `range` on `threads` threads, results in order.
+    static func parallelMap<T>(_ range: Range<Int>, threads: Int, _ transform: @Sendable (Int) throws -> T) throws -> [T] {
+        guard threads > 1, range.count > 1 else { return try range.map(transform) }
+        let results = ResultBuffer<T>(count: range.count)
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            for offset in stride(from: part, to: range.count, by: threads) {
+                results.set(offset, Result { try transform(range.lowerBound + offset) })
+            }
         }
-        windowStart = now
+        return try results.values()
+    }
+}
+
+/// The next shard to run in a step, shared by the threads.
+private final class ShardCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// Results written by several threads, each to its own indexes.
+private final class ResultBuffer<T>: @unchecked Sendable {
+    private var storage: UnsafeMutableBufferPointer<Result<T, any Error>?>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    func set(_ index: Int, _ result: Result<T, any Error>) { storage[index] = result }
+
+    func values() throws -> [T] {
+        try storage.map { result in
+            guard let result else { preconditionFailure("every index is computed") }
+            return try result.get()
+        }
     }
 }

@@ -11,6 +11,8 @@ public struct StandardScenario: Sendable {
     public var network = NetworkModel()
     public var timing = MeshTiming.default
     public var realCrypto = false
+    /// Threads that run the nodes; the figures do not depend on it.
+    public var threads = 1
     public var warmup = Interval.seconds(5)
     /// Longest wait for the record change to reach everyone.
     public var convergenceLimit = Interval.seconds(30)
@@ -26,8 +28,9 @@ public struct StandardScenario: Sendable {
 
     public func run() throws -> SimulationReport {
         let wallStart = Date()
-        let cluster = try Cluster(count: nodes, seed: seed)
-        let simulation = try Simulation(cluster: cluster, network: network, timing: timing, seed: seed, realCrypto: realCrypto)
+        let cluster = try Cluster(count: nodes, seed: seed, threads: threads)
+        let simulation = try Simulation(
+            cluster: cluster, network: network, timing: timing, seed: seed, realCrypto: realCrypto, threads: threads)
         let changed = 0
         let crashed = nodes - 1
         var changeVersion = UInt64.max

@@ -33,6 +33,9 @@ struct Meshsim: ParsableCommand {
     @Option(help: "Key agreement: simulated (fast stand-in, default) or real (X25519).")
     var crypto: String = "simulated"
 
+    @Option(help: "Threads to run the nodes on; the figures are the same for any number. Default: the processors not busy with other work (from the load average).")
+    var threads: Int?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -43,6 +46,7 @@ struct Meshsim: ParsableCommand {
         guard nodes >= 2 else { throw ValidationError("--nodes must be at least 2") }
         guard (0..<1).contains(loss) else { throw ValidationError("--loss must be at least 0 and below 1") }
         guard ["simulated", "real"].contains(crypto) else { throw ValidationError("--crypto must be simulated or real") }
+        guard (threads ?? 1) >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -54,6 +58,7 @@ struct Meshsim: ParsableCommand {
         scenario.network.latency = .milliseconds(latencyMs)
         scenario.network.jitter = .milliseconds(jitterMs)
         scenario.realCrypto = crypto == "real"
+        scenario.threads = threadCount
         let report = try scenario.run()
         if json {
             let encoder = JSONEncoder()
@@ -69,9 +74,9 @@ struct Meshsim: ParsableCommand {
 
     /// A diagnostic run: datagrams per virtual second, then messages by type and drops, summed over nodes.
     func runTrace(seconds: Int) throws {
-        let cluster = try Cluster(count: nodes, seed: seed)
+        let cluster = try Cluster(count: nodes, seed: seed, threads: threadCount)
         let network = NetworkModel(latency: .milliseconds(latencyMs), jitter: .milliseconds(jitterMs), loss: loss)
-        let simulation = try Simulation(cluster: cluster, network: network, seed: seed, realCrypto: crypto == "real")
+        let simulation = try Simulation(cluster: cluster, network: network, seed: seed, realCrypto: crypto == "real", threads: threadCount)
         func messageTotals() -> [UInt64] {
             simulation.nodes.compactMap { $0?.statistics.messagesSent }.reduce(into: [UInt64](repeating: 0, count: 64)) { sum, counts in
                 for index in counts.indices { sum[index] += counts[index] }
@@ -109,6 +114,17 @@ struct Meshsim: ParsableCommand {
         print("probes \(statistics.map(\.probesSent).reduce(0, +)) failed \(statistics.map(\.probesFailed).reduce(0, +))",
               "suspicions \(statistics.map(\.suspicionsRaised).reduce(0, +)) refutations \(statistics.map(\.refutations).reduce(0, +))",
               "deaths \(statistics.map(\.deathsDeclared).reduce(0, +))")
+    }
+
+    /// The threads to use: as asked, else the processors that the load average says are idle
+    /// (on a busy machine a second thread waits for the first more than it helps).
+    var threadCount: Int {
+        if let threads { return threads }
+        let processors = ProcessInfo.processInfo.activeProcessorCount
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let load = text.split(separator: " ").first.flatMap({ Double($0) })
+        else { return 1 }
+        return max(1, min(processors, processors - Int(load.rounded())))
     }
 
     static func table(_ report: SimulationReport) -> String {

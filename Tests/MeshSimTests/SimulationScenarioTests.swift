@@ -55,6 +55,20 @@ import Testing
         #expect(first.datagrams != other.datagrams || first.bytesPerNodePerSecond != other.bytesPerNodePerSecond)
     }
 
+    @Test func threadsDoNotChangeTheResult() throws {
+        func run(threads: Int) throws -> SimulationReport {
+            var scenario = StandardScenario(nodes: 80, loss: 0.03, seed: 7)
+            scenario.detectionLimit = .seconds(40)
+            scenario.threads = threads
+            var report = try scenario.run()
+            report.wallSeconds = 0
+            return report
+        }
+        let one = try run(threads: 1)
+        #expect(try run(threads: 2) == one)
+        #expect(try run(threads: 3) == one)
+    }
+
     @Test func partitionThatHealsConverges() throws {
         let cluster = try Cluster(count: 120, seed: 13)
         let simulation = try Simulation(cluster: cluster, network: NetworkModel(), seed: 13)

@@ -9,6 +9,9 @@ struct Suspicion {
     /// Confirmations after which the timeout reaches its minimum.
     let expectedConfirmations: Int
     private(set) var reporters: Set<NodeID>
+    /// When the suspicion becomes a death verdict (``startedAt`` plus ``timeout``), kept current
+    /// as confirmations arrive: timers read it on every event.
+    private(set) var deadline: Timestamp
 
     init(version: UInt64, reporter: NodeID, startedAt: Timestamp, minimum: Interval, maximum: Interval, expectedConfirmations: Int) {
         self.version = version
@@ -17,13 +20,17 @@ struct Suspicion {
         self.maximum = maximum
         self.expectedConfirmations = max(1, expectedConfirmations)
         self.reporters = [reporter]
+        self.deadline = startedAt  // every property set: `timeout` may be read now
+        self.deadline = startedAt + timeout
     }
 
     /// Records a confirmation; returns true if it is new and still shortens the timeout (only
     /// then is it worth gossiping: beyond the expected count, confirmations change nothing).
     mutating func confirm(by reporter: NodeID) -> Bool {
         guard confirmations < expectedConfirmations else { return false }
-        return reporters.insert(reporter).inserted
+        guard reporters.insert(reporter).inserted else { return false }
+        deadline = startedAt + timeout
+        return true
     }
 
     /// Independent confirmations beyond the first report.
@@ -36,8 +43,6 @@ struct Suspicion {
         let seconds = maximum.seconds - (maximum.seconds - minimum.seconds) * fraction
         return .seconds(max(minimum.seconds, seconds))
     }
-
-    var deadline: Timestamp { startedAt + timeout }
 }
 
 #if canImport(Glibc)
