@@ -55,6 +55,9 @@ public final class PingStream: @unchecked Sendable {
         }
     }
 
+    /// Arrival times of the replies so far (the stream keeps running).
+    public var replyTimesSoFar: [Double] { Self.replies(process.output).map(\.time) }
+
     /// Waits for a counted stream to end by itself (killing it after `timeout`), or, with
     /// `interrupt`, stops it now (SIGINT, so ping prints its summary); returns what it saw.
     public func finish(interrupt: Bool = false, timeout: Double = 120) throws -> Summary {

@@ -35,8 +35,11 @@ enum AgentLab {
         return backend
     }
 
-    /// The folder of the built products: the test bundle sits beside meshd and meshctl.
+    /// The folder with meshd and meshctl: `MESHWORK_AGENT_BINARIES` when set (the kernel tier runs
+    /// release builds in the VM, where debug builds are too slow for the protocol's timers),
+    /// otherwise beside the test bundle.
     static var binaries: String {
+        if let folder = ProcessInfo.processInfo.environment["MESHWORK_AGENT_BINARIES"], !folder.isEmpty { return folder }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().path
     }
