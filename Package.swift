@@ -132,6 +132,15 @@ let package = Package(
             dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"],
             path: "Benchmarks/WireGuardBenchmark"
         ),
+        // Relay and failover: outage, time back to direct, throughput, raw forwarding (needs meshd and meshctl beside it).
+        .executableTarget(
+            name: "RelayBenchmark",
+            dependencies: [
+                "MeshAgent", "MeshLab", "MeshCore", "meshd", "meshctl",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RelayBenchmark"
+        ),
         .testTarget(name: "WireGuardControlTests", dependencies: ["WireGuardControl", "MeshCore", "MeshCrypto"]),
         // The contract suite against real WireGuard; enabled by MESHWORK_WG_BACKEND (tiers lab and kernel).
         .testTarget(

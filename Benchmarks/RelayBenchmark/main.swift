@@ -1,0 +1,100 @@
+// Relay and failover benchmarks (issue 6, point 8). Needs root; builds labs in network namespaces.
+//
+//   swift build -c release --product RelayBenchmark      # also builds meshd and meshctl beside it
+//   .build/release/RelayBenchmark failover   [--trials 10] [--hold 5] [--warmup 3] [--settle 62] [--backend userspace]
+//   .build/release/RelayBenchmark throughput [--trials 10] [--seconds 5] [--omit 1] [--backend userspace]
+//   .build/release/RelayBenchmark forward    [--trials 10] [--sizes 64,1400] [--window 2] [--relay-cpu 1] [--sender-cpu 0] [--rps yes|no]
+//
+// Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Relay and failover".
+// Helpers the forward benchmark starts inside its namespaces: `blast`, `latch`, `relay-node`.
+import Foundation
+import MeshLab
+
+/// The lab being used, torn down on SIGINT/SIGTERM as well as on the normal way out.
+final class LabHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lab: Lab?
+    func set(_ lab: Lab?) { lock.withLock { self.lab = lab } }
+    func teardown() { lock.withLock { lab }?.teardown() }
+}
+
+let holder = LabHolder()
+let arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? "help"
+
+/// `--name value` pairs after the command.
+func options(_ arguments: ArraySlice<String>) throws -> [String: String] {
+    var result: [String: String] = [:]
+    var iterator = arguments.makeIterator()
+    while let name = iterator.next() {
+        guard name.hasPrefix("--"), let value = iterator.next() else { throw LabError.failed("expected --option value, got \(name)") }
+        result[name] = value
+    }
+    return result
+}
+
+func cpu(_ text: String?, default value: Int?) -> Int? {
+    guard let text else { return value }
+    return text == "none" ? nil : Int(text)
+}
+
+let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+let binaries = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+
+var signalSources: [DispatchSourceSignal] = []
+for signalNumber in [SIGINT, SIGTERM] {
+    signal(signalNumber, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+    source.setEventHandler {
+        holder.teardown()
+        exit(128 + signalNumber)
+    }
+    source.resume()
+    signalSources.append(source)
+}
+
+do {
+    let given = try options(arguments.dropFirst())
+    switch command {
+    case "failover", "throughput", "forward":
+        let lab = try Lab(prefix: "mwrbench")
+        holder.set(lab)
+        defer { lab.teardown() }
+        let backend = given["--backend"] ?? "userspace"
+        let trials = Int(given["--trials"] ?? "") ?? 10
+        switch command {
+        case "failover":
+            var benchmark = FailoverBenchmark()
+            benchmark.trials = trials
+            benchmark.hold = Double(given["--hold"] ?? "") ?? benchmark.hold
+            benchmark.warmup = Double(given["--warmup"] ?? "") ?? benchmark.warmup
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        case "throughput":
+            var benchmark = ThroughputBenchmark()
+            benchmark.trials = trials
+            benchmark.seconds = Int(given["--seconds"] ?? "") ?? benchmark.seconds
+            benchmark.omit = Int(given["--omit"] ?? "") ?? benchmark.omit
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        default:
+            var benchmark = ForwardingBenchmark()
+            benchmark.trials = trials
+            benchmark.sizes = given["--sizes"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? benchmark.sizes
+            benchmark.window = Double(given["--window"] ?? "") ?? benchmark.window
+            benchmark.relayCPU = cpu(given["--relay-cpu"], default: benchmark.relayCPU)
+            benchmark.senderCPU = cpu(given["--sender-cpu"], default: benchmark.senderCPU)
+            benchmark.steerReceive = given["--rps"].map { $0 != "no" } ?? benchmark.steerReceive
+            try benchmark.run(lab: lab, executable: executable)
+        }
+    case "blast": try Tools.blast(given)
+    case "latch": try Tools.latch(given)
+    case "relay-node": try await Tools.relayNode(given)
+    default:
+        print("usage: RelayBenchmark failover|throughput|forward [--option value ...] (see the top of Benchmarks/RelayBenchmark/main.swift)")
+        exit(command == "help" ? 0 : 2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("RelayBenchmark: \(error)\n".utf8))
+    holder.teardown()
+    exit(1)
+}
