@@ -61,10 +61,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // sendmmsg(2) and UDP GSO for Swift (the relay's batched sends).
+        .target(name: "CUDP"),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
         .target(
             name: "MeshAgent",
             dependencies: [
+                "CUDP",
                 "MeshCore",
                 "MeshCrypto",
                 "WireGuardControl",

@@ -47,6 +47,7 @@ public final class RelayService: Sendable {
     public let limits: Limits
     private let group: EventLoopGroup
     private let allocations = Mutex<[Pair: (allocation: Allocation, forwarder: PairForwarder)]>([:])
+    private let batches = Mutex<[ObjectIdentifier: SendBatch]>([:])
     /// Forwarded and dropped traffic.
     public let counters = RelayCounters()
 
@@ -73,12 +74,12 @@ public final class RelayService: Sendable {
         }
         guard allocationCount < limits.maximumAllocations else { throw RelayError.full }
         let loop = group.next()
-        let forwarder = PairForwarder(counters: counters, bytesPerSecond: limits.bytesPerSecond)
+        let forwarder = PairForwarder(pair: pair, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
         forwarder.allow(requester, from: requesterAddress)
         forwarder.allow(peer, from: peerAddress)
         var ports: [NodeID: UInt16] = [:]
-        for member in [pair.low, pair.high] {
-            let socket = try await bindRandomPort(on: loop, forwarder: forwarder, side: member)
+        for (side, member) in [pair.low, pair.high].enumerated() {
+            let socket = try await bindRandomPort(on: loop, forwarder: forwarder, side: side)
             ports[member] = socket.port
         }
         let allocation = Allocation(pair: pair, ports: ports, expiresAt: now + limits.lease)
@@ -133,7 +134,18 @@ public final class RelayService: Sendable {
         for forwarder in all { forwarder.close() }
     }
 
-    private func bindRandomPort(on loop: EventLoop, forwarder: PairForwarder, side: NodeID) async throws -> UDPSocket {
+    /// The send batch of `loop`, shared by every port read on it (one port's read burst is
+    /// flushed before the next port is read).
+    private func batch(for loop: EventLoop) -> SendBatch {
+        batches.withLock { table in
+            if let existing = table[ObjectIdentifier(loop)] { return existing }
+            let created = SendBatch()
+            table[ObjectIdentifier(loop)] = created
+            return created
+        }
+    }
+
+    private func bindRandomPort(on loop: EventLoop, forwarder: PairForwarder, side: Int) async throws -> UDPSocket {
         for _ in 0..<32 {
             let port = UInt16.random(in: limits.ports)
             do {
@@ -168,8 +180,14 @@ public final class RelayCounters: Sendable {
 
 /// The forwarding state of one pair. Both of its channels live on one event loop, so the state
 /// is touched from that loop only (the agent's calls hop onto it).
+///
+/// The hot path (``received(_:from:side:)``) allocates nothing: the sides are two slots mutated in
+/// place, and the datagram is copied into the loop's ``SendBatch``, which the port's
+/// `channelReadComplete` flushes — one `sendmmsg` (with UDP GSO for runs of equal-sized
+/// datagrams) per read burst instead of one `sendto` per datagram.
 final class PairForwarder: @unchecked Sendable {
     private struct Side {
+        let member: NodeID
         var socket: UDPSocket?
         var allowedAddress: IPAddress?
         var latched: SocketEndpoint?
@@ -179,34 +197,45 @@ final class PairForwarder: @unchecked Sendable {
         var tokensUpdated: NIODeadline
     }
 
-    private var sides: [NodeID: Side] = [:]
+    /// The pair's two sides: index 0 is `pair.low`, 1 is `pair.high`.
+    private var sides: [Side]
     private let counters: RelayCounters
     private let bytesPerSecond: Double
+    private let batch: SendBatch
     private var closed = false
 
-    init(counters: RelayCounters, bytesPerSecond: UInt64) {
+    init(pair: RelayService.Pair, counters: RelayCounters, bytesPerSecond: UInt64, batch: SendBatch) {
         self.counters = counters
         self.bytesPerSecond = Double(bytesPerSecond)
+        self.batch = batch
+        let now = NIODeadline.now()
+        sides = [pair.low, pair.high].map { Side(member: $0, tokens: Double(bytesPerSecond), tokensUpdated: now) }
     }
 
-    private var loop: EventLoop? { sides.values.compactMap(\.socket).first?.channel.eventLoop }
+    /// The slot of `member` (0 or 1), nil for a node outside the pair.
+    func side(of member: NodeID) -> Int? {
+        sides[0].member == member ? 0 : sides[1].member == member ? 1 : nil
+    }
 
-    func attach(_ socket: UDPSocket, side: NodeID) {
+    private var loop: EventLoop? { sides.lazy.compactMap(\.socket).first?.channel.eventLoop }
+
+    func attach(_ socket: UDPSocket, side: Int) {
         socket.channel.eventLoop.execute {
-            self.sides[side, default: self.emptySide()].socket = socket
+            self.sides[side].socket = socket
         }
     }
 
     /// Lets `member` send from `address` (its authenticated address on the secure channel).
     func allow(_ member: NodeID, from address: IPAddress) {
-        let apply = { self.sides[member, default: self.emptySide()].allowedAddress = address }
+        guard let side = side(of: member) else { return }
+        let apply: @Sendable () -> Void = { self.sides[side].allowedAddress = address }
         if let loop { loop.execute(apply) } else { apply() }
     }
 
     func close() {
-        let run = {
+        let run: @Sendable () -> Void = {
             self.closed = true
-            for side in self.sides.values {
+            for side in self.sides {
                 guard let socket = side.socket else { continue }
                 Task { await socket.close() }
             }
@@ -214,53 +243,53 @@ final class PairForwarder: @unchecked Sendable {
         if let loop { loop.execute(run) } else { run() }
     }
 
-    private func emptySide() -> Side {
-        Side(socket: nil, allowedAddress: nil, latched: nil, tokens: bytesPerSecond, tokensUpdated: .now())
-    }
-
-    /// A datagram from `side`'s member arrived on its port: forward it out of the other port.
-    func received(_ buffer: ByteBuffer, from source: SocketEndpoint, side member: NodeID) {
-        guard !closed, var mine = sides[member], let allowed = mine.allowedAddress, allowed == source.address else {
+    /// A datagram from side `side`'s member arrived on its port: queue it to leave from the other
+    /// port (sent when the read burst ends).
+    func received(_ buffer: ByteBuffer, from source: SocketEndpoint, side: Int) {
+        guard !closed, let allowed = sides[side].allowedAddress, allowed == source.address else {
             counters.dropped.add(1, ordering: .relaxed)
             return
         }
         // Latch onto the member's WireGuard source port (its NAT may rewrite it; the newest wins).
-        mine.latched = source
+        sides[side].latched = source
         // Token bucket: at most `bytesPerSecond` per side, one second of burst.
         let now = NIODeadline.now()
-        let elapsed = Double((now - mine.tokensUpdated).nanoseconds) / 1e9
-        mine.tokens = min(bytesPerSecond, mine.tokens + elapsed * bytesPerSecond)
-        mine.tokensUpdated = now
-        guard mine.tokens >= Double(buffer.readableBytes) else {
-            sides[member] = mine
+        let elapsed = Double((now - sides[side].tokensUpdated).nanoseconds) / 1e9
+        let tokens = min(bytesPerSecond, sides[side].tokens + elapsed * bytesPerSecond)
+        sides[side].tokensUpdated = now
+        guard tokens >= Double(buffer.readableBytes) else {
+            sides[side].tokens = tokens
             counters.dropped.add(1, ordering: .relaxed)
             return
         }
-        mine.tokens -= Double(buffer.readableBytes)
-        guard let otherID = sides.keys.first(where: { $0 != member }), var other = sides[otherID], let otherSocket = other.socket else {
-            sides[member] = mine
-            return
-        }
+        sides[side].tokens = tokens - Double(buffer.readableBytes)
+        let other = 1 - side
+        guard let otherSocket = sides[other].socket else { return }
         // Flush what waited for this side to appear.
-        if !mine.waiting.isEmpty, let mySocket = mine.socket {
-            for waiting in mine.waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
-            mine.waiting.removeAll()
+        if !sides[side].waiting.isEmpty, let mySocket = sides[side].socket {
+            for waiting in sides[side].waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
+            sides[side].waiting.removeAll()
         }
-        sides[member] = mine
-        guard let destination = other.latched else {
+        guard let destination = sides[other].latched else {
             // The other side has not sent anything yet: keep the newest few datagrams for it.
-            if other.waiting.count >= 4 { other.waiting.removeFirst() }
-            other.waiting.append(buffer)
-            sides[otherID] = other
+            if sides[other].waiting.count >= 4 { sides[other].waiting.removeFirst() }
+            sides[other].waiting.append(buffer)
             return
         }
-        let sent = buffer.withUnsafeReadableBytes { otherSocket.send($0, to: destination) }
-        if sent {
-            counters.forwardedPackets.add(1, ordering: .relaxed)
-            counters.forwardedBytes.add(UInt64(buffer.readableBytes), ordering: .relaxed)
-        } else {
-            counters.dropped.add(1, ordering: .relaxed)
+        account(buffer.withUnsafeReadableBytes { batch.append($0, to: destination, through: otherSocket) })
+    }
+
+    /// The read burst of one of the ports ended: send what it queued.
+    func readComplete() {
+        account(batch.flush())
+    }
+
+    private func account(_ outcome: SendBatch.Outcome) {
+        if outcome.packets > 0 {
+            counters.forwardedPackets.add(UInt64(outcome.packets), ordering: .relaxed)
+            counters.forwardedBytes.add(UInt64(outcome.bytes), ordering: .relaxed)
         }
+        if outcome.failed > 0 { counters.dropped.add(UInt64(outcome.failed), ordering: .relaxed) }
     }
 }
 
@@ -268,9 +297,9 @@ final class PairForwarder: @unchecked Sendable {
 private final class RelayPortHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let forwarder: PairForwarder
-    let side: NodeID
+    let side: Int
 
-    init(forwarder: PairForwarder, side: NodeID) {
+    init(forwarder: PairForwarder, side: Int) {
         self.forwarder = forwarder
         self.side = side
     }
@@ -279,6 +308,10 @@ private final class RelayPortHandler: ChannelInboundHandler, @unchecked Sendable
         let envelope = Self.unwrapInboundIn(data)
         guard let source = SocketEndpoint(envelope.remoteAddress) else { return }
         forwarder.received(envelope.data, from: source, side: side)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        forwarder.readComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

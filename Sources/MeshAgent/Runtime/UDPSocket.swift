@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CUDP
 import MeshCore
 import NIOCore
 import NIOPosix
@@ -25,6 +26,8 @@ final class UDPSocket: Sendable {
     private let closed = Atomic<Bool>(false)
     /// Sends that failed (firewalled, unroutable, buffer full).
     let failedSends = Atomic<UInt64>(0)
+    /// Whether batches may use UDP GSO (cleared when the kernel or the route refuses it).
+    let segmentationOffload = Atomic<Bool>(true)
 
     /// Creates, binds and hands the socket to NIO; `handler` receives its datagrams.
     static func bind(
@@ -96,6 +99,9 @@ final class UDPSocket: Sendable {
         return true
     }
 
+    /// Whether the socket is closed.
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
+
     /// Closes the socket (through its channel).
     func close() async {
         closed.store(true, ordering: .relaxed)
@@ -107,31 +113,198 @@ final class UDPSocket: Sendable {
     static func withSocketAddress<R>(
         _ address: IPAddress, port: UInt16, dualStack: Bool, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R
     ) -> R {
+        var storage = sockaddr_in6()
+        let length = withUnsafeMutablePointer(to: &storage) { fillSocketAddress($0, address, port: port, dualStack: dualStack) }
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    /// Writes a socket address for `address`:`port` into `storage` (a `sockaddr_in` at its start
+    /// for IPv4 on an IPv4 socket, else a `sockaddr_in6`, IPv4 as IPv4-mapped); returns its length.
+    /// Allocates nothing (the relay calls it for every batch it sends).
+    static func fillSocketAddress(_ storage: UnsafeMutablePointer<sockaddr_in6>, _ address: IPAddress, port: UInt16, dualStack: Bool) -> socklen_t {
         switch address {
         case let .v4(v4) where !dualStack:
-            var target = sockaddr_in()
-            target.sin_family = sa_family_t(AF_INET)
-            target.sin_port = port.bigEndian
-            target.sin_addr.s_addr = v4.value.bigEndian
-            return withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            return UnsafeMutableRawPointer(storage).withMemoryRebound(to: sockaddr_in.self, capacity: 1) { target in
+                target.pointee = sockaddr_in()
+                target.pointee.sin_family = sa_family_t(AF_INET)
+                target.pointee.sin_port = port.bigEndian
+                target.pointee.sin_addr.s_addr = v4.value.bigEndian
+                return socklen_t(MemoryLayout<sockaddr_in>.size)
             }
-        default:
-            var target = sockaddr_in6()
-            target.sin6_family = sa_family_t(AF_INET6)
-            target.sin6_port = port.bigEndian
-            let bytes: [UInt8]
-            if case let .v4(v4) = address {
-                bytes = [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + v4.bytes
-            } else {
-                bytes = address.bytes
+        case let .v4(v4):
+            storage.pointee = sockaddr_in6()
+            storage.pointee.sin6_family = sa_family_t(AF_INET6)
+            storage.pointee.sin6_port = port.bigEndian
+            // ::ffff:a.b.c.d — bytes 10 and 11 are 0xFF, the last four the IPv4 address.
+            withUnsafeMutableBytes(of: &storage.pointee.sin6_addr) { bytes in
+                bytes.storeBytes(of: UInt32(0xFFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+                bytes.storeBytes(of: v4.value.bigEndian, toByteOffset: 12, as: UInt32.self)
             }
-            withUnsafeMutableBytes(of: &target.sin6_addr) { buffer in
-                for (index, value) in bytes.enumerated() { buffer[index] = value }
+            return socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case let .v6(v6):
+            storage.pointee = sockaddr_in6()
+            storage.pointee.sin6_family = sa_family_t(AF_INET6)
+            storage.pointee.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage.pointee.sin6_addr) { bytes in
+                bytes.storeBytes(of: v6.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                bytes.storeBytes(of: v6.low.bigEndian, toByteOffset: 8, as: UInt64.self)
             }
-            return withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            return socklen_t(MemoryLayout<sockaddr_in6>.size)
         }
+    }
+}
+
+/// Datagrams waiting to leave one ``UDPSocket``, sent together: one `sendmmsg` per flush and,
+/// where the kernel and the route allow it, each run of equal-sized datagrams to one destination
+/// as a single UDP GSO message (`UDP_SEGMENT`: the stack is traversed once per run, the datagrams
+/// are cut at the device). The bytes are copied in, so the caller's buffers can be reused at once.
+///
+/// Not thread-safe: one batch belongs to one event loop (the relay shares one among the ports
+/// read on that loop, which is why ``append(_:to:through:)`` flushes when the socket changes).
+final class SendBatch: @unchecked Sendable {
+    /// Most datagrams held; a full batch is flushed before the next one is added.
+    static let maximumDatagrams = 128
+    /// Bytes held (the arena the datagrams are copied into).
+    static let arenaSize = 256 * 1024
+    /// Most segments in one GSO message (UDP_MAX_SEGMENTS is 64 on older kernels) and its most bytes.
+    static let maximumSegments = 64
+    static let maximumSegmentedBytes = 65_000
+
+    /// What one flush did.
+    struct Outcome {
+        var packets = 0
+        var bytes = 0
+        var failed = 0
+    }
+
+    private let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: SendBatch.arenaSize, alignment: 16)
+    private let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: SendBatch.maximumDatagrams)
+    private let messages = UnsafeMutablePointer<cudp_message>.allocate(capacity: SendBatch.maximumDatagrams)
+    private let names = UnsafeMutablePointer<sockaddr_in6>.allocate(capacity: SendBatch.maximumDatagrams)
+    private var destinations: [SocketEndpoint] = []
+    /// First datagram and count of each message built by the last flush.
+    private var groups: [(first: Int, count: Int)] = []
+    private var used = 0
+    /// The socket the held datagrams leave from.
+    private(set) var socket: UDPSocket?
+
+    init() {
+        destinations.reserveCapacity(Self.maximumDatagrams)
+        groups.reserveCapacity(Self.maximumDatagrams)
+    }
+
+    deinit {
+        arena.deallocate()
+        vectors.deallocate()
+        messages.deallocate()
+        names.deallocate()
+    }
+
+    /// Datagrams held.
+    var count: Int { destinations.count }
+
+    /// Copies `bytes` in, to leave from `socket` for `destination`. Flushes first (returning what
+    /// that flush did) when the batch is full or holds datagrams for another socket. Datagrams
+    /// too big for the arena are sent at once.
+    func append(_ bytes: UnsafeRawBufferPointer, to destination: SocketEndpoint, through socket: UDPSocket) -> Outcome {
+        var outcome = Outcome()
+        if let current = self.socket, current !== socket || count == Self.maximumDatagrams || used + bytes.count > Self.arenaSize {
+            outcome = flush()
+        }
+        guard bytes.count <= Self.arenaSize else {
+            if socket.send(bytes, to: destination) {
+                outcome.packets += 1
+                outcome.bytes += bytes.count
+            } else {
+                outcome.failed += 1
+            }
+            return outcome
+        }
+        self.socket = socket
+        let start = arena.baseAddress.unsafelyUnwrapped + used
+        if let source = bytes.baseAddress { start.copyMemory(from: source, byteCount: bytes.count) }
+        vectors[count] = iovec(iov_base: start, iov_len: bytes.count)
+        destinations.append(destination)
+        used += bytes.count
+        return outcome
+    }
+
+    /// Sends everything held and empties the batch.
+    @discardableResult
+    func flush() -> Outcome {
+        var outcome = Outcome()
+        guard let socket, count > 0 else { return outcome }
+        defer {
+            destinations.removeAll(keepingCapacity: true)
+            used = 0
+            self.socket = nil
+        }
+        guard !socket.isClosed else {
+            outcome.failed = count
+            return outcome
+        }
+        // One message per run of datagrams for the same destination: equal sizes (the last may
+        // be shorter) when GSO is allowed, else one datagram per message.
+        let segmenting = socket.segmentationOffload.load(ordering: .relaxed)
+        groups.removeAll(keepingCapacity: true)
+        var index = 0
+        while index < count {
+            let destination = destinations[index]
+            let size = vectors[index].iov_len
+            var end = index + 1
+            if segmenting {
+                var total = size
+                while end < count, end - index < Self.maximumSegments, destinations[end] == destination,
+                      vectors[end].iov_len <= size, total + vectors[end].iov_len <= Self.maximumSegmentedBytes {
+                    total += vectors[end].iov_len
+                    end += 1
+                    if vectors[end - 1].iov_len < size { break }
+                }
+            }
+            let message = groups.count
+            let nameLength = UDPSocket.fillSocketAddress(names + message, destination.address, port: destination.port, dualStack: socket.isIPv6)
+            messages[message] = cudp_message(
+                name: UnsafeRawPointer(names + message), name_length: nameLength, iov: UnsafeRawPointer(vectors + index),
+                iov_count: UInt(end - index), segment_size: end - index > 1 ? UInt16(size) : 0, sent: 0)
+            groups.append((index, end - index))
+            index = end
+        }
+        var next = 0
+        while next < groups.count {
+            let sent = cudp_send_batch(socket.descriptor, messages + next, UInt32(groups.count - next), Int32(MSG_DONTWAIT))
+            if sent > 0 {
+                for message in next..<(next + Int(sent)) {
+                    outcome.packets += groups[message].count
+                    outcome.bytes += Int(messages[message].sent)
+                }
+                next += Int(sent)
+                continue
+            }
+            // The message at `next` failed. A GSO message the kernel refuses goes out datagram by
+            // datagram; EIO/ENOPROTOOPT/EOPNOTSUPP mean no GSO on this socket's routes at all.
+            let code = errno
+            let group = groups[next]
+            if group.count > 1 {
+                if code == EIO || code == ENOPROTOOPT || code == EOPNOTSUPP {
+                    socket.segmentationOffload.store(false, ordering: .relaxed)
+                }
+                for datagram in group.first..<(group.first + group.count) {
+                    let bytes = UnsafeRawBufferPointer(start: vectors[datagram].iov_base, count: vectors[datagram].iov_len)
+                    if socket.send(bytes, to: destinations[datagram]) {
+                        outcome.packets += 1
+                        outcome.bytes += bytes.count
+                    } else {
+                        outcome.failed += 1
+                    }
+                }
+            } else {
+                socket.failedSends.add(1, ordering: .relaxed)
+                outcome.failed += 1
+            }
+            next += 1
+        }
+        return outcome
     }
 }
