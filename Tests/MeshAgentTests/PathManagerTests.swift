@@ -49,6 +49,31 @@ import Testing
         #expect(paths.route(to: peer) == .relayed(relay: relayA, endpoint: relayEndpoint))
     }
 
+    @Test func dataStillArrivingKeepsTheDirectPathWhileTheAgentIsSilent() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = run(&paths, clock: &clock, for: .seconds(1), answering: [peer])
+        // The peer's agent restarts: probes go unanswered, but WireGuard keeps receiving.
+        var actions: [PathManager.Action] = []
+        for _ in 0..<60 {
+            #expect(paths.wantsReceiveCounters(now: clock) || actions.isEmpty)
+            paths.noteReceived(peer, now: clock)
+            actions += run(&paths, clock: &clock, for: .milliseconds(100), answering: [])
+        }
+        #expect(!actions.contains { if case .requestRelay = $0 { true } else { false } }, "\(actions)")
+        #expect(paths.route(to: peer) == .direct)
+        #expect(paths.wantsReceiveCounters(now: clock))
+        // Then the data stops too: the path has failed.
+        let stoppedAt = clock
+        var requested: Timestamp?
+        while requested == nil, clock - stoppedAt < .seconds(2) {
+            for case .requestRelay(_, _, _) in run(&paths, clock: &clock, for: .milliseconds(50), answering: []) { requested = clock }
+        }
+        let delay = (requested ?? .distantFuture) - stoppedAt
+        #expect(delay <= .milliseconds(600), "relay requested \(delay) after the last data")
+        #expect(paths.reason(for: peer)?.contains("no WireGuard data received") == true)
+    }
+
     @Test func healsWithHysteresisAndTellsThePeer() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.noteActivity(peer, now: clock)

@@ -5,7 +5,9 @@ import MeshCore
 ///
 /// - Only peers with traffic are watched (SWIM already watches liveness): their direct path is
 ///   probed every ``Settings/probeInterval``; with no answer for ``Settings/failureTimeout`` the
-///   path is declared failed and a relay that both ends reach is requested.
+///   path is declared failed and a relay that both ends reach is requested — unless WireGuard
+///   still receives from the peer (``noteReceived(_:now:)``): data getting through is a working
+///   path, even when the peer's agent is not answering (it is restarting, say).
 /// - While relayed, the relay is probed the same way (a silent relay is replaced), and the direct
 ///   path is retried after a backoff; it is taken back after ``Settings/healProbes`` answers in a
 ///   row (hysteresis). Falling back to the relay soon after healing doubles the next backoff.
@@ -50,6 +52,8 @@ struct PathManager {
         var route: Route = .direct
         var reason: String?
         var lastActivity = Timestamp.zero
+        /// When WireGuard's receive counter for the peer last grew.
+        var lastReceived = Timestamp.zero
         var directProbeSentAt = Timestamp.zero
         var directAnsweredAt = Timestamp.zero
         /// Since when direct probes go unanswered (nil: the last one was answered).
@@ -87,6 +91,21 @@ struct PathManager {
     /// WireGuard moved bytes with `peer`.
     mutating func noteActivity(_ peer: NodeID, now: Timestamp) {
         peers[peer, default: PeerPath()].lastActivity = now
+    }
+
+    /// WireGuard received bytes from `peer` (its receive counter grew since the last reading).
+    mutating func noteReceived(_ peer: NodeID, now: Timestamp) {
+        peers[peer, default: PeerPath()].lastActivity = now
+        peers[peer, default: PeerPath()].lastReceived = now
+    }
+
+    /// Whether a direct path in use has unanswered probes: the caller should then read WireGuard's
+    /// receive counters often (every ``Settings/probeInterval``), so a path that still carries
+    /// data is not declared failed and a silent one is declared failed on time.
+    func wantsReceiveCounters(now: Timestamp) -> Bool {
+        peers.values.contains { path in
+            path.route == .direct && path.unansweredSince != nil && now - path.lastActivity < settings.activityWindow
+        }
     }
 
     /// Forgets a peer that is gone (left, dead, revoked); releases its relay.
@@ -193,8 +212,10 @@ struct PathManager {
                     if path.unansweredSince == nil { path.unansweredSince = now }
                 }
                 guard let since = path.unansweredSince, now - since >= settings.failureTimeout else { break }
+                // Data still arriving over WireGuard means the path works (the agent is what is silent).
+                if path.route == .direct, now - path.lastReceived < settings.failureTimeout { break }
                 if path.route == .direct {
-                    path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms"
+                    path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms, no WireGuard data received"
                 }
                 if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
                     actions.append(request)

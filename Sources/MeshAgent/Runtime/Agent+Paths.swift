@@ -19,6 +19,8 @@ extension Agent {
         let now = clock.now
         let candidates = relayCandidateFunction(node)
         let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
+        // A direct path with unanswered probes is judged by WireGuard's receive counter too.
+        if paths.wantsReceiveCounters(now: now), now - lastObservation >= paths.settings.probeInterval { observe(now: now) }
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
         perform(actions, now: now)
         if let relay, now - lastRelayExpiry >= .seconds(1) {

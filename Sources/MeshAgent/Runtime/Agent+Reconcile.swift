@@ -79,6 +79,8 @@ extension Agent {
     func desiredState(now: Timestamp) -> WireGuardDesiredState {
         guard let node else { return WireGuardDesiredState() }
         let behindNAT = isBehindNAT
+        // Read once per plan: a netlink dump per member made a 1,000-member plan take seconds.
+        let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
         var peers: [WireGuardDesiredPeer] = []
         for member in node.members.all where member.status.isLive {
             let key = member.certificate.wireGuardKey
@@ -91,7 +93,7 @@ extension Agent {
                 endpoint = relayEndpoint
                 keepalive = 25  // keeps the relay's latch (and any NAT mapping towards it) alive
             } else {
-                endpoint = chooseEndpoint(for: member, now: now)
+                endpoint = chooseEndpoint(for: member, now: now, subnets: subnets)
             }
             peers.append(WireGuardDesiredPeer(publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
         }
@@ -104,8 +106,8 @@ extension Agent {
     /// A working path (a recent handshake) is kept, including one the kernel learned by roaming;
     /// it is abandoned when the member's new record no longer lists it (the member moved).
     /// Otherwise the announced candidates are tried in order, each for a few seconds.
-    func chooseEndpoint(for member: Member, now: Timestamp) -> SocketEndpoint? {
-        let candidates = rankedCandidates(member)
+    func chooseEndpoint(for member: Member, now: Timestamp, subnets: [(address: IPAddress, subnet: IPPrefix)]? = nil) -> SocketEndpoint? {
+        let candidates = rankedCandidates(member, subnets: subnets)
         guard !candidates.isEmpty else { return nil }
         let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
         let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) } ?? 0
@@ -124,6 +126,10 @@ extension Agent {
             choice = EndpointChoice(candidates: candidates, index: kernel?.endpoint.flatMap(candidates.firstIndex) ?? 0, since: now)
         }
         if healthy {
+            // Remember the working endpoint (a relayed period returns to it), and start the
+            // clock for trying others only once it stops working.
+            if let current = kernel?.endpoint, let index = candidates.firstIndex(of: current) { choice.index = index }
+            choice.since = now
             endpointChoices[member.id] = choice
             return nil
         }
@@ -138,8 +144,9 @@ extension Agent {
 
     /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
     /// global IPv6; what peers observed (the outside of a NAT); configured; other IPv4; reflexive.
-    func rankedCandidates(_ member: Member) -> [SocketEndpoint] {
-        let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
+    /// `subnets`: this host's subnets when the caller has read them already.
+    func rankedCandidates(_ member: Member, subnets known: [(address: IPAddress, subnet: IPPrefix)]? = nil) -> [SocketEndpoint] {
+        let subnets = known ?? LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
         let haveIPv4 = localAddresses.isEmpty || localAddresses.contains { $0.isIPv4 }
         let haveIPv6 = localAddresses.contains { !$0.isIPv4 }
         func rank(_ announced: AnnouncedEndpoint) -> Int? {
@@ -185,8 +192,11 @@ extension Agent {
         for (key, peer) in current.peers {
             guard let id = byKey[key] else { continue }
             let before = previous?.peers[key]
-            if peer.receivedBytes != before?.receivedBytes || peer.transmittedBytes != before?.transmittedBytes {
-                if before != nil { paths.noteActivity(id, now: now) }
+            guard let before else { continue }
+            if peer.receivedBytes != before.receivedBytes {
+                paths.noteReceived(id, now: now)
+            } else if peer.transmittedBytes != before.transmittedBytes {
+                paths.noteActivity(id, now: now)
             }
         }
         for member in node.members.all where member.status.isLive {

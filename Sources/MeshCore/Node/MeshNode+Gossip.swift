@@ -67,7 +67,7 @@ extension MeshNode {
             if record.version > localRecord.version, record.verify(with: identity.publicKey) { publish(now: now, atLeast: record.version + 1) }
             return
         }
-        if revocations[node] != nil {
+        if !revocations.isEmpty, revocations[node] != nil {
             channel.countDrop(.revokedRecord)
             return
         }
