@@ -28,6 +28,21 @@ import Testing
         #expect(text == wireGuard.base64EncodedSecret() + "\n")
     }
 
+    @Test func oneMeshdPerStateDirectory() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.remove() }
+        let state = StateDirectory(path: FilePath(temporary.file("state")))
+        try state.prepare()
+        var first: StateDirectoryLock? = try StateDirectoryLock(state)
+        #expect(fileMode(temporary.file("state/meshd.lock")) == 0o600)
+        #expect(throws: StateError.inUse(path: state.path.string, processID: getpid())) { try StateDirectoryLock(state) }
+        let message = "\(StateError.inUse(path: state.path.string, processID: getpid()))"
+        #expect(message.contains("another meshd (pid \(getpid())) is using the state directory \(state.path.string)"))
+        #expect(first != nil)
+        first = nil  // released: the next meshd takes it
+        #expect(throws: Never.self) { _ = try StateDirectoryLock(state) }
+    }
+
     @Test func tightensAnExistingOpenDirectory() throws {
         let temporary = try TemporaryDirectory()
         defer { temporary.remove() }

@@ -154,7 +154,7 @@ public final class RelayService: Sendable {
                 }
                 forwarder.attach(socket, side: side)
                 return socket
-            } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            } catch let error as UDPBindError where error.code == EADDRINUSE {
                 continue
             }
         }

@@ -11,6 +11,8 @@ import WireGuardControl
 public actor Agent {
     let configuration: MeshdConfiguration
     let state: StateDirectory
+    /// Held while the agent lives: one meshd per state directory.
+    let lock: StateDirectoryLock
     let identity: Ed25519PrivateKey
     let wireGuardKey: X25519PrivateKey
     let logger: Logger
@@ -63,6 +65,7 @@ public actor Agent {
         self.logger = logger
         state = StateDirectory(path: .init(configuration.stateDirectory))
         try state.prepare()
+        lock = try StateDirectoryLock(state)
         identity = try state.loadOrCreateIdentityKey()
         wireGuardKey = try state.loadOrCreateWireGuardKey()
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)

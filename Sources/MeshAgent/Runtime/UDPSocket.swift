@@ -37,8 +37,8 @@ final class UDPSocket: Sendable {
         let isIPv6 = address.map { !$0.isIPv4 } ?? true
         let descriptor = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
-        var one: Int32 = 1, zero: Int32 = 0, buffer = receiveBuffer
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // No SO_REUSEADDR: for UDP it would let a second meshd bind the same port and share its traffic.
+        var zero: Int32 = 0, buffer = receiveBuffer
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
         if isIPv6, address == nil {
@@ -50,12 +50,12 @@ final class UDPSocket: Sendable {
         guard bound == 0 else {
             let code = errno
             Glibc.close(descriptor)
-            throw IOError(errnoCode: code, reason: "bind to port \(port)")
+            throw UDPBindError(port: port, address: address, code: code)
         }
         var local = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let actualPort: UInt16 = withUnsafeMutablePointer(to: &local) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            _ = pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
             return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
         }
         let channel: Channel
@@ -67,7 +67,7 @@ final class UDPSocket: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
                 }
-                .withBoundSocket(descriptor: descriptor).get()
+                .withBoundSocket(descriptor).get()
         } catch {
             Glibc.close(descriptor)
             throw error
@@ -306,5 +306,19 @@ final class SendBatch: @unchecked Sendable {
             next += 1
         }
         return outcome
+    }
+}
+
+/// A UDP port that cannot be bound, with the system's reason and what to do.
+struct UDPBindError: Error, CustomStringConvertible {
+    let port: UInt16
+    let address: IPAddress?
+    let code: Int32
+
+    var description: String {
+        let target = address.map { "\($0) port \(port)" } ?? "port \(port)"
+        let reason = String(cString: strerror(code))
+        let advice = code == EADDRINUSE ? " (another process uses it: stop it or choose another port)" : ""
+        return "cannot bind UDP \(target): \(reason)\(advice)"
     }
 }

@@ -15,6 +15,8 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
     case damaged(path: String, problem: String, advice: String)
     /// A state file another one requires is missing.
     case missing(path: String, what: String, advice: String)
+    /// Another meshd uses the state directory.
+    case inUse(path: String, processID: Int32?)
 
     public var description: String {
         switch self {
@@ -37,6 +39,10 @@ public enum StateError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) is damaged (\(problem)); \(advice)"
         case let .missing(path, what, advice):
             return "\(path) (\(what)) is missing; \(advice)"
+        case let .inUse(path, processID):
+            let holder = processID.map { " (pid \($0))" } ?? ""
+            return "another meshd\(holder) is using the state directory \(path); stop it first, "
+                + "or give this one its own --state-dir (and --port, --wg-port, --interface)"
         }
     }
 }
