@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "meshctl", targets: ["meshctl"]),
         .executable(name: "meshsim", targets: ["meshsim"]),
         .executable(name: "meshlab", targets: ["meshlab"]),
+        .executable(name: "AgentBenchmark", targets: ["AgentBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -143,6 +144,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/RelayBenchmark"
+        ),
+        // The agent: join → first ping, roaming outage, pings lost across a meshd restart, meshd's memory and
+        // idle CPU with 5 hosts and with 1,000 live simulated members (needs meshd and meshctl beside it).
+        .executableTarget(
+            name: "AgentBenchmark",
+            dependencies: [
+                "MeshAgent", "MeshLab", "MeshCore", "MeshCrypto", "meshd", "meshctl",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/AgentBenchmark"
         ),
         .testTarget(name: "WireGuardControlTests", dependencies: ["WireGuardControl", "MeshCore", "MeshCrypto"]),
         // The contract suite against real WireGuard; enabled by MESHWORK_WG_BACKEND (tiers lab and kernel).

@@ -1,0 +1,159 @@
+import Foundation
+import MeshLab
+
+/// Benchmark 4: meshd's resident memory (VmRSS, VmHWM from /proc/PID/status) and CPU while idle
+/// (utime + stime from /proc/PID/stat over `window` seconds, as % of one core), `windows` windows
+/// in a row after `settle` seconds of quiet:
+///
+/// - `--peers 5`: the demo mesh (five hosts, each meshd with 4 peers), every meshd measured;
+/// - `--peers N` (N > 5): one meshd (alpha, the authority, IPv4 only on the LAN) and N live
+///   simulated members (the `swarm` helper in another namespace on the LAN; see Swarm.swift);
+///   measured once meshd lists N peers alive.
+struct ResourcesBenchmark {
+    var peers = 5
+    var windows = 10
+    var window = 30.0
+    var settle = 60.0
+    /// CPU the swarm helper is pinned to (`taskset`), if any.
+    var swarmCPU: Int?
+    /// The swarm members' SWIM probe interval (nil: meshd's default, 1 s).
+    var swarmProbeInterval: Double?
+
+    struct Sample {
+        var cpuPercent: Double
+        var rss: Double
+        var highWater: Double
+    }
+
+    struct Measured {
+        var label: String
+        var pid: Int32
+        var samples: [Sample] = []
+    }
+
+    func run(lab: Lab, binaries: String, backend: String, executable: String) throws {
+        let directory = try labDirectory(lab)
+        var measured: [Measured] = []
+        var swarm: LabProcess?
+        var alpha: MeshLabNode
+        if peers <= 5 {
+            progress("building the demo mesh (\(backend))")
+            let mesh = try DemoMesh.enrolled(lab: lab, binaries: binaries, directory: directory, backend: backend)
+            alpha = mesh["alpha"]
+            for host in mesh.nodes {
+                guard let pid = host.daemonProcessIdentifier else { throw LabError.failed("meshd on \(host.name) is not running") }
+                measured.append(Measured(label: "meshd \(host.name)", pid: pid))
+            }
+        } else {
+            progress("building one meshd (alpha, \(backend)) and a swarm of \(peers) members")
+            let mesh = try DemoMesh(lab: lab, binaries: binaries, directory: directory, backend: backend,
+                                    specs: [DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1")])
+            try mesh.enroll(prefix: overlayPrefix, prefix6: overlayPrefix6)
+            alpha = mesh["alpha"]
+            guard let pid = alpha.daemonProcessIdentifier else { throw LabError.failed("meshd on alpha is not running") }
+            measured.append(Measured(label: "meshd alpha", pid: pid))
+            let gossipPort = try alpha.status()["gossipPort"] as? Int ?? 51821
+            let namespace = try lab.addNamespace("swarm")
+            let (inside, outside) = try lab.connect(namespace, mesh.switchNamespace, nameA: "lan0", nameB: "p-swarm")
+            try lab.run(["ip", "link", "set", outside, "master", "br0"], in: mesh.switchNamespace)
+            try lab.addAddress("198.51.100.3/24", to: inside, in: namespace)
+            var command = [executable, "swarm", "--state-dir", alpha.stateDirectory, "--count", String(peers),
+                           "--address", "198.51.100.3", "--meshd", "198.51.100.1:\(gossipPort)"]
+            if let swarmProbeInterval { command += ["--probe-interval", String(swarmProbeInterval)] }
+            if let swarmCPU { command = ["taskset", "-c", String(swarmCPU)] + command }
+            let process = try lab.start(command, in: namespace)
+            swarm = process
+            try waitForSwarm(alpha: alpha, swarm: process)
+        }
+        if let pid = processes(named: "wireguard-go", in: alpha.namespace).first {
+            measured.append(Measured(label: "wireguard-go alpha", pid: pid))
+        }
+        if let swarm { measured.append(Measured(label: "swarm (\(peers) simulated members)", pid: swarm.processIdentifier)) }
+
+        progress("settling \(Int(settle)) s")
+        pause(settle)
+        let loadBefore = loadAverage()
+        var statuses: [String] = []
+        for index in 1...windows {
+            let before = measured.map { processCPUSeconds($0.pid) ?? .nan }
+            let start = monotonic()
+            pause(window)
+            let elapsed = monotonic() - start
+            for (position, item) in measured.enumerated() {
+                let cpu = processCPUSeconds(item.pid) ?? .nan
+                let memory = processMemory(item.pid) ?? (.nan, .nan)
+                measured[position].samples.append(Sample(cpuPercent: (cpu - before[position]) / elapsed * 100, rss: memory.rss, highWater: memory.highWater))
+            }
+            // Outside the window: what meshd reports.
+            let status = (try? alpha.status()) ?? [:]
+            let byState = (status["membersByState"] as? [String: Any] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")
+            statuses.append("peerCount \(status["peerCount"] ?? "?"), members: \(byState)")
+            progress("window \(index): " + measured.map { "\($0.label) \(format($0.samples.last?.cpuPercent ?? .nan, 2)) % \(format($0.samples.last?.rss ?? .nan, 1)) MiB" }.joined(separator: "; ")
+                + " | alpha: \(statuses.last ?? "")")
+        }
+        let loadAfter = loadAverage()
+        var alivePeers = -1
+        if let peersList = try? alpha.peers() { alivePeers = peersList.filter { $0["state"] as? String == "alive" }.count }
+        let swarmTail = swarm.map { $0.output.split(separator: "\n").suffix(1).joined() } ?? ""
+        report(measured, statuses: statuses, loadBefore: loadBefore, loadAfter: loadAfter, alivePeers: alivePeers, swarmTail: swarmTail, backend: backend)
+    }
+
+    /// Waits until alpha's meshd lists `peers` peers alive (and WireGuard has them configured).
+    private func waitForSwarm(alpha: MeshLabNode, swarm: LabProcess) throws {
+        let start = monotonic()
+        var lastReport = 0.0
+        while true {
+            guard swarm.isRunning else { throw LabError.failed("the swarm exited:\n\(swarm.output.suffix(3000))") }
+            let status = (try? alpha.status()) ?? [:]
+            let peerCount = status["peerCount"] as? Int ?? 0
+            if monotonic() - lastReport >= 10 {
+                lastReport = monotonic()
+                let byState = (status["membersByState"] as? [String: Any] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")
+                progress("alpha: peerCount \(peerCount) (\(byState)); swarm: \(swarm.output.split(separator: "\n").last ?? "")")
+            }
+            if peerCount >= peers {
+                let alive = ((try? alpha.peers()) ?? []).filter { $0["state"] as? String == "alive" }.count
+                let configured = ((try? alpha.wireGuardDump())?.peers.count) ?? 0
+                if alive >= peers && configured >= peers {
+                    progress("alpha lists \(alive) peers alive, \(configured) WireGuard peers, after \(format(monotonic() - start, 1)) s")
+                    return
+                }
+            }
+            guard monotonic() - start < 900 else {
+                throw LabError.failed("alpha did not list \(peers) peers alive in 900 s (peerCount \(peerCount))\n\(alpha.log(lastLines: 30))\n\(swarm.output.suffix(2000))")
+            }
+            pause(2)
+        }
+    }
+
+    private func report(_ measured: [Measured], statuses: [String], loadBefore: String, loadAfter: String, alivePeers: Int, swarmTail: String, backend: String) {
+        let setup = peers <= 5 ? "demo mesh: five hosts, each meshd with 4 peers" : "one meshd (alpha) with \(peers) live simulated members (swarm)"
+        print("meshd memory and idle CPU: backend \(backend), \(setup); \(windows) windows of \(format(window, 0)) s after \(format(settle, 0)) s settling")
+        print(machineDescription())
+        print("loadavg before the windows: \(loadBefore); after: \(loadAfter)")
+        print("alpha at the end: \(statuses.last ?? "?"); `meshctl peers --json` alive: \(alivePeers)")
+        if !swarmTail.isEmpty { print("swarm at the end: \(swarmTail)") }
+        print("")
+        print("| window | " + measured.map { "\($0.label): CPU (% of a core) / VmRSS (MiB)" }.joined(separator: " | ") + " |")
+        print("|---:|" + measured.map { _ in "---:" }.joined(separator: "|") + "|")
+        for index in 0..<windows {
+            print("| \(index + 1) | " + measured.map { item in
+                guard index < item.samples.count else { return "—" }
+                return "\(format(item.samples[index].cpuPercent, 2)) / \(format(item.samples[index].rss, 1))"
+            }.joined(separator: " | ") + " |")
+        }
+        print("")
+        print("| process | CPU median (% of a core) | CPU max | VmRSS median (MiB) | VmRSS max | VmHWM at the end (MiB) | windows |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for item in measured {
+            let cpu = Summary(item.samples.map(\.cpuPercent)), rss = Summary(item.samples.map(\.rss))
+            print("| \(item.label) | \(format(cpu.median, 2)) | \(format(cpu.maximum, 2)) | \(format(rss.median, 1)) | \(format(rss.maximum, 1)) | \(format(item.samples.last?.highWater ?? .nan, 1)) | \(cpu.count) |")
+        }
+        print("")
+        if peers > 5, let meshd = measured.first {
+            let rss = Summary(meshd.samples.map(\.rss))
+            let hwm = meshd.samples.last?.highWater ?? .nan
+            print("goal (meshd VmRSS ≤ 30 MB at \(peers) peers): \(rss.maximum <= 30 * 1_000_000 / 1_048_576 ? "met" : "NOT met") — VmRSS max \(format(rss.maximum, 1)) MiB (\(format(rss.maximum * 1.048576, 1)) MB), VmHWM \(format(hwm, 1)) MiB")
+        }
+    }
+}

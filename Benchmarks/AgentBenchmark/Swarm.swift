@@ -1,0 +1,296 @@
+import Foundation
+import MeshAgent
+import MeshCore
+import MeshCrypto
+import SystemPackage
+
+/// `swarm --state-dir DIR --count N --address IPV4 --meshd ADDRESS:PORT [--base-port P] [--first-host H]`:
+/// N live members of the network of the meshd whose state directory is DIR, in this one process:
+/// N ``MeshNode``s (the state machine meshd runs), each on its own UDP socket (`IPV4`:`P + i`),
+/// ticked from one loop in real time.
+///
+/// Each member has its own identity, WireGuard key and certificate, issued with the network's
+/// authority key read from DIR (`StateDirectory.loadAuthorityKey`), for overlay address H + i of
+/// the network's IPv4 prefix; its WireGuard endpoint is `IPV4:51820`, where nobody listens.
+/// The members start converged among themselves (every one knows every other, as after a
+/// restart from `members.db`). Member 0 starts with meshd as its contact and synchronizes with it
+/// (anti-entropy, as a node does after enrolling): meshd learns the swarm and member 0 learns
+/// meshd's record; the others then start knowing meshd as a member, the way a restarted node
+/// does. Path probes (`0x24`) are answered as meshd answers them. Prints a status line every 5 s.
+enum Swarm {
+    static func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func run(_ options: [String: String]) throws {
+        guard let directory = options["--state-dir"], let address = options["--address"].flatMap(IPv4Address.init),
+              let meshd = options["--meshd"].flatMap(SocketEndpoint.init)
+        else { throw SwarmError("swarm needs --state-dir DIR --address IPV4 --meshd ADDRESS:PORT") }
+        let count = Int(options["--count"] ?? "") ?? 1000
+        let basePort = Int(options["--base-port"] ?? "") ?? 20000
+        let firstHost = UInt64(options["--first-host"] ?? "") ?? 4096
+        // The members' timing profile: meshd's (MeshTiming.default) unless told otherwise.
+        var timing = MeshTiming.default
+        if let seconds = options["--probe-interval"].flatMap(Double.init) {
+            timing.probeInterval = .seconds(seconds)
+            timing.probeTimeout = .seconds(min(seconds / 2, max(0.5, seconds / 4)))
+        }
+        guard count > 0, basePort + count <= 65535 else { throw SwarmError("ports \(basePort)+\(count) do not fit") }
+        try raiseFileLimit(to: count + 256)
+
+        // The network's trust material, read with the agent's own loaders.
+        let state = StateDirectory(path: FilePath(directory))
+        guard let enrollment = try state.loadEnrollment() else { throw SwarmError("\(directory) holds no enrollment") }
+        guard let authority = try state.loadAuthorityKey() else { throw SwarmError("\(directory) holds no authority key") }
+        let settings = enrollment.settings
+        let meshdID = enrollment.certificate.nodeID
+        guard settings.authorityKey == authority.publicKey else { throw SwarmError("the authority key does not match the network settings") }
+
+        let clock = AgentClock()
+        let start = clock.now
+        let version = start.nanoseconds / 1_000_000
+        emit("issuing \(count) certificates")
+        var identities: [Ed25519PrivateKey] = [], members: [Member] = [], announcements: [LocalAnnouncement] = []
+        for index in 0..<count {
+            let identity = Ed25519PrivateKey()
+            let wireGuard = X25519PrivateKey().publicKey
+            guard let overlay = AuthorityService.address(in: settings.ipv4Prefix, index: firstHost + UInt64(index)) else {
+                throw SwarmError("host \(firstHost + UInt64(index)) is outside \(settings.ipv4Prefix)")
+            }
+            let certificate = try NodeCertificate(
+                networkID: settings.networkID, serial: 1_000_000 + UInt64(index), name: "swarm-\(index)", identityKey: identity.publicKey,
+                wireGuardKey: wireGuard, addresses: [overlay], routes: [], roles: [], notBefore: start.seconds - 600,
+                notAfter: start.seconds + 30 * 86400, issuer: authority)
+            let announcement = LocalAnnouncement(
+                gossipEndpoints: [AnnouncedEndpoint(.local, SocketEndpoint(address: .v4(address), port: UInt16(basePort + index)))],
+                wireGuardEndpoints: [AnnouncedEndpoint(.local, SocketEndpoint(address: .v4(address), port: 51820))],
+                prefixes: [IPPrefix(host: overlay)])
+            let record = try NodeRecord(
+                nodeID: certificate.nodeID, version: version, certificateDigest: certificate.digest, flags: [],
+                gossipEndpoints: announcement.gossipEndpoints, wireGuardEndpoints: announcement.wireGuardEndpoints,
+                announcedPrefixes: announcement.prefixes, relays: [], signedAt: start.seconds, signer: identity)
+            identities.append(identity)
+            members.append(Member(certificate: certificate, record: record, status: .alive, statusChangedAt: start))
+            announcements.append(announcement)
+        }
+        var table = MemberTable()
+        for member in members { table.put(member) }
+
+
+        // Bootstrap: member 0, with a timing profile that neither probes nor gossips on its own,
+        // meets meshd as a contact and synchronizes with it (anti-entropy): meshd learns every
+        // member of the swarm, member 0 learns meshd's record. It is then discarded (its socket
+        // closed) before it could suspect anyone: no member is running yet.
+        var quiet = timing
+        quiet.probeInterval = .seconds(86400)
+        quiet.antiEntropyInterval = .seconds(86400)
+        quiet.reconnectInterval = .seconds(86400)
+        let bootstrap = try MeshNode(
+            identity: identities[0], certificate: members[0].certificate, settings: settings, announcement: announcements[0],
+            members: table, resume: members[0].record, newcomer: true, timing: quiet, random: .secure(), now: clock.now)
+        bootstrap.addContact(identityKey: enrollment.certificate.identityKey, endpoints: [meshd])
+        bootstrap.synchronize(with: meshdID, now: clock.now)
+        let bootstrapLoop = SwarmLoop(clock: clock)
+        try bootstrapLoop.add(bootstrap, address: address, port: UInt16(basePort))
+        emit("member 0 synchronizing with meshd at \(meshd)")
+        var lastSync = monotonic()
+        let phaseDeadline = monotonic() + 120
+        while bootstrap.members[meshdID] == nil {
+            guard monotonic() < phaseDeadline else { throw SwarmError("member 0 did not learn meshd's record in 120 s") }
+            bootstrapLoop.runOnce()
+            if monotonic() - lastSync > 3 {
+                lastSync = monotonic()
+                bootstrap.synchronize(with: meshdID, now: clock.now)
+            }
+        }
+        // Let the rest of the exchange go out, then close.
+        let drainUntil = monotonic() + 0.5
+        while monotonic() < drainUntil { bootstrapLoop.runOnce() }
+        bootstrapLoop.closeAll()
+        guard let meshdMember = bootstrap.members[meshdID] else { throw SwarmError("unreachable") }
+        emit("member 0 knows meshd (\(meshdMember.name), record version \(meshdMember.record.version)); starting all members")
+        table.put(meshdMember)
+
+        // Every member (0 again, afresh) restarts knowing everyone, meshd included: 100 every 0.1 s.
+        let loop = SwarmLoop(clock: clock)
+        for index in 0..<count {
+            let node = try MeshNode(
+                identity: identities[index], certificate: members[index].certificate, settings: settings, announcement: announcements[index],
+                members: table, resume: members[index].record, newcomer: false, timing: timing, random: .secure(), now: clock.now)
+            try loop.add(node, address: address, port: UInt16(basePort + index))
+            if index % 100 == 99 {
+                let until = monotonic() + 0.1
+                while monotonic() < until { loop.runOnce(maximumWait: 0.01) }
+            }
+        }
+        emit("all \(count) members running")
+
+        var lastStatus = monotonic()
+        while true {
+            loop.runOnce()
+            if monotonic() - lastStatus >= 5 {
+                lastStatus = monotonic()
+                emit(loop.status(meshd: meshdID))
+            }
+        }
+    }
+
+    /// Raises the soft (and if needed the hard) limit of open files.
+    static func raiseFileLimit(to wanted: Int) throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur >= rlim_t(wanted) { return }
+        limit.rlim_cur = rlim_t(wanted)
+        if limit.rlim_max < rlim_t(wanted) { limit.rlim_max = rlim_t(wanted) }
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw SwarmError("setrlimit(RLIMIT_NOFILE, \(wanted)): errno \(errno)") }
+    }
+}
+
+struct SwarmError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The swarm's one loop: `poll(2)` over every member's socket, datagrams into `receive`, timers
+/// into `tick`, and whatever the nodes output sent with `sendto(2)`.
+final class SwarmLoop {
+    let clock: AgentClock
+    private(set) var nodes: [MeshNode] = []
+    private var descriptors: [pollfd] = []
+    private var deadlines: [Timestamp] = []
+    private var buffer = [UInt8](repeating: 0, count: 65536)
+    private(set) var sendFailures = 0
+    private(set) var pathProbesAnswered = 0
+    private(set) var busySeconds = 0.0
+    private var lastBusyReport = (monotonic(), 0.0)
+
+    init(clock: AgentClock) { self.clock = clock }
+
+    /// Binds the node's socket (`address`:`port`, non-blocking) and starts driving it.
+    func add(_ node: MeshNode, address: IPv4Address, port: UInt16) throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { throw SwarmError("socket: errno \(errno)") }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_port = port.bigEndian
+        local.sin_addr.s_addr = address.value.bigEndian
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw SwarmError("bind \(address):\(port): errno \(errno)") }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        nodes.append(node)
+        descriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        deadlines.append(.zero)
+        flush(nodes.count - 1)
+    }
+
+    /// Closes every socket (the nodes stop being driven).
+    func closeAll() {
+        for descriptor in descriptors { close(descriptor.fd) }
+        descriptors = []
+        nodes = []
+        deadlines = []
+    }
+
+    /// One turn: due timers, then up to `maximumWait` seconds of waiting for datagrams, which are
+    /// all read and handled.
+    func runOnce(maximumWait: Double = 0.02) {
+        var now = clock.now
+        let turnStart = monotonic()
+        var earliest = Timestamp.distantFuture
+        for index in nodes.indices {
+            if deadlines[index] <= now {
+                nodes[index].tick(now: now)
+                flush(index)
+            }
+            earliest = min(earliest, deadlines[index])
+        }
+        busySeconds += monotonic() - turnStart
+        now = clock.now
+        let wait = earliest > now ? min(maximumWait, (earliest - now).seconds) : 0
+        let ready = poll(&descriptors, nfds_t(descriptors.count), Int32((wait * 1000).rounded(.up)))
+        guard ready > 0 else { return }
+        let readStart = monotonic()
+        for index in descriptors.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
+            descriptors[index].revents = 0
+            receiveAll(index)
+        }
+        busySeconds += monotonic() - readStart
+    }
+
+    private func receiveAll(_ index: Int) {
+        let descriptor = descriptors[index].fd
+        while true {
+            var source = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let received = buffer.withUnsafeMutableBytes { bytes in
+                withUnsafeMutablePointer(to: &source) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(descriptor, bytes.baseAddress, bytes.count, 0, $0, &length) }
+                }
+            }
+            guard received > 0 else { return }
+            let endpoint = SocketEndpoint(address: .v4(IPv4Address(UInt32(bigEndian: source.sin_addr.s_addr))), port: UInt16(bigEndian: source.sin_port))
+            nodes[index].receive(Array(buffer[0..<received]), from: endpoint, now: clock.now)
+            flush(index)
+        }
+    }
+
+    /// Sends node `index`'s datagrams, answers path probes, and notes its next deadline.
+    private func flush(_ index: Int) {
+        let node = nodes[index]
+        var (datagrams, events) = node.drainOutput()
+        var answered = false
+        for event in events {
+            // A path probe (0x24) is answered at once with a path ack (0x25, same body), as meshd does.
+            if case let .extensionMessage(from, type, body, _) = event, type == 0x24 {
+                node.sendExtension(type: 0x25, body: body, to: from, now: clock.now)
+                pathProbesAnswered += 1
+                answered = true
+            }
+        }
+        if answered {
+            (datagrams, events) = { let more = node.drainOutput(); return (datagrams + more.datagrams, more.events) }()
+        }
+        for datagram in datagrams { send(datagram, from: descriptors[index].fd) }
+        deadlines[index] = node.nextDeadline
+    }
+
+    private func send(_ datagram: OutboundDatagram, from descriptor: Int32) {
+        guard case let .v4(address) = datagram.endpoint.address else {
+            sendFailures += 1
+            return
+        }
+        var destination = sockaddr_in()
+        destination.sin_family = sa_family_t(AF_INET)
+        destination.sin_port = datagram.endpoint.port.bigEndian
+        destination.sin_addr.s_addr = address.value.bigEndian
+        let sent = datagram.bytes.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &destination) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        if sent < 0 { sendFailures += 1 }
+    }
+
+    /// One line: how many members know meshd alive, membership sizes, traffic, the loop's load.
+    func status(meshd: NodeID) -> String {
+        var knowMeshd = 0, suspects = 0, dead = 0, sent: UInt64 = 0, received: UInt64 = 0, live = 0
+        for node in nodes {
+            if node.members[meshd]?.status == .alive { knowMeshd += 1 }
+            live += node.members.liveCount
+            for member in [node.members[meshd]].compactMap({ $0 }) where member.status == .suspect { suspects += 1 }
+            sent += node.statistics.datagramsSent
+            received += node.statistics.datagramsReceived
+            dead += Int(node.statistics.deathsDeclared)
+        }
+        let now = monotonic()
+        let busy = (busySeconds - lastBusyReport.1) / max(0.001, now - lastBusyReport.0)
+        lastBusyReport = (now, busySeconds)
+        return "status members \(nodes.count) know-meshd-alive \(knowMeshd) suspect-meshd \(suspects) mean-live-members \(nodes.isEmpty ? 0 : live / nodes.count) "
+            + "deaths-declared \(dead) datagrams-sent \(sent) received \(received) send-failures \(sendFailures) path-probes-answered \(pathProbesAnswered) "
+            + String(format: "loop-busy %.2f", busy)
+    }
+}

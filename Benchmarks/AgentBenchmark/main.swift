@@ -1,0 +1,103 @@
+// Agent benchmarks (issue 5, point 6). Needs root; builds labs in network namespaces (userspace
+// WireGuard: wireguard-go).
+//
+//   swift build -c release --product AgentBenchmark      # also builds meshd and meshctl beside it
+//   .build/release/AgentBenchmark join      [--trials 10] [--backend userspace]
+//   .build/release/AgentBenchmark roaming   [--trials 10] [--settle 3]
+//   .build/release/AgentBenchmark restart   [--trials 10] [--down 1] [--settle 2]
+//   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-cpu 0]
+//
+// Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
+// The helper the 1,000-peer resources benchmark starts inside a namespace: `swarm` (see Swarm.swift).
+import Foundation
+import MeshLab
+
+/// The lab being used, torn down on SIGINT/SIGTERM as well as on the normal way out.
+final class LabHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lab: Lab?
+    func set(_ lab: Lab?) { lock.withLock { self.lab = lab } }
+    func teardown() { lock.withLock { lab }?.teardown() }
+}
+
+let holder = LabHolder()
+let arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? "help"
+
+/// `--name value` pairs after the command.
+func options(_ arguments: ArraySlice<String>) throws -> [String: String] {
+    var result: [String: String] = [:]
+    var iterator = arguments.makeIterator()
+    while let name = iterator.next() {
+        guard name.hasPrefix("--"), let value = iterator.next() else { throw LabError.failed("expected --option value, got \(name)") }
+        result[name] = value
+    }
+    return result
+}
+
+let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+let binaries = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+
+var signalSources: [DispatchSourceSignal] = []
+if command != "swarm" {
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler {
+            holder.teardown()
+            exit(128 + signalNumber)
+        }
+        source.resume()
+        signalSources.append(source)
+    }
+}
+
+do {
+    let given = try options(arguments.dropFirst())
+    switch command {
+    case "join", "roaming", "restart", "resources":
+        for product in ["meshd", "meshctl"] where !FileManager.default.isExecutableFile(atPath: binaries + "/" + product) {
+            throw LabError.failed("\(binaries)/\(product) is missing: swift build -c release --product \(product)")
+        }
+        let lab = try Lab(prefix: "mwabench")
+        holder.set(lab)
+        defer { lab.teardown() }
+        let backend = given["--backend"] ?? "userspace"
+        let trials = Int(given["--trials"] ?? "") ?? 10
+        switch command {
+        case "join":
+            var benchmark = JoinBenchmark()
+            benchmark.trials = trials
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        case "roaming":
+            var benchmark = RoamingBenchmark()
+            benchmark.trials = trials
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        case "restart":
+            var benchmark = RestartBenchmark()
+            benchmark.trials = trials
+            benchmark.down = Double(given["--down"] ?? "") ?? benchmark.down
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        default:
+            var benchmark = ResourcesBenchmark()
+            benchmark.peers = Int(given["--peers"] ?? "") ?? benchmark.peers
+            benchmark.windows = Int(given["--windows"] ?? "") ?? benchmark.windows
+            benchmark.window = Double(given["--window"] ?? "") ?? benchmark.window
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            benchmark.swarmProbeInterval = given["--swarm-probe-interval"].flatMap(Double.init)
+            benchmark.swarmCPU = given["--swarm-cpu"].flatMap { $0 == "none" ? nil : Int($0) } ?? benchmark.swarmCPU
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend, executable: executable)
+        }
+    case "swarm":
+        try Swarm.run(given)
+    default:
+        print("usage: AgentBenchmark join|roaming|restart|resources [--option value ...] (see the top of Benchmarks/AgentBenchmark/main.swift)")
+        exit(command == "help" ? 0 : 2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("AgentBenchmark: \(error)\n".utf8))
+    holder.teardown()
+    exit(1)
+}
