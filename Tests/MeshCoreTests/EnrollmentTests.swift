@@ -106,4 +106,25 @@ import Testing
         let addresses = service.invitations.values.flatMap(\.addresses)
         #expect(Set(addresses).count == addresses.count)
     }
+
+    @Test func aRevokedNameGoesToOneNewNodeAndIsNotRenewed() throws {
+        var service = AuthorityService(settings: network.settings, key: network.authority)
+        var host: UInt8 = 10
+        func issue(_ name: String) throws -> NodeCertificate {
+            host += 1
+            return try service.issueCertificate(
+                name: name, identityKey: Ed25519PrivateKey().publicKey, wireGuardKey: X25519PrivateKey().publicKey,
+                addresses: [IPAddress("100.80.7.\(host)")!], routes: [], roles: [], now: network.now)
+        }
+        let key = Ed25519PrivateKey().publicKey
+        _ = try issue("a")
+        _ = try service.revoke(name: "a", now: network.now)
+        #expect(throws: AuthorityError.revoked("a")) { try service.renew(name: "a", now: network.now) }
+        // The name is free again, for one new node: once that node holds a certificate, it is taken.
+        _ = try issue("a")
+        #expect(throws: AuthorityError.nameTaken("a")) {
+            try service.invite(name: "a", ttl: 60, bootstrapKey: key, bootstrapEndpoints: [bootstrapAt], now: network.now)
+        }
+        #expect(throws: Never.self) { _ = try service.renew(name: "a", now: network.now) }
+    }
 }

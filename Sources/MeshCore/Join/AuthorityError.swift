@@ -7,6 +7,7 @@ public enum AuthorityError: Error, Equatable, Sendable, CustomStringConvertible 
     case addressPoolExhausted
     case routeInvalid(String)
     case unknownNode(String)
+    case revoked(String)
     case signing(String)
 
     public var description: String {
@@ -18,6 +19,7 @@ public enum AuthorityError: Error, Equatable, Sendable, CustomStringConvertible 
         case .addressPoolExhausted: return "no free address is left in the overlay prefix"
         case let .routeInvalid(problem): return "invalid route: \(problem)"
         case let .unknownNode(name): return "no node named \(name) was enrolled in this network"
+        case let .revoked(name): return "\(name) was revoked; invite it again to give the name to a new node"
         case let .signing(problem): return "could not sign: \(problem)"
         }
     }

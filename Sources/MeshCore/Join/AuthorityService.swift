@@ -11,7 +11,9 @@ public struct AuthorityService: Sendable {
     public private(set) var invitations: [String: Invitation]
     /// The newest certificate issued per node name.
     public private(set) var certificates: [String: NodeCertificate]
-    /// Names that were revoked (not reusable until their certificates expire).
+    /// Names whose last certificate was revoked, with that certificate's expiry: free for a new
+    /// invitation (revocations name identity keys, so a new holder of the name is unaffected);
+    /// the entry goes when a new certificate is issued for the name.
     public private(set) var revokedNames: [String: UInt64]
     /// Validity of issued certificates.
     public var certificateLifetime: UInt64 = 90 * 86400
@@ -42,6 +44,7 @@ public struct AuthorityService: Sendable {
                 addresses: addresses, routes: routes, roles: roles, notBefore: now.seconds > 60 ? now.seconds - 60 : 0,
                 notAfter: now.seconds + certificateLifetime, issuer: key)
             certificates[name] = certificate
+            revokedNames[name] = nil
             return certificate
         } catch {
             throw .signing("\(error)")
@@ -51,6 +54,7 @@ public struct AuthorityService: Sendable {
     /// Renews the certificate of `name` with the same keys, addresses and grants.
     public mutating func renew(name: String, now: Timestamp) throws(AuthorityError) -> NodeCertificate {
         guard let current = certificates[name] else { throw .unknownNode(name) }
+        guard revokedNames[name] == nil else { throw .revoked(name) }
         return try issueCertificate(
             name: name, identityKey: current.identityKey, wireGuardKey: current.wireGuardKey, addresses: current.addresses,
             routes: current.routes, roles: current.roles, now: now)
