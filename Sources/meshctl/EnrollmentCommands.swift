@@ -61,7 +61,7 @@ struct InviteCommand: ParsableCommand {
     @Option(name: .customLong("route"), help: ArgumentHelp("A prefix the host may announce (repeatable).", valueName: "cidr"))
     var routes: [String] = []
 
-    @Option(name: .customLong("endpoint"), help: ArgumentHelp("Bootstrap address to put in the token (repeatable; default: this node's addresses).", valueName: "host:port"))
+    @Option(name: .customLong("endpoint"), help: ArgumentHelp("Bootstrap address (IP:PORT, the gossip port; IPv6 as [ADDRESS]:PORT) to put in the token (repeatable; default: this node's addresses).", valueName: "ip:port"))
     var endpoints: [String] = []
 
     @Flag(help: "Print the result as JSON.")

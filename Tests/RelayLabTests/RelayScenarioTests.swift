@@ -107,6 +107,7 @@ struct RelayScenarioTests {
             throw LabError.failed("no relay endpoint in \(entry)")
         }
         let before = (try setup.mesh["alpha"].status()["relay"] as? [String: Any])?["dropped"] as? Int ?? 0
+        let unauthorizedBefore = (try setup.mesh["alpha"].status()["drops"] as? [String: Any])?["relay-unauthorized"] as? Int ?? 0
         // A stranger on the LAN (not a member) sends to the relay's port.
         let stranger = try setup.lab.addNamespace("stranger")
         let (_, outside) = try setup.lab.connect(stranger, setup.mesh.switchNamespace, addressA: "198.51.100.66/24", nameA: "lan0", nameB: "p-stranger")
@@ -117,5 +118,7 @@ struct RelayScenarioTests {
         usleep(500_000)
         let after = (try setup.mesh["alpha"].status()["relay"] as? [String: Any])?["dropped"] as? Int ?? 0
         #expect(after >= before + 20, "relay drops: \(before) → \(after)")
+        let unauthorizedAfter = (try setup.mesh["alpha"].status()["drops"] as? [String: Any])?["relay-unauthorized"] as? Int ?? 0
+        #expect(unauthorizedAfter >= unauthorizedBefore + 20, "drops[relay-unauthorized]: \(unauthorizedBefore) → \(unauthorizedAfter)")
     }
 }

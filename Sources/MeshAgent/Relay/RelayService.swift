@@ -174,8 +174,10 @@ public final class RelayCounters: Sendable {
     public let forwardedPackets = Atomic<UInt64>(0)
     /// Bytes forwarded.
     public let forwardedBytes = Atomic<UInt64>(0)
-    /// Datagrams refused.
+    /// Datagrams refused (every reason, including those below).
     public let dropped = Atomic<UInt64>(0)
+    /// Of those: datagrams from a source that is not the allocated member (never forwarded).
+    public let unauthorized = Atomic<UInt64>(0)
 }
 
 /// The forwarding state of one pair. Both of its channels live on one event loop, so the state
@@ -248,6 +250,7 @@ final class PairForwarder: @unchecked Sendable {
     func received(_ buffer: ByteBuffer, from source: SocketEndpoint, side: Int) {
         guard !closed, let allowed = sides[side].allowedAddress, allowed == source.address else {
             counters.dropped.add(1, ordering: .relaxed)
+            counters.unauthorized.add(1, ordering: .relaxed)
             return
         }
         // Latch onto the member's WireGuard source port (its NAT may rewrite it; the newest wins).

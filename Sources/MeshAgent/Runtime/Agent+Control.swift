@@ -45,13 +45,14 @@ extension Agent: ControlHandler {
         for member in node?.members.all ?? [] { byState[member.status.description, default: 0] += 1 }
         var drops: [String: UInt64] = [:]
         for (reason, count) in node?.drops.counts ?? [:] { drops[reason.rawValue] = count }
+        if let relay { drops[DropReason.relayUnauthorized.rawValue] = relay.counters.unauthorized.load(ordering: .relaxed) }
         return StatusReport(
             name: certificate?.name, id: certificate?.nodeID.hex, network: enrollment?.settings.name,
             networkID: enrollment?.settings.networkID.hex,
             enrollment: node != nil ? "enrolled" : (joining != nil ? "joining" : "waiting"),
             interface: configuration.interface.name, backend: device.backend?.rawValue ?? configuration.interface.backend.rawValue,
             addresses: interfaceAddresses.map(\.description), peerCount: node?.members.liveCount ?? 0, membersByState: byState,
-            drops: drops, authority: node?.authority != nil, roles: certificate.map { $0.roles.description.split(separator: ",").map(String.init) } ?? [],
+            drops: drops, authority: node?.authority != nil, roles: certificate?.roles.names ?? [],
             wireGuardPublicKey: wireGuardKey.publicKey.base64, listenPort: configuration.interface.listenPort,
             gossipPort: configuration.gossip.port,
             gossipEndpoints: node?.localRecord.gossipEndpoints.map(\.description) ?? [],
@@ -93,7 +94,7 @@ extension Agent: ControlHandler {
                 rttMilliseconds: node.roundTrip(to: member.id).map { ($0.seconds * 10_000).rounded() / 10 },
                 rxBytes: kernel?.receivedBytes ?? 0, txBytes: kernel?.transmittedBytes ?? 0, state: member.status.description,
                 wireGuardKey: member.certificate.wireGuardKey.base64,
-                roles: member.certificate.roles.isEmpty ? [] : member.certificate.roles.description.split(separator: ",").map(String.init),
+                roles: member.certificate.roles.names,
                 behindNAT: member.record.flags.contains(.behindNAT), version: member.record.version)
         }
     }

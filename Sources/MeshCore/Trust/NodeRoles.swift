@@ -11,6 +11,14 @@ public struct NodeRoles: OptionSet, Hashable, Sendable, CustomStringConvertible 
     /// Bits this implementation understands; others are refused when decoding.
     public static let known: NodeRoles = [.relay, .authority]
 
+    /// The role names ("relay", "authority"); empty for a plain member.
+    public var names: [String] {
+        var names: [String] = []
+        if contains(.relay) { names.append("relay") }
+        if contains(.authority) { names.append("authority") }
+        return names
+    }
+
     public var description: String {
         var names: [String] = []
         if contains(.relay) { names.append("relay") }
