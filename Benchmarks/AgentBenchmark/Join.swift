@@ -90,6 +90,10 @@ struct JoinBenchmark {
     private func reset(_ echo: MeshLabNode, mesh: DemoMesh) throws {
         try echo.meshctlChecked(["leave"])
         echo.stopDaemon()
+        // A new host has no WireGuard interface yet. (This also matters: `meshctl leave` keeps the
+        // interface and its overlay addresses, and after a second join the old address stays the
+        // primary one, so the kernel picks it as the source and no reply finds its way back.)
+        try echo.run(["ip", "link", "del", echo.interface], check: false)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: echo.stateDirectory)) ?? []
         for file in files where !file.hasSuffix(".log") {
             try? FileManager.default.removeItem(atPath: echo.stateDirectory + "/" + file)

@@ -83,15 +83,16 @@ func processCPUSeconds(_ pid: Int32) -> Double? {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-/// VmRSS and VmHWM of a process from /proc/PID/status, in MiB; nil when it is gone.
-func processMemory(_ pid: Int32) -> (rss: Double, highWater: Double)? {
+/// VmRSS, VmHWM, RssAnon (private, anonymous) and RssFile (file-backed: the executable and the
+/// shared libraries' pages) of a process from /proc/PID/status, in MiB; nil when it is gone.
+func processMemory(_ pid: Int32) -> (rss: Double, highWater: Double, anonymous: Double, file: Double)? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
     func kilobytes(_ field: String) -> Double? {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
         return line.split(separator: " ").compactMap { Double($0) }.first
     }
     guard let rss = kilobytes("VmRSS"), let hwm = kilobytes("VmHWM") else { return nil }
-    return (rss / 1024, hwm / 1024)
+    return (rss / 1024, hwm / 1024, (kilobytes("RssAnon") ?? .nan) / 1024, (kilobytes("RssFile") ?? .nan) / 1024)
 }
 
 /// The process ids of the processes called `name` (their `comm`) inside `namespace`.

@@ -12,11 +12,9 @@ import SystemPackage
 /// Each member has its own identity, WireGuard key and certificate, issued with the network's
 /// authority key read from DIR (`StateDirectory.loadAuthorityKey`), for overlay address H + i of
 /// the network's IPv4 prefix; its WireGuard endpoint is `IPV4:51820`, where nobody listens.
-/// The members start converged among themselves (every one knows every other, as after a
-/// restart from `members.db`). Member 0 starts with meshd as its contact and synchronizes with it
-/// (anti-entropy, as a node does after enrolling): meshd learns the swarm and member 0 learns
-/// meshd's record; the others then start knowing meshd as a member, the way a restarted node
-/// does. Path probes (`0x24`) are answered as meshd answers them. Prints a status line every 5 s.
+/// The members join in stages (see below), each stage introduced to meshd by an anti-entropy
+/// exchange, as a node does after enrolling. Path probes (`0x24`) are answered as meshd answers
+/// them. Prints a status line every 5 s.
 enum Swarm {
     static func emit(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -29,6 +27,8 @@ enum Swarm {
         let count = Int(options["--count"] ?? "") ?? 1000
         let basePort = Int(options["--base-port"] ?? "") ?? 20000
         let firstHost = UInt64(options["--first-host"] ?? "") ?? 4096
+        let stage = max(1, Int(options["--stage"] ?? "") ?? 100)
+        let stagePause = Double(options["--stage-pause"] ?? "") ?? 10
         // The members' timing profile: meshd's (MeshTiming.default) unless told otherwise.
         var timing = MeshTiming.default
         if let seconds = options["--probe-interval"].flatMap(Double.init) {
@@ -73,59 +73,74 @@ enum Swarm {
             members.append(Member(certificate: certificate, record: record, status: .alive, statusChangedAt: start))
             announcements.append(announcement)
         }
-        var table = MemberTable()
-        for member in members { table.put(member) }
-
-
-        // Bootstrap: member 0, with a timing profile that neither probes nor gossips on its own,
-        // meets meshd as a contact and synchronizes with it (anti-entropy): meshd learns every
-        // member of the swarm, member 0 learns meshd's record. It is then discarded (its socket
-        // closed) before it could suspect anyone: no member is running yet.
+        // The swarm joins in stages of `stage` members, `stagePause` seconds apart (so meshd, and
+        // the swarm answering it, take on `stage` new peers at a time, as when hosts come up in waves).
+        // Each stage: a bootstrap node (the stage's first member, knowing the running members, the
+        // stage's members and meshd, with a timing profile that neither probes nor gossips) meets
+        // meshd, as a contact for the first stage and as a member later, and synchronizes with it
+        // (anti-entropy): meshd learns the stage's members, the bootstrap learns meshd's current
+        // record. The bootstrap is then discarded (socket closed) and the stage's members start
+        // afresh, knowing meshd, the running members and each other; the running members learn
+        // them by gossip. New members send their certificate in handshakes (newcomers), as joining
+        // nodes do.
         var quiet = timing
         quiet.probeInterval = .seconds(86400)
         quiet.antiEntropyInterval = .seconds(86400)
         quiet.reconnectInterval = .seconds(86400)
-        let bootstrap = try MeshNode(
-            identity: identities[0], certificate: members[0].certificate, settings: settings, announcement: announcements[0],
-            members: table, resume: members[0].record, newcomer: true, timing: quiet, random: .secure(), now: clock.now)
-        bootstrap.addContact(identityKey: enrollment.certificate.identityKey, endpoints: [meshd])
-        bootstrap.synchronize(with: meshdID, now: clock.now)
-        let bootstrapLoop = SwarmLoop(clock: clock)
-        try bootstrapLoop.add(bootstrap, address: address, port: UInt16(basePort))
-        emit("member 0 synchronizing with meshd at \(meshd)")
-        var lastSync = monotonic()
-        let phaseDeadline = monotonic() + 120
-        while bootstrap.members[meshdID] == nil {
-            guard monotonic() < phaseDeadline else { throw SwarmError("member 0 did not learn meshd's record in 120 s") }
-            bootstrapLoop.runOnce()
-            if monotonic() - lastSync > 3 {
-                lastSync = monotonic()
-                bootstrap.synchronize(with: meshdID, now: clock.now)
+        var known = MemberTable()
+        var meshdMember: Member?
+        let loop = SwarmLoop(clock: clock)
+        var lastStatus = monotonic()
+        func runFor(_ seconds: Double, also other: SwarmLoop? = nil, until done: () -> Bool = { false }) {
+            let end = monotonic() + seconds
+            while monotonic() < end, !done() {
+                loop.runOnce(maximumWait: other == nil ? 0.02 : 0.005)
+                other?.runOnce(maximumWait: 0.005)
+                if monotonic() - lastStatus >= 5 {
+                    lastStatus = monotonic()
+                    emit(loop.status(meshd: meshdID))
+                }
             }
         }
-        // Let the rest of the exchange go out, then close.
-        let drainUntil = monotonic() + 0.5
-        while monotonic() < drainUntil { bootstrapLoop.runOnce() }
-        bootstrapLoop.closeAll()
-        guard let meshdMember = bootstrap.members[meshdID] else { throw SwarmError("unreachable") }
-        emit("member 0 knows meshd (\(meshdMember.name), record version \(meshdMember.record.version)); starting all members")
-        table.put(meshdMember)
-
-        // Every member (0 again, afresh) restarts knowing everyone, meshd included: 100 every 0.1 s.
-        let loop = SwarmLoop(clock: clock)
-        for index in 0..<count {
-            let node = try MeshNode(
-                identity: identities[index], certificate: members[index].certificate, settings: settings, announcement: announcements[index],
-                members: table, resume: members[index].record, newcomer: false, timing: timing, random: .secure(), now: clock.now)
-            try loop.add(node, address: address, port: UInt16(basePort + index))
-            if index % 100 == 99 {
-                let until = monotonic() + 0.1
-                while monotonic() < until { loop.runOnce(maximumWait: 0.01) }
+        for stageStart in stride(from: 0, to: count, by: stage) {
+            let range = stageStart..<min(count, stageStart + stage)
+            var stageTable = known
+            for index in range { stageTable.put(members[index]) }
+            let bootstrap = try MeshNode(
+                identity: identities[stageStart], certificate: members[stageStart].certificate, settings: settings,
+                announcement: announcements[stageStart], members: stageTable, resume: members[stageStart].record, newcomer: true,
+                timing: quiet, random: .secure(), now: clock.now)
+            if meshdMember == nil { bootstrap.addContact(identityKey: enrollment.certificate.identityKey, endpoints: [meshd]) }
+            bootstrap.synchronize(with: meshdID, now: clock.now)
+            let bootstrapLoop = SwarmLoop(clock: clock)
+            try bootstrapLoop.add(bootstrap, address: address, port: UInt16(basePort + stageStart))
+            let bootstrapStart = monotonic()
+            var lastSync = bootstrapStart
+            while bootstrap.members[meshdID] == nil || monotonic() - bootstrapStart < 2 {
+                guard monotonic() - bootstrapStart < 120 else { throw SwarmError("stage \(stageStart): no answer from meshd in 120 s") }
+                runFor(0.05, also: bootstrapLoop)
+                if monotonic() - lastSync > 1.5 {
+                    lastSync = monotonic()
+                    bootstrap.synchronize(with: meshdID, now: clock.now)
+                }
             }
+            bootstrapLoop.closeAll()
+            guard let current = bootstrap.members[meshdID] else { throw SwarmError("unreachable") }
+            meshdMember = current
+            stageTable.put(current)
+            known.put(current)
+            for index in range {
+                known.put(members[index])
+                let node = try MeshNode(
+                    identity: identities[index], certificate: members[index].certificate, settings: settings, announcement: announcements[index],
+                    members: stageTable, resume: members[index].record, newcomer: true, timing: timing, random: .secure(), now: clock.now)
+                try loop.add(node, address: address, port: UInt16(basePort + index))
+            }
+            emit("stage: members \(range.lowerBound)–\(range.upperBound - 1) running (\(loop.nodes.count) in all)")
+            if range.upperBound < count { runFor(stagePause) }
         }
         emit("all \(count) members running")
 
-        var lastStatus = monotonic()
         while true {
             loop.runOnce()
             if monotonic() - lastStatus >= 5 {
@@ -163,6 +178,9 @@ final class SwarmLoop {
     private(set) var pathProbesAnswered = 0
     private(set) var busySeconds = 0.0
     private var lastBusyReport = (monotonic(), 0.0)
+    private var lastTurn = 0.0
+    /// Shortest time between two turns of the loop.
+    var minimumTurn = 0.002
 
     init(clock: AgentClock) { self.clock = clock }
 
@@ -196,6 +214,11 @@ final class SwarmLoop {
     /// One turn: due timers, then up to `maximumWait` seconds of waiting for datagrams, which are
     /// all read and handled.
     func runOnce(maximumWait: Double = 0.02) {
+        // At most one turn per `minimumTurn`: each turn polls every socket, so under load
+        // datagrams are handled in batches rather than one poll(2) of N descriptors each.
+        let sinceLast = monotonic() - lastTurn
+        if sinceLast < minimumTurn { usleep(UInt32((minimumTurn - sinceLast) * 1e6)) }
+        lastTurn = monotonic()
         var now = clock.now
         let turnStart = monotonic()
         var earliest = Timestamp.distantFuture
