@@ -98,9 +98,9 @@ struct ForwardingBenchmark {
             pinned(senderCPU) + [executable, "blast", "--to", target, "--size", String(size), "--seconds", String(window + 2)], in: namespaces.snd)
         pause(1)
         let cpuBefore = cpuJiffies(), relayBefore = processCPUSeconds(relayPID) ?? 0
-        let before = try counters(lab: lab, namespaces)
+        let before = try counters(lab: lab, namespaces, size: size)
         pause(window)
-        let after = try counters(lab: lab, namespaces)
+        let after = try counters(lab: lab, namespaces, size: size)
         let cpuAfter = cpuJiffies(), relayAfter = processCPUSeconds(relayPID) ?? relayBefore
         guard blaster.wait(timeout: 30) == 0 else { throw LabError.failed("the blaster failed: \(blaster.output)") }
         let elapsed = after.time - before.time
@@ -109,43 +109,53 @@ struct ForwardingBenchmark {
                       relayProcessCPU: (relayAfter - relayBefore) / elapsed, cpuBusy: busyFractions(cpuBefore, cpuAfter))
     }
 
-    /// Interface counters of the three namespaces, and rly's UDP receive-buffer drops.
-    private func counters(lab: Lab, _ namespaces: (snd: String, rly: String, rcv: String)) throws -> Counters {
+    /// Interface counters of the three namespaces, in datagrams of `size` bytes, and rly's UDP
+    /// receive-buffer drops.
+    ///
+    /// Datagrams, not packets: the relay sends runs of datagrams as UDP GSO messages, which a veth
+    /// passes on (and counts) as one packet; the datagrams in one are its bytes less one set of
+    /// Ethernet, IPv4 and UDP headers (42 bytes), divided by the payload size. For unsegmented
+    /// packets this is the packet count.
+    private func counters(lab: Lab, _ namespaces: (snd: String, rly: String, rcv: String), size: Int) throws -> Counters {
         var result = Counters()
         let started = monotonic()
-        result.offered = try linkStatistics(lab: lab, namespace: namespaces.snd, interface: "eth0").tx
+        func datagrams(_ counts: (packets: Int, bytes: Int)) -> Int { max(0, counts.bytes - 42 * counts.packets) / size }
+        result.offered = datagrams(try linkStatistics(lab: lab, namespace: namespaces.snd, interface: "eth0").tx)
         let relay = try lab.run(["sh", "-c", "ip -s -j link show dev in0; ip -s -j link show dev out0; cat /proc/net/snmp"], in: namespaces.rly).output
         let lines = relay.split(separator: "\n")
         if lines.count >= 2 {
-            result.arrived = Self.statistics(String(lines[0])).rx
-            result.forwarded = Self.statistics(String(lines[1])).tx
+            result.arrived = datagrams(Self.statistics(String(lines[0])).rx)
+            result.forwarded = datagrams(Self.statistics(String(lines[1])).tx)
         }
         let udp = lines.filter { $0.hasPrefix("Udp: ") }
         if udp.count == 2 {
             let names = udp[0].split(separator: " "), values = udp[1].split(separator: " ")
             if let index = names.firstIndex(of: "RcvbufErrors"), index < values.count { result.socketDrops = Int(values[index]) ?? 0 }
         }
-        result.received = try linkStatistics(lab: lab, namespace: namespaces.rcv, interface: "eth0").rx
+        result.received = datagrams(try linkStatistics(lab: lab, namespace: namespaces.rcv, interface: "eth0").rx)
         result.time = (started + monotonic()) / 2
         return result
     }
 
-    private func linkStatistics(lab: Lab, namespace: String, interface: String) throws -> (rx: Int, tx: Int) {
+    private func linkStatistics(lab: Lab, namespace: String, interface: String) throws -> (rx: (packets: Int, bytes: Int), tx: (packets: Int, bytes: Int)) {
         Self.statistics(try lab.run(["ip", "-s", "-j", "link", "show", "dev", interface], in: namespace).output)
     }
 
-    static func statistics(_ json: String) -> (rx: Int, tx: Int) {
+    /// Packets and bytes received and sent, from `ip -s -j link show`.
+    static func statistics(_ json: String) -> (rx: (packets: Int, bytes: Int), tx: (packets: Int, bytes: Int)) {
         guard let links = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]],
               let stats = links.first?["stats64"] as? [String: Any]
-        else { return (0, 0) }
-        let rx = (stats["rx"] as? [String: Any])?["packets"] as? Int ?? 0
-        let tx = (stats["tx"] as? [String: Any])?["packets"] as? Int ?? 0
-        return (rx, tx)
+        else { return ((0, 0), (0, 0)) }
+        func counts(_ direction: String) -> (packets: Int, bytes: Int) {
+            let values = stats[direction] as? [String: Any]
+            return (values?["packets"] as? Int ?? 0, values?["bytes"] as? Int ?? 0)
+        }
+        return (counts("rx"), counts("tx"))
     }
 
     private func report(_ results: [String: [Sample]]) {
         print("raw forwarding: sender (CPU \(senderCPU.map(String.init) ?? "any")) → rly → rcv; relay work on CPU \(relayCPU.map(String.init) ?? "any") (RPS of rly's ingress and the relay process);")
-        print("\(trials) trials per mode and size, \(window) s window in the middle of each blast; rate = packets leaving rly towards rcv")
+        print("\(trials) trials per mode and size, \(window) s window in the middle of each blast; rate = datagrams leaving rly towards rcv (UDP GSO messages counted by their segments)")
         print(machineDescription())
         print("")
         print("| payload (B) | forwarder | forwarded pps median | max | min | Gbit/s (payload) median | offered pps median | relay socket drops/s median | relay process (cores) | CPU \(relayCPU.map(String.init) ?? "-") busy | relay / kernel |")
