@@ -82,14 +82,16 @@ extension Agent {
         // Read once per plan: a netlink dump per member made a 1,000-member plan take seconds.
         let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
         var peers: [WireGuardDesiredPeer] = []
-        for member in node.members.all where member.status.isLive {
+        for member in node.members.all where member.status.isLive || tunnelOutlivesAgent(member, now: now) {
             let key = member.certificate.wireGuardKey
             guard key != wireGuardKey.publicKey else { continue }
             let allowed = member.record.announcedPrefixes.isEmpty
                 ? member.certificate.addresses.map(IPPrefix.init(host:)) : member.record.announcedPrefixes
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = behindNAT ? 25 : 0
-            if case let .relayed(_, relayEndpoint) = paths.route(to: member.id) {
+            if !member.status.isLive {
+                endpoint = nil  // as WireGuard has it: nothing new is known about a dead member
+            } else if case let .relayed(_, relayEndpoint) = paths.route(to: member.id) {
                 endpoint = relayEndpoint
                 keepalive = 25  // keeps the relay's latch (and any NAT mapping towards it) alive
             } else {
@@ -99,6 +101,18 @@ extension Agent {
         }
         return WireGuardDesiredState(
             listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark, peers: peers)
+    }
+
+    /// Whether `member`, declared dead, still has a working WireGuard session with this node (a
+    /// handshake within WireGuard's session lifetime, 180 s): its meshd is down or cut off, but the
+    /// tunnel carries traffic, so the peer stays until the session lapses. A meshd stopped for
+    /// longer than the suspicion timeout (an upgrade, a crash) thus cuts no tunnel. Members that
+    /// left or were revoked go at once.
+    func tunnelOutlivesAgent(_ member: Member, now: Timestamp) -> Bool {
+        guard member.status == .dead, let handshake = lastDeviceState?.peers[member.certificate.wireGuardKey]?.lastHandshakeTime else {
+            return false
+        }
+        return now.secondsValue - Double(handshake.components.seconds) < 180
     }
 
     /// The endpoint to configure for `member`, or nil to keep what the kernel has.
