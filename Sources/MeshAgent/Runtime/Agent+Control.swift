@@ -234,7 +234,7 @@ extension Agent: ControlHandler {
         }
         wakeTask?.cancel()
         wakeTask = nil
-        do { try device.removeAllPeers() } catch { logger.warning("cannot remove WireGuard peers", metadata: ["error": "\(error)"]) }
+        do { try device.removeInterface() } catch { logger.warning("cannot delete the WireGuard interface", metadata: ["error": "\(error)"]) }
         state.archiveEnrollment()
         self.node = nil
         self.enrollment = nil

@@ -249,7 +249,9 @@ public actor Agent {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
         guard node != nil else { return }
-        if now - lastAddressPoll >= .seconds(1) {
+        // Often: a roamed host announces its new address only once it has seen it (an rtnetlink
+        // dump of a few addresses is cheap).
+        if now - lastAddressPoll >= .milliseconds(200) {
             lastAddressPoll = now
             let current = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
             if current != localAddresses {

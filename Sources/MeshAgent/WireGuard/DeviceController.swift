@@ -132,10 +132,13 @@ final class DeviceController {
         try device.apply(WireGuardChangeSet(peersToRemove: keys))
     }
 
-    /// Removes every peer (after leaving the network). Leaves the interface in place.
-    func removeAllPeers() throws {
-        guard let device else { return }
-        let current = try device.read()
-        try device.apply(WireGuardChangeSet(peersToRemove: Array(current.peers.keys)))
+    /// Deletes the interface, its peers and its overlay addresses (after leaving the network: a
+    /// later enrollment gets other addresses, and stale ones would stay the kernel's source
+    /// address). A wireguard-go daemon exits when its interface goes.
+    func removeInterface() throws {
+        defer { reset() }
+        guard let links, try links.link(named: name) != nil else { return }
+        try links.deleteLink(named: name)
+        logger.info("interface deleted", metadata: ["interface": "\(name)"])
     }
 }
