@@ -35,6 +35,8 @@ public actor Agent {
     var lastSnapshot = Timestamp.zero
     var snapshotDirty = false
     var localAddresses: [IPAddress] = []
+    /// Local addresses seen by the last read that differed from ``localAddresses`` (not yet settled).
+    var pendingLocalAddresses: [IPAddress]?
     /// WireGuard endpoints of ours that peers' kernels report seeing, with when they last did.
     var observedEndpoints: [SocketEndpoint: Timestamp] = [:]
     /// The endpoint we last reported to each peer, and when.
@@ -249,19 +251,7 @@ public actor Agent {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
         guard node != nil else { return }
-        // Often: a roamed host announces its new address only once it has seen it (an rtnetlink
-        // dump of a few addresses is cheap).
-        if now - lastAddressPoll >= .milliseconds(200) {
-            lastAddressPoll = now
-            let current = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
-            if current != localAddresses {
-                logger.notice("local addresses changed", metadata: ["addresses": "\(current.map(\.description))"])
-                localAddresses = current
-                // Endpoints peers saw before the move are stale now.
-                observedEndpoints.removeAll()
-                announceIfChanged()
-            }
-        }
+        if now - lastAddressPoll >= .milliseconds(200) { pollLocalAddresses(now: now) }
         if now - lastRelayAnnouncement >= .seconds(30) {
             lastRelayAnnouncement = now
             let relays = reachableRelays()
@@ -275,6 +265,26 @@ public actor Agent {
         if now - lastObservation >= observationInterval { observe(now: now) }
         saveSnapshot(force: false)
         drain()
+    }
+
+    /// Reads the local addresses and announces a settled change. Often (every housekeeping turn,
+    /// and 100 ms after a change was first seen): a roamed host announces its new address only
+    /// once it has seen it, and reading a few addresses is cheap. A move takes several steps (old
+    /// addresses removed, new ones added), so a change counts once two reads in a row agree, and
+    /// never when no address is left: announcing a passing state sent peers to endpoints that
+    /// were about to vanish.
+    func pollLocalAddresses(now: Timestamp) {
+        lastAddressPoll = now
+        let current = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
+        let settled = current == pendingLocalAddresses
+        pendingLocalAddresses = current == localAddresses ? nil : current
+        guard current != localAddresses, settled, !current.isEmpty else { return }
+        pendingLocalAddresses = nil
+        logger.notice("local addresses changed", metadata: ["addresses": "\(current.map(\.description))"])
+        localAddresses = current
+        // Endpoints peers saw before the move are stale now.
+        observedEndpoints.removeAll()
+        announceIfChanged()
     }
 
     func reconcileSoon() {
