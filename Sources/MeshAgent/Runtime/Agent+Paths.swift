@@ -20,6 +20,7 @@ extension Agent {
         let candidates = relayCandidateFunction(node)
         let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
         if pendingLocalAddresses != nil, now - lastAddressPoll >= .milliseconds(100) { pollLocalAddresses(now: now) }
+        hurryFirstHandshakes(now: now)
         // A direct path with unanswered probes is judged by WireGuard's receive counter too.
         if paths.wantsReceiveCounters(now: now), now - lastObservation >= paths.settings.probeInterval { observe(now: now) }
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)

@@ -56,7 +56,10 @@ extension Agent {
                 // A new peer's path is watched closely at once: the first handshake shows whether
                 // the direct path works, long before WireGuard's counters would.
                 let ids = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
-                for added in changes.peersToAdd { if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) } }
+                for added in changes.peersToAdd {
+                    if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) }
+                    if added.endpoint != nil, awaitingFirstHandshake[added.publicKey] == nil { awaitingFirstHandshake[added.publicKey] = (now, 0) }
+                }
                 lastDeviceState = try? device.read()
             }
             reconcileFailures = 0
@@ -180,6 +183,38 @@ extension Agent {
             .sorted { $0.0 < $1.0 }
             .map(\.1)
             .filter { seen.insert($0).inserted }
+    }
+
+    /// A new peer's first handshake initiation is often lost: it reaches the other end before
+    /// that end has learned of this node (gossip is a few hundred milliseconds behind), or before
+    /// its interface exists, and WireGuard waits 5 s before trying again. A peer still without a
+    /// handshake 0.5 s after it was added (a handshake takes one round trip) is re-created, so
+    /// WireGuard initiates at once — at most three times (0.5, 1.5 and 3 s), after which
+    /// WireGuard's own retries and the path manager take over.
+    func hurryFirstHandshakes(now: Timestamp) {
+        guard !awaitingFirstHandshake.isEmpty else { return }
+        let schedule = [0.5, 1.5, 3.0]  // seconds after the peer was added
+        let due = awaitingFirstHandshake.filter { now - $0.value.since >= .seconds(schedule[min($0.value.attempts, schedule.count - 1)]) }
+        guard !due.isEmpty, let current = try? device.read() else { return }
+        lastDeviceState = current
+        var recreate: [X25519PublicKey] = []
+        for (key, entry) in due {
+            guard let peer = current.peers[key], peer.lastHandshakeTime == nil, entry.attempts < schedule.count else {
+                awaitingFirstHandshake[key] = nil
+                continue
+            }
+            recreate.append(key)
+            awaitingFirstHandshake[key] = (entry.since, entry.attempts + 1)
+        }
+        guard !recreate.isEmpty else { return }
+        do {
+            try device.remove(recreate)
+            for key in recreate { lastDeviceState?.peers[key] = nil }
+            logger.debug("re-created peers still waiting for their first handshake", metadata: ["count": "\(recreate.count)"])
+            reconcile(now: now)
+        } catch {
+            logger.debug("could not re-create WireGuard peers", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends one small packet into the tunnel towards each peer, so WireGuard starts a handshake

@@ -43,6 +43,9 @@ public actor Agent {
     var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
     /// Per peer, which announced endpoint we try and since when.
     var endpointChoices: [NodeID: EndpointChoice] = [:]
+    /// WireGuard peers added recently that have not completed a handshake yet: when added, and
+    /// how often they were re-created since (see ``hurryFirstHandshakes(now:)``).
+    var awaitingFirstHandshake: [X25519PublicKey: (since: Timestamp, attempts: Int)] = [:]
     var lastError: String?
     /// Endpoint settings (reloadable with SIGHUP).
     var liveEndpoints: MeshdConfiguration.Endpoints
