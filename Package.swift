@@ -136,11 +136,13 @@ let package = Package(
             dependencies: ["WireGuardControl", "MeshLab", "MeshCore", "MeshCrypto"],
             path: "Benchmarks/WireGuardBenchmark"
         ),
+        // What the benchmarks share: clocks, progress, statistics, /proc readings, options, lab teardown.
+        .target(name: "BenchmarkSupport", dependencies: ["MeshLab"], path: "Benchmarks/Support"),
         // Relay and failover: outage, time back to direct, throughput, raw forwarding (needs meshd and meshctl beside it).
         .executableTarget(
             name: "RelayBenchmark",
             dependencies: [
-                "MeshAgent", "MeshLab", "MeshCore", "meshd", "meshctl",
+                "BenchmarkSupport", "MeshAgent", "MeshLab", "MeshCore", "meshd", "meshctl",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/RelayBenchmark"
@@ -150,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "AgentBenchmark",
             dependencies: [
-                "MeshAgent", "MeshLab", "MeshCore", "MeshCrypto", "meshd", "meshctl",
+                "BenchmarkSupport", "MeshAgent", "MeshLab", "MeshCore", "MeshCrypto", "meshd", "meshctl",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Benchmarks/AgentBenchmark"

@@ -9,48 +9,17 @@
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
 // The helper the 1,000-peer resources benchmark starts inside a namespace: `swarm` (see Swarm.swift).
+import BenchmarkSupport
 import Foundation
 import MeshLab
-
-/// The lab being used, torn down on SIGINT/SIGTERM as well as on the normal way out.
-final class LabHolder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lab: Lab?
-    func set(_ lab: Lab?) { lock.withLock { self.lab = lab } }
-    func teardown() { lock.withLock { lab }?.teardown() }
-}
 
 let holder = LabHolder()
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 
-/// `--name value` pairs after the command.
-func options(_ arguments: ArraySlice<String>) throws -> [String: String] {
-    var result: [String: String] = [:]
-    var iterator = arguments.makeIterator()
-    while let name = iterator.next() {
-        guard name.hasPrefix("--"), let value = iterator.next() else { throw LabError.failed("expected --option value, got \(name)") }
-        result[name] = value
-    }
-    return result
-}
+let (executable, binaries) = executableDirectory()
 
-let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-let binaries = URL(fileURLWithPath: executable).deletingLastPathComponent().path
-
-var signalSources: [DispatchSourceSignal] = []
-if command != "swarm" {
-    for signalNumber in [SIGINT, SIGTERM] {
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler {
-            holder.teardown()
-            exit(128 + signalNumber)
-        }
-        source.resume()
-        signalSources.append(source)
-    }
-}
+if command != "swarm" { holder.tearDownOnSignals() }
 
 do {
     let given = try options(arguments.dropFirst())

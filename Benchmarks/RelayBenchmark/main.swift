@@ -7,51 +7,22 @@
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Relay and failover".
 // Helpers the forward benchmark starts inside its namespaces: `blast`, `latch`, `relay-node`.
+import BenchmarkSupport
 import Foundation
 import MeshLab
-
-/// The lab being used, torn down on SIGINT/SIGTERM as well as on the normal way out.
-final class LabHolder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lab: Lab?
-    func set(_ lab: Lab?) { lock.withLock { self.lab = lab } }
-    func teardown() { lock.withLock { lab }?.teardown() }
-}
 
 let holder = LabHolder()
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
-
-/// `--name value` pairs after the command.
-func options(_ arguments: ArraySlice<String>) throws -> [String: String] {
-    var result: [String: String] = [:]
-    var iterator = arguments.makeIterator()
-    while let name = iterator.next() {
-        guard name.hasPrefix("--"), let value = iterator.next() else { throw LabError.failed("expected --option value, got \(name)") }
-        result[name] = value
-    }
-    return result
-}
 
 func cpu(_ text: String?, default value: Int?) -> Int? {
     guard let text else { return value }
     return text == "none" ? nil : Int(text)
 }
 
-let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-let binaries = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+let (executable, binaries) = executableDirectory()
 
-var signalSources: [DispatchSourceSignal] = []
-for signalNumber in [SIGINT, SIGTERM] {
-    signal(signalNumber, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-    source.setEventHandler {
-        holder.teardown()
-        exit(128 + signalNumber)
-    }
-    source.resume()
-    signalSources.append(source)
-}
+holder.tearDownOnSignals()
 
 do {
     let given = try options(arguments.dropFirst())

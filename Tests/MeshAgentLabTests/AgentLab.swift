@@ -74,18 +74,6 @@ func withMesh<Result>(
     }
 }
 
-extension DemoMesh {
-    /// Each host's `meshctl peers` and the end of its meshd log, for failure messages.
-    func diagnostics(logLines: Int = 25) -> String {
-        nodes.map { host in
-            let peers = (try? host.meshctl(["peers"], timeout: 10).output) ?? "(meshctl peers failed)"
-            return "--- \(host.name): meshctl peers\n\(peers)\n--- \(host.name): meshd log\n\(host.log(lastLines: logLines))"
-        }.joined(separator: "\n")
-    }
-
-    /// The hosts other than `host`.
-    func others(than host: MeshLabNode) -> [MeshLabNode] { nodes.filter { $0 !== host } }
-}
 
 /// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held. Outcomes,
 /// not timings: the deadline is generous, and benchmarks measure how long it really takes.
