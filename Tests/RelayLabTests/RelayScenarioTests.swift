@@ -76,7 +76,7 @@ struct RelayScenarioTests {
         let setup = try RelayLab(specs)
         defer { setup.lab.teardown() }
         let counts = try setup.lab.ping(setup.mesh["echo"].overlay[0], from: setup.mesh["delta"].namespace, count: 60, interval: 0.2, wait: 2)
-        #expect(counts.received > 10, "delta → echo: \(counts)")
+        #expect(counts.received > 10, "delta → echo: \(counts)\n\(counts.received > 10 ? "" : setup.mesh.diagnostics(logLines: 40))")
         _ = try setup.waitForPath("relay", relay: "alpha", peer: "echo", seenBy: "delta")
     }
 

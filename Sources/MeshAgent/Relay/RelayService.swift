@@ -103,6 +103,13 @@ public final class RelayService: Sendable {
         allocations.withLock { $0[pair] }?.forwarder.allow(member, from: address)
     }
 
+    /// Whether `member` has sent to its relay port yet (the relay latched onto its WireGuard
+    /// source): the sign that it switched to the relay. False for a pair without an allocation.
+    public func hasLatched(_ member: NodeID, in pair: Pair) async -> Bool {
+        guard let forwarder = allocations.withLock({ $0[pair] })?.forwarder else { return false }
+        return await forwarder.hasLatched(member)
+    }
+
     /// Ends a pair's allocation and closes its ports.
     public func release(_ pair: Pair) {
         let removed = allocations.withLock { $0.removeValue(forKey: pair) }
@@ -232,6 +239,12 @@ final class PairForwarder: @unchecked Sendable {
         guard let side = side(of: member) else { return }
         let apply: @Sendable () -> Void = { self.sides[side].allowedAddress = address }
         if let loop { loop.execute(apply) } else { apply() }
+    }
+
+    /// Whether `member`'s side has latched (sent from its WireGuard port).
+    func hasLatched(_ member: NodeID) async -> Bool {
+        guard let side = side(of: member), let loop else { return false }
+        return (try? await loop.submit { self.sides[side].latched != nil }.get()) ?? false
     }
 
     func close() {

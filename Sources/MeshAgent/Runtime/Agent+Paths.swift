@@ -141,17 +141,31 @@ extension Agent {
         case let .refresh(peer):
             guard let relay else { return }
             let pair = RelayService.Pair(sender, peer)
-            if relay.renew(pair, now: now) == nil {
+            guard let allocation = relay.renew(pair, now: now) else {
                 send(.refuse(id: 0, peer: peer, reason: .unknownPeer), to: sender, now: now)
-            } else if let address = node?.lastEndpoint(of: sender)?.address {
-                relay.allow(sender, in: pair, from: address)
+                break
             }
+            if let address = node?.lastEndpoint(of: sender)?.address { relay.allow(sender, in: pair, from: address) }
+            // The other end may have missed its grant: it has not switched while this end still
+            // sends through the relay.
+            let grant = RelayMessage.grant(
+                id: 0, peer: sender, port: allocation.ports[peer] ?? 0, lease: UInt16(min(65535, relay.limits.lease.seconds)))
+            Task { _ = await self.regrantIfNotLatched(grant, to: peer, in: pair) }
         case let .release(peer):
             relay?.release(RelayService.Pair(sender, peer))
         case .directRestored:
             perform(paths.directRestored(sender, now: now), now: now)
         }
         drain()
+    }
+
+    /// Relay side: sends `grant` to `member` again unless its side of `pair` has latched (it
+    /// switched) or the allocation is gone; returns whether it sent.
+    func regrantIfNotLatched(_ grant: RelayMessage, to member: NodeID, in pair: RelayService.Pair) async -> Bool {
+        guard let relay, relay.pairs(involving: member).contains(pair), !(await relay.hasLatched(member, in: pair)) else { return false }
+        send(grant, to: member, now: clock.now)
+        drain()
+        return true
     }
 
     /// Relay side: allocate ports for the pair and tell both ends.
@@ -183,7 +197,18 @@ extension Agent {
                 requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
             let lease = UInt16(min(65535, relay.limits.lease.seconds))
             send(.grant(id: id, peer: peer, port: allocation.ports[requester] ?? 0, lease: lease), to: requester, now: clock.now)
-            send(.grant(id: 0, peer: requester, port: allocation.ports[peer] ?? 0, lease: lease), to: peer, now: clock.now)
+            let peerGrant = RelayMessage.grant(id: 0, peer: requester, port: allocation.ports[peer] ?? 0, lease: lease)
+            send(peerGrant, to: peer, now: clock.now)
+            // The peer learns of the allocation from this one datagram: repeat it (0.3, 1, 2.5
+            // and 5 s later) until the peer sends through the relay. Without it, a lost grant left
+            // one end relayed and the other direct, and no traffic passed until the next refresh.
+            let pair = allocation.pair
+            Task {
+                for delay in [0.3, 0.7, 1.5, 2.5] {
+                    try? await Task.sleep(for: .seconds(delay))
+                    guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
+                }
+            }
             logger.info("relaying", metadata: [
                 "pair": "\(memberName(requester))↔\(memberName(peer))",
                 "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",
