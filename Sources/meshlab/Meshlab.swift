@@ -66,7 +66,7 @@ struct Meshlab: ParsableCommand {
             say("\n$ meshctl peers   (on alpha)")
             say(try mesh["alpha"].meshctlChecked(["peers"]))
             print(ok ? "\nevery pair reaches every other over WireGuard." : "\nsome pairs do not reach each other yet.")
-            print("logs and state: \(options.directory)/<host>; run `meshlab down` to remove everything.")
+            print("logs and state: \(options.directory)/<host>; run `scripts/demo down` (or `meshlab down`) to remove everything.")
             if !ok { throw ExitCode(1) }
         }
 
