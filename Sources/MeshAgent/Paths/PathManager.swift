@@ -95,8 +95,8 @@ struct PathManager {
 
     /// WireGuard received bytes from `peer` (its receive counter grew since the last reading).
     mutating func noteReceived(_ peer: NodeID, now: Timestamp) {
-        peers[peer, default: PeerPath()].lastActivity = now
-        peers[peer, default: PeerPath()].lastReceived = now
+        noteActivity(peer, now: now)
+        peers[peer]?.lastReceived = now
     }
 
     /// Whether a direct path in use has unanswered probes: the caller should then read WireGuard's

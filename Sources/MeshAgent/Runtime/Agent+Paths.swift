@@ -65,18 +65,13 @@ extension Agent {
         }
     }
 
-    /// WireGuard waits 5 s between handshake attempts. A peer that never completed one has no
-    /// session to lose, so it is re-created on a new path: WireGuard then handshakes at once.
+    /// A peer that never completed a handshake is re-created on a new path, so WireGuard
+    /// handshakes there at once (it waits 5 s between attempts).
     func restartHandshakeIfNeverConnected(_ peer: NodeID) {
         guard let key = node?.members[peer]?.certificate.wireGuardKey,
               let state = lastDeviceState?.peers[key], state.lastHandshakeTime == nil
         else { return }
-        do {
-            try device.remove([key])
-            lastDeviceState?.peers[key] = nil
-        } catch {
-            logger.debug("could not re-create a WireGuard peer", metadata: ["error": "\(error)"])
-        }
+        removeForFreshHandshake([key])
     }
 
     func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {

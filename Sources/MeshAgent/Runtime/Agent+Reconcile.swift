@@ -206,14 +206,23 @@ extension Agent {
             recreate.append(key)
             awaitingFirstHandshake[key] = (entry.since, entry.attempts + 1)
         }
-        guard !recreate.isEmpty else { return }
+        if removeForFreshHandshake(recreate) { reconcile(now: now) }
+    }
+
+    /// Removes peers that never completed a handshake (no session to lose), so the next
+    /// reconcile adds them afresh and WireGuard initiates at once instead of after its 5 s retry.
+    /// Returns whether any were removed.
+    @discardableResult
+    func removeForFreshHandshake(_ keys: [X25519PublicKey]) -> Bool {
+        guard !keys.isEmpty else { return false }
         do {
-            try device.remove(recreate)
-            for key in recreate { lastDeviceState?.peers[key] = nil }
-            logger.debug("re-created peers still waiting for their first handshake", metadata: ["count": "\(recreate.count)"])
-            reconcile(now: now)
+            try device.remove(keys)
+            for key in keys { lastDeviceState?.peers[key] = nil }
+            logger.debug("re-creating WireGuard peers that never completed a handshake", metadata: ["count": "\(keys.count)"])
+            return true
         } catch {
             logger.debug("could not re-create WireGuard peers", metadata: ["error": "\(error)"])
+            return false
         }
     }
 

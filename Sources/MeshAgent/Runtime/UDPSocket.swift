@@ -133,23 +133,19 @@ final class UDPSocket: Sendable {
                 target.pointee.sin_addr.s_addr = v4.value.bigEndian
                 return socklen_t(MemoryLayout<sockaddr_in>.size)
             }
-        case let .v4(v4):
-            storage.pointee = sockaddr_in6()
-            storage.pointee.sin6_family = sa_family_t(AF_INET6)
-            storage.pointee.sin6_port = port.bigEndian
-            // ::ffff:a.b.c.d — bytes 10 and 11 are 0xFF, the last four the IPv4 address.
-            withUnsafeMutableBytes(of: &storage.pointee.sin6_addr) { bytes in
-                bytes.storeBytes(of: UInt32(0xFFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
-                bytes.storeBytes(of: v4.value.bigEndian, toByteOffset: 12, as: UInt32.self)
+        case .v4, .v6:
+            // IPv4 on an IPv6 socket is IPv4-mapped: ::ffff:a.b.c.d.
+            let (high, low): (UInt64, UInt64)
+            switch address {
+            case let .v4(v4): (high, low) = (0, 0xFFFF_0000_0000 | UInt64(v4.value))
+            case let .v6(v6): (high, low) = (v6.high, v6.low)
             }
-            return socklen_t(MemoryLayout<sockaddr_in6>.size)
-        case let .v6(v6):
             storage.pointee = sockaddr_in6()
             storage.pointee.sin6_family = sa_family_t(AF_INET6)
             storage.pointee.sin6_port = port.bigEndian
             withUnsafeMutableBytes(of: &storage.pointee.sin6_addr) { bytes in
-                bytes.storeBytes(of: v6.high.bigEndian, toByteOffset: 0, as: UInt64.self)
-                bytes.storeBytes(of: v6.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+                bytes.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                bytes.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
             }
             return socklen_t(MemoryLayout<sockaddr_in6>.size)
         }
