@@ -123,7 +123,7 @@ extension Agent {
     /// A working path (a recent handshake) is kept, including one the kernel learned by roaming;
     /// it is abandoned when the member's new record no longer lists it (the member moved).
     /// Otherwise the announced candidates are tried in order, each for a few seconds.
-    func chooseEndpoint(for member: Member, now: Timestamp, subnets: [(address: IPAddress, subnet: IPPrefix)]? = nil) -> SocketEndpoint? {
+    func chooseEndpoint(for member: Member, now: Timestamp, subnets: [(address: IPAddress, subnet: IPPrefix)]) -> SocketEndpoint? {
         let candidates = rankedCandidates(member, subnets: subnets)
         guard !candidates.isEmpty else { return nil }
         let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
@@ -161,9 +161,8 @@ extension Agent {
 
     /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
     /// global IPv6; what peers observed (the outside of a NAT); configured; other IPv4; reflexive.
-    /// `subnets`: this host's subnets when the caller has read them already.
-    func rankedCandidates(_ member: Member, subnets known: [(address: IPAddress, subnet: IPPrefix)]? = nil) -> [SocketEndpoint] {
-        let subnets = known ?? LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
+    /// `subnets`: this host's subnets (read once per plan by the caller).
+    func rankedCandidates(_ member: Member, subnets: [(address: IPAddress, subnet: IPPrefix)]) -> [SocketEndpoint] {
         let haveIPv4 = localAddresses.isEmpty || localAddresses.contains { $0.isIPv4 }
         let haveIPv6 = localAddresses.contains { !$0.isIPv4 }
         func rank(_ announced: AnnouncedEndpoint) -> Int? {
