@@ -65,11 +65,11 @@ extension Agent {
         }
     }
 
-    /// A peer that never completed a handshake is re-created on a new path, so WireGuard
+    /// A peer never heard from is re-created on a new path, so WireGuard
     /// handshakes there at once (it waits 5 s between attempts).
     func restartHandshakeIfNeverConnected(_ peer: NodeID) {
         guard let key = node?.members[peer]?.certificate.wireGuardKey,
-              let state = lastDeviceState?.peers[key], state.lastHandshakeTime == nil
+              let state = lastDeviceState?.peers[key], state.neverHeardFrom
         else { return }
         removeForFreshHandshake([key])
     }

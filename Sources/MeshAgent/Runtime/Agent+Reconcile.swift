@@ -198,7 +198,7 @@ extension Agent {
         lastDeviceState = current
         var recreate: [X25519PublicKey] = []
         for (key, entry) in due {
-            guard let peer = current.peers[key], peer.lastHandshakeTime == nil, entry.attempts < schedule.count else {
+            guard let peer = current.peers[key], peer.neverHeardFrom, entry.attempts < schedule.count else {
                 awaitingFirstHandshake[key] = nil
                 continue
             }
@@ -208,7 +208,7 @@ extension Agent {
         if removeForFreshHandshake(recreate) { reconcile(now: now) }
     }
 
-    /// Removes peers that never completed a handshake (no session to lose), so the next
+    /// Removes peers that were never heard from (no session to lose), so the next
     /// reconcile adds them afresh and WireGuard initiates at once instead of after its 5 s retry.
     /// Returns whether any were removed.
     @discardableResult
