@@ -31,6 +31,23 @@ import Testing
         #expect(paths.route(to: peer) == .direct)
     }
 
+    @Test func probesStayWithinTheBudgetAndReachEveryPeer() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.settings.maximumProbesPerSecond = 1000
+        let many = (1...500).map { NodeID(UInt64(0x1000 + $0)) }
+        for node in many { paths.noteActivity(node, now: clock) }
+        let actions = run(&paths, clock: &clock, for: .seconds(2), answering: Set(many))
+        var probed: [NodeID: Int] = [:]
+        for case let .probe(target, _) in actions { probed[target, default: 0] += 1 }
+        let total = probed.values.reduce(0, +)
+        // 500 peers at 10 probes/s would be 10,000 probes in 2 s; the budget allows 1,000/s plus one burst.
+        #expect(total <= 2000 + 100, "\(total) probes")
+        #expect(total >= 1900, "\(total) probes: the budget should be used")
+        #expect(probed.count == many.count, "every peer is probed")
+        #expect(probed.values.max() ?? 0 <= (probed.values.min() ?? 0) + 1, "probes are shared evenly")
+        #expect(many.allSatisfy { paths.route(to: $0) == .direct }, "a stretched interval is not a failure")
+    }
+
     @Test func failedDirectPathAsksForARelayWithinHalfASecond() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.noteActivity(peer, now: clock)

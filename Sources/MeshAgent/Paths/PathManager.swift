@@ -27,6 +27,10 @@ struct PathManager {
         var refreshInterval = Interval.seconds(10)
         var requestTimeout = Interval.seconds(1)
         var relayQuarantine = Interval.seconds(30)
+        /// At most this many probes per second over all peers: with more than
+        /// `maximumProbesPerSecond × probeInterval` peers in use, each is probed less often
+        /// (the least recently probed first), so probe traffic does not grow with the mesh.
+        var maximumProbesPerSecond = 1000.0
     }
 
     /// How traffic to a peer goes.
@@ -60,7 +64,8 @@ struct PathManager {
         var unansweredSince: Timestamp?
         var directStreak = 0
         var relayProbeSentAt = Timestamp.zero
-        var relayAnsweredAt = Timestamp.zero
+        /// Since when relay probes go unanswered (nil: the last one was answered).
+        var relayUnansweredSince: Timestamp?
         var nextDirectRetry = Timestamp.zero
         var retryBackoff = Interval.zero
         var healedAt: Timestamp?
@@ -68,11 +73,16 @@ struct PathManager {
         var lastRefresh = Timestamp.zero
         var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
         var failedRelays: [NodeID: Timestamp] = [:]
+
+        var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
     }
 
     var settings = Settings()
     private(set) var peers: [NodeID: PeerPath] = [:]
     private var sequence: UInt32 = 0
+    /// Probes that may still be sent (a token bucket refilled at ``Settings/maximumProbesPerSecond``).
+    private var probeTokens = 0.0
+    private var lastTick: Timestamp?
     /// Outstanding probes: sequence → (peer the probe is about, node probed, sent at).
     private var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
 
@@ -120,7 +130,7 @@ struct PathManager {
         guard let probe = outstanding.removeValue(forKey: sequence), var path = peers[probe.peer] else { return [] }
         defer { peers[probe.peer] = path }
         guard probe.target == probe.peer else {
-            path.relayAnsweredAt = now
+            path.relayUnansweredSince = nil
             return []
         }
         path.directAnsweredAt = now
@@ -164,7 +174,7 @@ struct PathManager {
         defer { peers[peer] = path }
         path.pending = nil
         path.lastRefresh = now
-        path.relayAnsweredAt = now
+        path.relayUnansweredSince = nil
         path.lastActivity = max(path.lastActivity, now)
         let route = Route.relayed(relay: relay, endpoint: endpoint)
         guard path.route != route else { return [] }
@@ -195,7 +205,17 @@ struct PathManager {
     /// Runs timers. `relayCandidates(peer, excluded)` returns relays both ends reach, best first.
     mutating func tick(now: Timestamp, relayCandidates: (NodeID, Set<NodeID>) -> [NodeID], name: (NodeID) -> String) -> [Action] {
         var actions: [Action] = []
-        for peer in peers.keys.sorted() {
+        let rate = settings.maximumProbesPerSecond
+        let elapsed: Interval = lastTick.map { now - $0 } ?? settings.probeInterval
+        let burst: Double = rate * settings.probeInterval.seconds
+        probeTokens = min(burst, probeTokens + rate * elapsed.seconds)
+        lastTick = now
+        // The least recently probed first: when tokens run out, the others go first next time.
+        let order: [NodeID] = peers.sorted { first, second in
+            first.value.lastProbeSentAt != second.value.lastProbeSentAt
+                ? first.value.lastProbeSentAt < second.value.lastProbeSentAt : first.key < second.key
+        }.map(\.key)
+        for peer in order {
             guard var path = peers[peer] else { continue }
             let active = now - path.lastActivity < settings.activityWindow
             if let pending = path.pending, now - pending.sentAt >= settings.requestTimeout {
@@ -206,7 +226,7 @@ struct PathManager {
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }
-                if now - path.directProbeSentAt >= settings.probeInterval {
+                if now - path.directProbeSentAt >= settings.probeInterval, takeProbeToken() {
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
                     if path.unansweredSince == nil { path.unansweredSince = now }
@@ -225,11 +245,13 @@ struct PathManager {
                     actions.append(.reroute(peer))
                 }
             case let .relayed(relay, _):
-                if active, now - path.relayProbeSentAt >= settings.probeInterval {
+                if active, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken() {
                     actions.append(probe(about: peer, target: relay, now: now))
                     path.relayProbeSentAt = now
+                    if path.relayUnansweredSince == nil { path.relayUnansweredSince = now }
                 }
-                if active, now - path.relayAnsweredAt >= settings.failureTimeout + settings.probeInterval, path.pending == nil {
+                if active, let since = path.relayUnansweredSince, now - since >= settings.failureTimeout, path.pending == nil {
+                    path.relayUnansweredSince = nil
                     path.failedRelays[relay] = now
                     path.reason = "relay \(name(relay)) stopped answering"
                     if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
@@ -237,7 +259,7 @@ struct PathManager {
                     }
                 }
                 // Retry the direct path after the backoff; a round of unanswered probes backs off further.
-                if now >= path.nextDirectRetry, now - path.directProbeSentAt >= settings.healProbeInterval {
+                if now >= path.nextDirectRetry, now - path.directProbeSentAt >= settings.healProbeInterval, takeProbeToken() {
                     if path.directProbeSentAt > path.directAnsweredAt + settings.healProbeInterval { path.directStreak = 0 }
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
@@ -261,6 +283,12 @@ struct PathManager {
         }
         outstanding = outstanding.filter { now - $0.value.sentAt < .seconds(5) }
         return actions
+    }
+
+    private mutating func takeProbeToken() -> Bool {
+        guard probeTokens >= 1 else { return false }
+        probeTokens -= 1
+        return true
     }
 
     private mutating func probe(about peer: NodeID, target: NodeID, now: Timestamp) -> Action {

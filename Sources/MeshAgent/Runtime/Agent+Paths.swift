@@ -1,4 +1,5 @@
 import MeshCore
+import MeshCrypto
 
 extension Agent {
     /// Starts the relay service when this node's certificate has the relay role and the
@@ -35,6 +36,15 @@ extension Agent {
     }
 
     func perform(_ actions: [PathManager.Action], now: Timestamp) {
+        // Reroutes are applied by one reconcile after the batch: a reconcile reads and plans the
+        // whole device, so one per peer made a batch of 1,000 reroutes take seconds.
+        var rerouted: [NodeID] = []
+        defer {
+            if !rerouted.isEmpty {
+                restartHandshakesIfNeverConnected(rerouted)
+                reconcile(now: now)
+            }
+        }
         for action in actions {
             switch action {
             case let .probe(target, sequence):
@@ -59,19 +69,21 @@ extension Agent {
                 case .unreachable:
                     logger.warning("peer unreachable", metadata: ["peer": "\(memberName(peer))", "reason": "\(paths.reason(for: peer) ?? "")"])
                 }
-                restartHandshakeIfNeverConnected(peer)
-                reconcile(now: now)
+                rerouted.append(peer)
             }
         }
     }
 
-    /// A peer never heard from is re-created on a new path, so WireGuard
+    /// Peers never heard from are re-created on their new paths, so WireGuard
     /// handshakes there at once (it waits 5 s between attempts).
-    func restartHandshakeIfNeverConnected(_ peer: NodeID) {
-        guard let key = node?.members[peer]?.certificate.wireGuardKey,
-              let state = lastDeviceState?.peers[key], state.neverHeardFrom
-        else { return }
-        removeForFreshHandshake([key])
+    func restartHandshakesIfNeverConnected(_ peers: [NodeID]) {
+        let keys = peers.compactMap { peer -> X25519PublicKey? in
+            guard let key = node?.members[peer]?.certificate.wireGuardKey,
+                  let state = lastDeviceState?.peers[key], state.neverHeardFrom
+            else { return nil }
+            return key
+        }
+        removeForFreshHandshake(keys)
     }
 
     func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {
