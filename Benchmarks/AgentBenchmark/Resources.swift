@@ -23,6 +23,9 @@ struct ResourcesBenchmark {
     var swarmStage: Int?
     /// Seconds between two stages.
     var swarmStagePause: Double?
+    /// `star`: each member knows only meshd and does its share of a mesh's work towards it
+    /// (default); `full`: every member runs the whole protocol with every other (see Swarm.swift).
+    var swarmTopology = "star"
     /// Seconds to wait for meshd to list every simulated member alive; measured anyway after that
     /// (and the report says it did not converge).
     var convergeTimeout = 300.0
@@ -73,6 +76,7 @@ struct ResourcesBenchmark {
             if let swarmProbeInterval { command += ["--probe-interval", String(swarmProbeInterval)] }
             command += ["--stage", String(swarmStage ?? peers)]
             if let swarmStagePause { command += ["--stage-pause", String(swarmStagePause)] }
+            command += ["--topology", swarmTopology]
             if let swarmCPU { command = ["taskset", "-c", String(swarmCPU)] + command }
             let process = try lab.start(command, in: namespace)
             swarm = process

@@ -30,8 +30,22 @@ enum Swarm {
         let firstHost = UInt64(options["--first-host"] ?? "") ?? 4096
         let stage = max(1, Int(options["--stage"] ?? "") ?? 100)
         let stagePause = Double(options["--stage-pause"] ?? "") ?? 10
+        let star = (options["--topology"] ?? "full") == "star"
         // The members' timing profile: meshd's (MeshTiming.default) unless told otherwise.
         var timing = MeshTiming.default
+        if star {
+            // Each member knows only meshd and does its share of the work of a mesh of `count`
+            // nodes towards it: together the members probe meshd about once per probe interval
+            // and run anti-entropy with it about once per anti-entropy interval, as the members
+            // of a real mesh of that size would.
+            timing.probeInterval = timing.probeInterval * Double(count)
+            timing.antiEntropyInterval = timing.antiEntropyInterval * Double(count)
+            timing.reconnectInterval = timing.reconnectInterval * Double(count)
+            // Members learn of each other from meshd's gossip; passing it on among themselves is
+            // the rest of the mesh's work, not meshd's (what they have to say reaches meshd on
+            // the answers to its probes).
+            timing.gossipFanout = 0
+        }
         if let seconds = options["--probe-interval"].flatMap(Double.init) {
             timing.probeInterval = .seconds(seconds)
             timing.probeTimeout = .seconds(min(seconds / 2, max(0.5, seconds / 4)))
@@ -130,6 +144,29 @@ enum Swarm {
         guard let first = bootstrap.members[meshdID] else { throw SwarmError("unreachable") }
         known.put(first)
         emit("meshd's record learned in \(format(monotonic() - bootstrapStart)) s")
+
+        if star {
+            // Member 0 knows every member and synchronizes with meshd, as a node does after
+            // enrolling: meshd's anti-entropy takes in all the members at once.
+            var everyone = MemberTable()
+            everyone.put(first)
+            for member in members { everyone.put(member) }
+            var justMeshd = MemberTable()
+            justMeshd.put(first)
+            for index in 0..<count {
+                let node = try MeshNode(
+                    identity: identities[index], certificate: members[index].certificate, settings: settings, announcement: announcements[index],
+                    members: index == 0 ? everyone : justMeshd, resume: members[index].record, newcomer: true, timing: timing,
+                    agreement: agreement, random: .secure(), now: clock.now)
+                try loop.add(node, address: address, port: UInt16(basePort + index))
+            }
+            emit("all \(count) members running, each knowing only meshd (member 0 knows all and synchronizes with meshd)")
+            for _ in 0..<6 {  // again a few times, in case a datagram of the exchange is lost
+                loop.nodes[0].synchronize(with: meshdID, now: clock.now)
+                runFor(5)
+            }
+            while true { runFor(3600) }
+        }
 
         // Then the members, in stages: each stage starts knowing meshd, the running members and
         // each other, and its first member synchronizes with meshd (anti-entropy pushes meshd the

@@ -5,7 +5,7 @@
 //   .build/release/AgentBenchmark join      [--trials 10] [--backend userspace]
 //   .build/release/AgentBenchmark roaming   [--trials 10] [--settle 3]
 //   .build/release/AgentBenchmark restart   [--trials 10] [--down 1] [--settle 2]
-//   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--converge-timeout 300] [--swarm-cpu 0]
+//   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--swarm-topology star|full] [--converge-timeout 300] [--swarm-cpu 0]
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
 // The helper the 1,000-peer resources benchmark starts inside a namespace: `swarm` (see Swarm.swift).
@@ -58,6 +58,7 @@ do {
             benchmark.swarmProbeInterval = given["--swarm-probe-interval"].flatMap(Double.init)
             benchmark.swarmStage = given["--swarm-stage"].flatMap { Int($0) }
             benchmark.swarmStagePause = given["--swarm-stage-pause"].flatMap(Double.init)
+            benchmark.swarmTopology = given["--swarm-topology"] ?? benchmark.swarmTopology
             benchmark.convergeTimeout = Double(given["--converge-timeout"] ?? "") ?? benchmark.convergeTimeout
             benchmark.swarmCPU = given["--swarm-cpu"].flatMap { $0 == "none" ? nil : Int($0) } ?? benchmark.swarmCPU
             try benchmark.run(lab: lab, binaries: binaries, backend: backend, executable: executable)

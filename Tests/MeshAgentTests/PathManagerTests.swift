@@ -127,9 +127,14 @@ import Testing
     @Test func noRelayMeansUnreachableWithAReason() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.noteActivity(peer, now: clock)
-        _ = run(&paths, clock: &clock, for: .seconds(1), answering: [], relays: [])
+        let actions = run(&paths, clock: &clock, for: .seconds(1), answering: [], relays: [])
         #expect(paths.route(to: peer) == .unreachable)
         #expect(paths.reason(for: peer)?.contains("no relay reachable from both ends") == true)
+        // The WireGuard endpoint stays: only the status changes, in either direction.
+        #expect(actions.contains(.reachabilityChanged(peer)) && !actions.contains(.reroute(peer)))
+        let healed = run(&paths, clock: &clock, for: .milliseconds(200), answering: [peer], relays: [])
+        #expect(paths.route(to: peer) == .direct)
+        #expect(healed.contains(.reachabilityChanged(peer)) && !healed.contains(.reroute(peer)))
     }
 
     @Test func aRelapseDoublesTheWaitBeforeTheNextDirectRetry() {

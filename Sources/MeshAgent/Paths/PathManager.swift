@@ -50,6 +50,9 @@ struct PathManager {
         case notifyDirect(NodeID)
         /// The peer's route changed: reconfigure its WireGuard endpoint.
         case reroute(NodeID)
+        /// A direct path was declared failed with no relay to take over, or works again: the
+        /// WireGuard endpoint stays as it is (only the peer's status changes).
+        case reachabilityChanged(NodeID)
     }
 
     struct PeerPath {
@@ -142,7 +145,7 @@ struct PathManager {
             return [.release(relay: relay, peer: probe.peer), .notifyDirect(probe.peer), .reroute(probe.peer)]
         case .unreachable:
             path = healed(path, now: now)
-            return [.reroute(probe.peer)]
+            return [.reachabilityChanged(probe.peer)]
         default:
             return []
         }
@@ -242,7 +245,7 @@ struct PathManager {
                 } else if path.pending == nil, path.route == .direct {
                     path.route = .unreachable
                     path.reason = (path.reason ?? "the direct path failed") + "; no relay reachable from both ends"
-                    actions.append(.reroute(peer))
+                    actions.append(.reachabilityChanged(peer))
                 }
             case let .relayed(relay, _):
                 if active, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken() {

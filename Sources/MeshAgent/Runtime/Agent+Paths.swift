@@ -61,16 +61,22 @@ extension Agent {
             case let .notifyDirect(peer):
                 send(.directRestored, to: peer, now: now)
             case let .reroute(peer):
-                switch paths.route(to: peer) {
-                case .direct: logger.notice("path is direct", metadata: ["peer": "\(memberName(peer))"])
-                case let .relayed(relayNode, endpoint):
-                    relayEndpoints.insert(endpoint)
-                    logger.notice("path is relayed", metadata: ["peer": "\(memberName(peer))", "relay": "\(memberName(relayNode))", "endpoint": "\(endpoint)"])
-                case .unreachable:
-                    logger.warning("peer unreachable", metadata: ["peer": "\(memberName(peer))", "reason": "\(paths.reason(for: peer) ?? "")"])
-                }
+                logRoute(of: peer)
                 rerouted.append(peer)
+            case let .reachabilityChanged(peer):
+                logRoute(of: peer)
             }
+        }
+    }
+
+    func logRoute(of peer: NodeID) {
+        switch paths.route(to: peer) {
+        case .direct: logger.notice("path is direct", metadata: ["peer": "\(memberName(peer))"])
+        case let .relayed(relayNode, endpoint):
+            relayEndpoints.insert(endpoint)
+            logger.notice("path is relayed", metadata: ["peer": "\(memberName(peer))", "relay": "\(memberName(relayNode))", "endpoint": "\(endpoint)"])
+        case .unreachable:
+            logger.warning("peer unreachable", metadata: ["peer": "\(memberName(peer))", "reason": "\(paths.reason(for: peer) ?? "")"])
         }
     }
 
