@@ -42,6 +42,25 @@ import Testing
         #expect(report.detectionSeconds != nil)
     }
 
+    /// With gossip switched off, a member cut off for a moment still refutes the suspicion of
+    /// each member whose probe it missed: the accuser tells it directly and it answers directly.
+    @Test func aSuspectHearsOfItDirectlyAndRefutesToItsAccuser() throws {
+        let count = 40, suspect = 7
+        var timing = MeshTiming.default
+        timing.retransmitMultiplier = 0  // no gossip at all: only direct messages
+        let cluster = try Cluster(count: count, seed: 21)
+        let simulation = try Simulation(cluster: cluster, network: NetworkModel(jitter: .milliseconds(5)), timing: timing, seed: 21)
+        simulation.run(for: .seconds(5))
+        simulation.partition = (0..<count).map { $0 == suspect ? 1 : 0 }
+        simulation.run(for: .seconds(3))
+        simulation.partition = []
+        simulation.run(for: .seconds(40))
+        let suspectID = cluster.certificates[suspect].nodeID
+        #expect((simulation.nodes[suspect]?.statistics.refutations ?? 0) >= 1, "the cut should have raised a suspicion")
+        let notAlive = (0..<count).filter { $0 != suspect && simulation.nodes[$0]?.members[suspectID]?.status != .alive }
+        #expect(notAlive.isEmpty, "nodes that do not see the suspect alive: \(notAlive)")
+    }
+
     @Test func sameSeedSameResultOtherSeedOtherRun() throws {
         func run(_ seed: UInt64) throws -> SimulationReport {
             var scenario = StandardScenario(nodes: 60, loss: 0.02, seed: seed)

@@ -21,8 +21,10 @@ extension MeshNode {
             case let .nack(sequence): handleNack(sequence: sequence)
             case let .suspect(node, incarnation, reporter):
                 handleSuspect(node: node, version: incarnation, reporter: reporter, now: now)
+                answerRefutation(about: node, incarnation: incarnation, to: sender)
             case let .dead(node, incarnation, reporter):
                 handleDead(node: node, version: incarnation, reporter: reporter, now: now)
+                answerRefutation(about: node, incarnation: incarnation, to: sender)
             case let .record(bytes):
                 guard let record = decodeRecord(bytes) else { continue }
                 accept(record, certificate: nil, from: sender, spread: true, now: now)
@@ -195,6 +197,14 @@ extension MeshNode {
     }
 
     /// Answers a suspicion about this node with a newer record (Lifeguard counts it against our health).
+    /// A suspicion (or death) of this node, just handled, is answered with the node's current
+    /// record, which refutes it: the node that told it hears the refutation at once (gossip carries it to the others): an accuser many gossip hops away, or
+    /// one that probes this node rarely, need not wait for the epidemic.
+    func answerRefutation(about node: NodeID, incarnation: UInt64, to sender: NodeID) {
+        guard node == id, localRecord.version > incarnation, sender != id else { return }
+        queueReply(.record(localRecord.encoded), to: sender)
+    }
+
     func refute(now: Timestamp) {
         health.worsen()
         statistics.refutations += 1

@@ -82,6 +82,9 @@ extension MeshNode {
         switch member.status {
         case .alive:
             raiseSuspicion(of: member, version: member.record.version, reporter: id, now: now)
+            // The suspect hears it at once, so it can refute even if gossip reaches it late (in a
+            // large mesh the next probe of it may be minutes away).
+            send([.suspect(node: member.id, incarnation: member.record.version, reporter: id)], to: member.id, now: now)
         case .suspect:
             // Our own failed probe independently confirms the suspicion (Lifeguard).
             handleSuspect(node: member.id, version: member.record.version, reporter: id, now: now)
