@@ -85,7 +85,7 @@ import Testing
         BadCase(yaml: "state_dir: relative/path\n", line: 1, key: "state_dir", problem: "must be an absolute path"),
         BadCase(yaml: "interface: mesh0\n", line: 1, key: "interface", problem: "expected a mapping of keys to values"),
         BadCase(yaml: "- just\n- a list\n", line: 1, key: nil, problem: "expected a mapping of keys to values, found a list"),
-        BadCase(yaml: "interface:\n  name: [unclosed\n", line: 3, key: nil, problem: "not valid YAML"),
+        BadCase(yaml: "interface:\n  name: [unclosed\n", line: 2, key: nil, problem: "not valid YAML: [ is not closed on this line"),
         BadCase(yaml: "log_level: loud\n", line: 1, key: "log_level", problem: "\"loud\" is not one of: trace, debug"),
     ]
 

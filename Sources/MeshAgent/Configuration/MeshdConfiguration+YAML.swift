@@ -1,11 +1,9 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 import Logging
 import MeshCore
 import SystemPackage
-import Yams
 
 extension MeshdConfiguration {
     /// Where meshd looks for its configuration when `--config` is not given.
@@ -37,18 +35,11 @@ extension MeshdConfiguration {
 
     /// Parses configuration text; `file` is used in error messages.
     public static func parse(yaml text: String, file: String) throws(ConfigurationError) -> MeshdConfiguration {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            switch error {
-            case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-                throw ConfigurationError(file: file, line: mark.line, column: mark.column, problem: "not valid YAML: \(problem)")
-            default:
-                throw ConfigurationError(file: file, problem: "not valid YAML: \(error)")
-            }
+            root = try YAMLParser.parse(text)
         } catch {
-            throw ConfigurationError(file: file, problem: "not valid YAML: \(error)")
+            throw ConfigurationError(file: file, line: error.line, column: error.column, problem: "not valid YAML: \(error.problem)")
         }
         var configuration = MeshdConfiguration()
         guard let root else { return configuration }  // an empty file means all defaults
@@ -62,13 +53,13 @@ extension MeshdConfiguration {
         try top.finish()
         if let value = try top.string("state_dir") {
             guard value.hasPrefix("/") else {
-                throw top.error(at: top.value("state_dir") ?? "", key: "state_dir", "must be an absolute path")
+                throw top.error(at: top.value("state_dir"), key: "state_dir", "must be an absolute path")
             }
             stateDirectory = value
         }
         if let value = try top.string("control_socket") {
             guard value.hasPrefix("/") else {
-                throw top.error(at: top.value("control_socket") ?? "", key: "control_socket", "must be an absolute path")
+                throw top.error(at: top.value("control_socket"), key: "control_socket", "must be an absolute path")
             }
             controlSocket = value
         }
@@ -78,7 +69,7 @@ extension MeshdConfiguration {
             try section.finish()
             if let name = try section.string("name") {
                 if let problem = Self.interfaceNameProblem(name) {
-                    throw section.error(at: section.value("name") ?? "", key: "name", problem)
+                    throw section.error(at: section.value("name"), key: "name", problem)
                 }
                 interface.name = name
             }
@@ -114,7 +105,7 @@ extension MeshdConfiguration {
         guard let section = try top.section("relay", knownKeys: ["enabled", "max_allocations", "bandwidth_mbit", "ports"]) else { return }
         try section.finish()
         if let node = section.value("enabled") {
-            guard case .scalar = node, let flag = node.bool else {
+            guard let flag = node.bool else {
                 throw section.error(at: node, key: "enabled", "expected true or false, found \(node.kindDescription)")
             }
             relay.enabled = flag
@@ -122,7 +113,7 @@ extension MeshdConfiguration {
         if let count = try section.integer("max_allocations", in: 0...65535) { relay.maximumAllocations = count }
         if let megabits = try section.integer("bandwidth_mbit", in: 1...1_000_000) { relay.bandwidthMegabits = megabits }
         if let text = try section.string("ports"), let node = section.value("ports") {
-            let bounds = text.split(separator: "-").map { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+            let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt16($0.filter { $0 != " " }) }
             guard bounds.count == 2, let low = bounds[0], let high = bounds[1], low > 0, low <= high else {
                 throw section.error(at: node, key: "ports", "\"\(text)\" is not a port range; write FIRST-LAST, e.g. 40000-49999")
             }

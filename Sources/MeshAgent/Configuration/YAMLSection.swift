@@ -1,5 +1,4 @@
 import MeshCore
-import Yams
 
 /// A YAML mapping being read as one section of a configuration file. It remembers which keys
 /// were read, so that ``finish()`` can refuse unknown keys (a typo must not be silently ignored).
@@ -7,24 +6,25 @@ struct YAMLSection {
     let file: String
     /// Dotted path of this section, empty for the top level.
     let path: String
-    let mapping: Node.Mapping
+    let entries: [YAMLEntry]
     let knownKeys: [String]
 
-    init(file: String, path: String, node: Node, knownKeys: [String]) throws(ConfigurationError) {
+    init(file: String, path: String, node: YAMLNode, knownKeys: [String]) throws(ConfigurationError) {
         self.file = file
         self.path = path
         self.knownKeys = knownKeys
-        guard case let .mapping(mapping) = node else {
+        guard case let .mapping(entries) = node.kind else {
             throw ConfigurationError(
-                file: file, line: node.mark?.line, column: node.mark?.column, key: path.isEmpty ? nil : path,
+                file: file, line: node.line, column: node.column, key: path.isEmpty ? nil : path,
                 problem: "expected a mapping of keys to values, found \(node.kindDescription)")
         }
-        self.mapping = mapping
+        self.entries = entries
     }
 
     /// Refuses any key that is not one of ``knownKeys``, suggesting the closest known key.
     func finish() throws(ConfigurationError) {
-        for (keyNode, _) in mapping {
+        for entry in entries {
+            let keyNode = entry.key
             let key = keyNode.string ?? ""
             guard !knownKeys.contains(key) else { continue }
             var problem = "unknown key"
@@ -40,16 +40,13 @@ struct YAMLSection {
 
     func fullKey(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func error(at node: Node, key: String, _ problem: String) -> ConfigurationError {
-        ConfigurationError(file: file, line: node.mark?.line, column: node.mark?.column, key: fullKey(key), problem: problem)
+    func error(at node: YAMLNode?, key: String, _ problem: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node?.line, column: node?.column, key: fullKey(key), problem: problem)
     }
 
     /// The value under `key`, if present and not null.
-    func value(_ key: String) -> Node? {
-        guard let node = mapping[key] else { return nil }
-        if case let .scalar(scalar) = node, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
-            return nil
-        }
+    func value(_ key: String) -> YAMLNode? {
+        guard let node = entries.first(where: { $0.key.string == key })?.value, !node.isNull else { return nil }
         return node
     }
 
@@ -60,15 +57,15 @@ struct YAMLSection {
 
     func string(_ key: String) throws(ConfigurationError) -> String? {
         guard let node = value(key) else { return nil }
-        guard case let .scalar(scalar) = node else {
+        guard let text = node.string else {
             throw error(at: node, key: key, "expected a string, found \(node.kindDescription)")
         }
-        return scalar.string
+        return text
     }
 
     func integer<Value: FixedWidthInteger>(_ key: String, in range: ClosedRange<Value>) throws(ConfigurationError) -> Value? {
         guard let node = value(key) else { return nil }
-        guard case .scalar = node, let number = node.int else {
+        guard let number = node.int else {
             throw error(at: node, key: key, "expected an integer, found \(node.kindDescription)")
         }
         guard let value = Value(exactly: number), range.contains(value) else {
@@ -94,15 +91,15 @@ struct YAMLSection {
     /// A list of scalars, each converted by `parse`, which returns a problem text on failure.
     func list<Element>(_ key: String, parse: (String) -> Result<Element, ConfigurationProblem>) throws(ConfigurationError) -> [Element]? {
         guard let node = value(key) else { return nil }
-        guard case let .sequence(sequence) = node else {
+        guard case let .sequence(sequence) = node.kind else {
             throw error(at: node, key: key, "expected a list, found \(node.kindDescription)")
         }
         var result: [Element] = []
         for (index, item) in sequence.enumerated() {
-            guard case let .scalar(scalar) = item else {
+            guard let text = item.string else {
                 throw error(at: item, key: "\(key)[\(index)]", "expected a string, found \(item.kindDescription)")
             }
-            switch parse(scalar.string) {
+            switch parse(text) {
             case let .success(element): result.append(element)
             case let .failure(problem): throw error(at: item, key: "\(key)[\(index)]", problem.text)
             }
@@ -115,21 +112,6 @@ struct YAMLSection {
 struct ConfigurationProblem: Error {
     let text: String
     init(_ text: String) { self.text = text }
-}
-
-extension Node {
-    /// "a mapping", "the string \"x\"", … for error messages.
-    var kindDescription: String {
-        switch self {
-        case let .scalar(scalar):
-            if int != nil, scalar.style == .plain { return "the number \(scalar.string)" }
-            if bool != nil, scalar.style == .plain { return "the boolean \(scalar.string)" }
-            return "the string \"\(scalar.string)\""
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .alias: return "an alias"
-        }
-    }
 }
 
 /// Levenshtein distance, for "did you mean" suggestions.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The client side of the control socket, for `meshctl`: one request, progress lines, one answer.
 public struct ControlClient: Sendable {

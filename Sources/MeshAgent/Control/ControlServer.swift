@@ -1,5 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
+import SystemPackage
 import NIOPosix
 
 /// Handles one control request; yields reply lines (already JSON-encoded, without newline).
@@ -16,7 +24,7 @@ public final class ControlServer: Sendable {
 
     /// Binds `path` (replacing a stale socket file) and serves requests with `handler`.
     public init(group: EventLoopGroup, path: String, handler: any ControlHandler) async throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePath(path).removingLastComponent().string
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let previousMask = umask(0o177)
         defer { umask(previousMask) }

@@ -1,5 +1,12 @@
 import Synchronization
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshCore
 import MeshCrypto
 import WireGuardControl
@@ -247,8 +254,8 @@ extension Agent: ControlHandler {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
         let host = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let cleaned = String(host.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(63))
-            .trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        let dashed = host.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(63)
+        let cleaned = String(dashed.drop(while: { $0 == "-" }).reversed().drop(while: { $0 == "-" }).reversed())
         return NodeName.problem(cleaned) == nil ? cleaned : "authority"
     }
 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshCore
 
 /// The protocol core's notion of time in the daemon: wall-clock time at start, advanced by a

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Owns a `wireguard-go` daemon: starts `wireguard-go -f IFNAME` (inside a network namespace
 /// through `ip netns exec`, when given), waits until its UAPI socket answers, and stops it by PID.
@@ -6,7 +8,7 @@ import Foundation
 /// wireguard-go keeps running when its namespace is deleted: always call ``stop(timeout:)``.
 /// Dropping the owner stops the daemon too (and removes its log file).
 public final class WireGuardGoProcess: @unchecked Sendable {
-    // The mutable state (the Process) is only touched in init and stop, which callers serialise.
+    // The child process is only touched in init and stop, which callers serialise.
     /// The interface the daemon owns.
     public let interfaceName: String
     /// The namespace it runs in (`nil`: the caller's).
@@ -17,7 +19,7 @@ public final class WireGuardGoProcess: @unchecked Sendable {
     public let logPath: String
     /// Its UAPI socket directory.
     public let socketDirectory: String
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts the daemon and waits up to `timeout` seconds for its UAPI socket.
     /// - Parameters:
@@ -44,27 +46,21 @@ public final class WireGuardGoProcess: @unchecked Sendable {
             launcher = ip
             arguments = ["netns", "exec", namespace, daemon] + arguments
         }
-        let log = FileManager.default.temporaryDirectory
-            .appendingPathComponent("meshwork-wireguard-go-\(interfaceName)-\(getpid()).log").path
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let output = FileHandle(forWritingAtPath: log)
+        let temporary = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        let log = "\(temporary)/meshwork-wireguard-go-\(interfaceName)-\(getpid()).log"
+        let output = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: launcher)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ChildProcess.environment
         environment["WG_PROCESS_FOREGROUND"] = "1"
         environment["LOG_LEVEL"] = environment["LOG_LEVEL"] ?? "error"
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output ?? FileHandle.nullDevice
-        process.standardError = output ?? FileHandle.nullDevice
+        let process: ChildProcess
         do {
-            try process.run()
+            process = try ChildProcess(executable: launcher, arguments: arguments, environment: environment, output: output)
         } catch {
-            throw WireGuardControlError.daemonFailed(interface: interfaceName, detail: "cannot start \(launcher): \(error)")
+            if output >= 0 { close(output) }
+            throw WireGuardControlError.daemonFailed(interface: interfaceName, detail: "\(error)")
         }
-        try? output?.close()
+        if output >= 0 { close(output) }
 
         self.interfaceName = interfaceName
         self.namespace = namespace
@@ -74,16 +70,16 @@ public final class WireGuardGoProcess: @unchecked Sendable {
         self.process = process
 
         let device = UserspaceWireGuardDevice(interfaceName: interfaceName, namespace: namespace, socketDirectory: socketDirectory)
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         while true {
-            if !process.isRunning {
+            if let status = process.terminationStatus {
                 throw WireGuardControlError.daemonFailed(
-                    interface: interfaceName, detail: "wireguard-go exited with status \(process.terminationStatus): \(Self.tail(of: log))")
+                    interface: interfaceName, detail: "wireguard-go exited with status \(status): \(Self.tail(of: log))")
             }
             if (try? UAPIConnection.exchange(UAPICodec.getRequest, path: device.socketPath, interface: interfaceName, timeoutSeconds: 2)) != nil {
                 return
             }
-            if Date() > deadline {
+            if ContinuousClock.now > deadline {
                 stop()
                 throw WireGuardControlError.daemonFailed(
                     interface: interfaceName, detail: "no UAPI socket at \(device.socketPath) after \(timeout) s: \(Self.tail(of: log))")
@@ -105,8 +101,8 @@ public final class WireGuardGoProcess: @unchecked Sendable {
     public func stop(timeout: Double = 5) {
         guard process.isRunning else { return }
         kill(processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
         if process.isRunning {
             kill(processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -120,18 +116,22 @@ public final class WireGuardGoProcess: @unchecked Sendable {
         unlink(logPath)
     }
 
-    private static func resolve(_ executable: String) -> String? {
-        if executable.contains("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        for directory in path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
-            let candidate = "\(directory)/\(executable)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    private static func resolve(_ executable: String) -> String? { ChildProcess.resolve(executable) }
 
     private static func tail(of path: String) -> String {
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return "(no output)" }
-        return String(decoding: data.suffix(600), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return "(no output)" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+            if bytes.count > 65536 { bytes.removeFirst(bytes.count - 600) }
+        }
+        let text = String(decoding: bytes.suffix(600), as: UTF8.self)
+        let trimmed = text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()
+        return trimmed.isEmpty ? "(no output)" : String(trimmed)
     }
 }
