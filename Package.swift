@@ -63,10 +63,13 @@ let package = Package(
         ),
         // sendmmsg(2) and UDP GSO for Swift (the relay's batched sends).
         .target(name: "CUDP"),
+        // mallopt(3) and malloc_trim(3) for Swift (meshd's memory budget).
+        .target(name: "CHeap"),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
         .target(
             name: "MeshAgent",
             dependencies: [
+                "CHeap",
                 "CUDP",
                 "MeshCore",
                 "MeshCrypto",

@@ -27,6 +27,7 @@ struct Meshd: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
+        HeapTrim.configureAllocator()
         let configuration: MeshdConfiguration
         do {
             configuration = try options.resolve()

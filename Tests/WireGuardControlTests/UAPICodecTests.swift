@@ -1,3 +1,4 @@
+import Foundation
 import MeshCore
 import MeshCrypto
 import Testing

@@ -78,6 +78,13 @@ struct PathManager {
         var failedRelays: [NodeID: Timestamp] = [:]
 
         var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
+
+        /// Whether ``PathManager/tick(now:relayCandidates:name:)`` has anything to do for this
+        /// peer: it has traffic, is relayed, or has a relay request or quarantined relays.
+        func needsTick(now: Timestamp, activityWindow: Interval) -> Bool {
+            if case .relayed = route { return true }
+            return now - lastActivity < activityWindow || pending != nil || !failedRelays.isEmpty
+        }
     }
 
     var settings = Settings()
@@ -213,19 +220,24 @@ struct PathManager {
         let burst: Double = rate * settings.probeInterval.seconds
         probeTokens = min(burst, probeTokens + rate * elapsed.seconds)
         lastTick = now
-        // The least recently probed first: when tokens run out, the others go first next time.
-        let order: [NodeID] = peers.sorted { first, second in
-            first.value.lastProbeSentAt != second.value.lastProbeSentAt
-                ? first.value.lastProbeSentAt < second.value.lastProbeSentAt : first.key < second.key
-        }.map(\.key)
-        for peer in order {
+        // Only peers in use, relayed or with relay business have anything to do (at 1,000 idle
+        // peers, sorting them all every tick was most of meshd's idle CPU). The least recently
+        // probed go first: when tokens run out, the others go first next time.
+        var busy: [(peer: NodeID, probedAt: Timestamp)] = []
+        for (peer, path) in peers where path.needsTick(now: now, activityWindow: settings.activityWindow) {
+            busy.append((peer, path.lastProbeSentAt))
+        }
+        busy.sort { $0.probedAt != $1.probedAt ? $0.probedAt < $1.probedAt : $0.peer < $1.peer }
+        for (peer, _) in busy {
             guard var path = peers[peer] else { continue }
             let active = now - path.lastActivity < settings.activityWindow
             if let pending = path.pending, now - pending.sentAt >= settings.requestTimeout {
                 path.failedRelays[pending.relay] = now
                 path.pending = nil
             }
-            path.failedRelays = path.failedRelays.filter { now - $0.value < settings.relayQuarantine }
+            if !path.failedRelays.isEmpty {
+                path.failedRelays = path.failedRelays.filter { now - $0.value < settings.relayQuarantine }
+            }
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }

@@ -98,8 +98,13 @@ extension Agent {
 
     /// Relays that both this node and `peer` reach directly, best (lowest combined round trip) first.
     func relayCandidateFunction(_ node: MeshNode) -> (NodeID, Set<NodeID>) -> [NodeID] {
-        let relays = node.members.all.filter { $0.status == .alive && $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
+        // Listed on first use: most ticks ask for no relay, and listing 1,000 members each time costs.
+        var listed: [Member]?
         return { peer, excluded in
+            let relays = listed ?? node.members.all.filter {
+                $0.status == .alive && $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay)
+            }
+            listed = relays
             let peerRelays = node.members[peer]?.record.relays ?? []
             let scored: [(NodeID, Double)] = relays.compactMap { relay in
                 guard relay.id != peer, !excluded.contains(relay.id) else { return nil }

@@ -66,6 +66,7 @@ public actor Agent {
     /// The relays this node announces it reaches (refreshed every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
+    var lastHeapTrim = Timestamp.zero
     var lastRenewalAttempt = Timestamp.zero
     let group: EventLoopGroup
 
@@ -269,6 +270,10 @@ public actor Agent {
                 announcedRelays = relays
                 announceIfChanged()
             }
+        }
+        if now - lastHeapTrim >= .seconds(30) {
+            lastHeapTrim = now
+            HeapTrim.release()
         }
         renewCertificateIfDue(now: now)
         if now >= reconcileDue { reconcile(now: now) }
