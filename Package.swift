@@ -63,8 +63,9 @@ let package = Package(
         ),
         // sendmmsg(2) and UDP GSO for Swift (the relay's batched sends).
         .target(name: "CUDP"),
-        // mallopt(3) and malloc_trim(3) for Swift (meshd's memory budget).
+        // malloc_trim(3) for Swift, and meshd's allocator settings applied before any thread starts.
         .target(name: "CHeap"),
+        .target(name: "CDaemonAllocator"),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
         .target(
             name: "MeshAgent",
@@ -85,6 +86,7 @@ let package = Package(
         .executableTarget(
             name: "meshd",
             dependencies: [
+                "CDaemonAllocator",
                 "MeshAgent",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

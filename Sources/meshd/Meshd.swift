@@ -1,4 +1,5 @@
 import ArgumentParser
+import CDaemonAllocator
 import Logging
 import MeshAgent
 import NIOPosix
@@ -27,7 +28,6 @@ struct Meshd: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
-        HeapTrim.configureAllocator()
         let configuration: MeshdConfiguration
         do {
             configuration = try options.resolve()
@@ -57,6 +57,7 @@ struct Meshd: AsyncParsableCommand {
         logger.info("meshd started", metadata: [
             "version": "\(Meshwork.version)", "state": "\(configuration.stateDirectory)",
             "socket": "\(configuration.effectiveControlSocket)", "gossip-port": "\(configuration.gossip.port)",
+            "allocator": "\(daemon_allocator_configured() != 0 ? "one arena" : "glibc defaults")",
         ])
         let options = self.options
         let service = AgentService(agent: agent, control: control, logger: logger) {

@@ -142,6 +142,12 @@ extension Agent {
     /// Handles a path or relay message from an authenticated member.
     func handleRelayMessage(_ message: RelayMessage, from sender: NodeID) {
         let now = clock.now
+        // A relayed member that moved sends from its new address at once (its path probes to this
+        // relay): allow it there, or its relayed traffic was dropped until its next lease refresh
+        // (up to 10 s; seen as 15 s outages when the roaming benchmark moved a relayed host).
+        if let relay, let address = node?.lastEndpoint(of: sender)?.address {
+            for pair in relay.pairs(involving: sender) { relay.allow(sender, in: pair, from: address) }
+        }
         switch message {
         case let .pathProbe(sequence):
             send(.pathAck(sequence: sequence), to: sender, now: now)
