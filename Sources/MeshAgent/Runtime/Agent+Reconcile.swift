@@ -150,6 +150,11 @@ extension Agent {
             endpointChoices[member.id] = choice
             return nil
         }
+        // Back from a relayed period (WireGuard still points at the relay): the remembered working
+        // endpoint gets a fresh 6 s. Its clock had run on while relayed, so the first reconcile
+        // after healing moved on to the next candidate — one that may not work (10 s of loss
+        // after healing, seen in the failover benchmark).
+        if onRelay { choice.since = now }
         // No working path: give the current candidate 6 s (a WireGuard handshake retry is 5 s).
         if now - choice.since >= .seconds(6) {
             choice.index = (choice.index + 1) % candidates.count
@@ -261,6 +266,11 @@ extension Agent {
                   let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
             else { continue }
             if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen }) { continue }
+            // A relayed peer is seen at the relay's port: that is not where it can be reached
+            // directly (reported, the peer announced the relay port as its own observed endpoint,
+            // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
+            if relayEndpoints.contains(seen) { continue }
+            if case .relayed = paths.route(to: member.id) { continue }
             // Report changes at once, and re-report every minute so the observation stays fresh.
             if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { continue }
             reportedEndpoints[member.id] = (seen, now)
