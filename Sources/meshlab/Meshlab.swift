@@ -61,8 +61,9 @@ struct Meshlab: ParsableCommand {
             }
             try save(mesh, detached: lab.detach())
             say("\nping matrix (overlay IPv4, from row to column):")
-            let (ok, _, table) = mesh.pingMatrix()
+            let (ok, _, table, notes) = mesh.pingMatrix()
             say(table)
+            for note in notes { say("  (\(note))") }
             say("\n$ meshctl peers   (on alpha)")
             say(try mesh["alpha"].meshctlChecked(["peers"]))
             print(ok ? "\nevery pair reaches every other over WireGuard." : "\nsome pairs do not reach each other yet.")
