@@ -270,7 +270,6 @@ extension Agent {
             // directly (reported, the peer announced the relay port as its own observed endpoint,
             // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
             if relayEndpoints.contains(seen) { continue }
-            if case .relayed = paths.route(to: member.id) { continue }
             // Report changes at once, and re-report every minute so the observation stays fresh.
             if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { continue }
             reportedEndpoints[member.id] = (seen, now)
