@@ -50,8 +50,8 @@ struct PathManager {
         case notifyDirect(NodeID)
         /// The peer's route changed: reconfigure its WireGuard endpoint.
         case reroute(NodeID)
-        /// A direct path was declared failed with no relay to take over, or works again: the
-        /// WireGuard endpoint stays as it is (only the peer's status changes).
+        /// A direct path was declared failed with no relay to take over: the WireGuard endpoint
+        /// stays as it is (only the peer's status changes).
         case reachabilityChanged(NodeID)
     }
 
@@ -151,8 +151,11 @@ struct PathManager {
             path = healed(path, now: now)
             return [.release(relay: relay, peer: probe.peer), .notifyDirect(probe.peer), .reroute(probe.peer)]
         case .unreachable:
+            // Healed: a peer never heard from is re-created on the way (its handshake starts at
+            // once instead of at WireGuard's next 5 s retry — the first handshake towards a host
+            // behind NAT often needs it).
             path = healed(path, now: now)
-            return [.reachabilityChanged(probe.peer)]
+            return [.reroute(probe.peer)]
         default:
             return []
         }
