@@ -13,8 +13,7 @@ import WireGuardControl
 /// itself), so the interface and its sessions survive a restart of meshd.
 enum WireGuardGoLauncher {
     static func start(interface: String, logPath: String, logger: Logger, timeout: Double = 10) throws {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        guard let executable = path.split(separator: ":").map({ "\($0)/wireguard-go" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let executable = ChildProcess.resolve("wireguard-go") else {
             throw WireGuardControlError.daemonFailed(
                 interface: interface, detail: "wireguard-go not found on PATH: install it (Debian: apt-get install wireguard-go) or load the kernel module")
         }
@@ -51,33 +50,14 @@ enum WireGuardGoLauncher {
     }
 
     /// Runs `executable` with `arguments`, stdin from /dev/null and stdout/stderr to `output`, and
-    /// waits for it (posix_spawn and waitpid: no run loop needed, safe on any thread).
+    /// waits for it. The daemon outlives us: it must not inherit our sockets or pipes (a supervisor
+    /// waiting for a pipe to close would otherwise think meshd still runs).
     static func spawnAndWait(_ executable: String, _ arguments: [String], environment: [String: String], output: Int32) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if output >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, output, 1)
-            posix_spawn_file_actions_adddup2(&actions, output, 2)
-        }
-        // The daemon outlives us: it must not inherit our sockets or pipes (a supervisor waiting for
-        // a pipe to close would otherwise think meshd still runs).
         markDescriptorsCloseOnExec()
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        do {
+            return try ChildProcess(executable: executable, arguments: arguments, environment: environment, output: output).waitUntilExit()
+        } catch {
+            throw WireGuardControlError.daemonFailed(interface: arguments.first ?? "?", detail: "\(error)")
         }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw WireGuardControlError.daemonFailed(interface: arguments.first ?? "?", detail: "cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 }

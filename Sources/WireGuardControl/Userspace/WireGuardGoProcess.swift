@@ -33,14 +33,14 @@ public final class WireGuardGoProcess: @unchecked Sendable {
         guard !interfaceName.isEmpty, interfaceName.utf8.count < 16, !interfaceName.contains("/") else {
             throw WireGuardControlError.invalidRequest("\"\(interfaceName)\" is not a valid interface name (1 to 15 characters, no '/')")
         }
-        guard let daemon = Self.resolve(executable) else {
+        guard let daemon = ChildProcess.resolve(executable) else {
             throw WireGuardControlError.daemonFailed(
                 interface: interfaceName, detail: "\(executable) not found on PATH: install wireguard-go (Debian: apt-get install wireguard-go)")
         }
         var arguments = ["-f", interfaceName]
         var launcher = daemon
         if let namespace {
-            guard let ip = Self.resolve("ip") else {
+            guard let ip = ChildProcess.resolve("ip") else {
                 throw WireGuardControlError.daemonFailed(interface: interfaceName, detail: "ip not found on PATH: install iproute2")
             }
             launcher = ip
@@ -115,8 +115,6 @@ public final class WireGuardGoProcess: @unchecked Sendable {
         stop()
         unlink(logPath)
     }
-
-    private static func resolve(_ executable: String) -> String? { ChildProcess.resolve(executable) }
 
     private static func tail(of path: String) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
