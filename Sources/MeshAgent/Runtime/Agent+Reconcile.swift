@@ -85,11 +85,12 @@ extension Agent {
         // Read once per plan: a netlink dump per member made a 1,000-member plan take seconds.
         let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
         var peers: [WireGuardDesiredPeer] = []
+        let addressBook = overlayAddressBook(node)
         for member in node.members.all where member.status.isLive || tunnelOutlivesAgent(member, now: now) {
             let key = member.certificate.wireGuardKey
             guard key != wireGuardKey.publicKey else { continue }
             let allowed = member.record.announcedPrefixes.isEmpty
-                ? member.certificate.addresses.map(IPPrefix.init(host:)) : member.record.announcedPrefixes
+                ? member.certificate.addresses.map(IPPrefix.init(host:)) : allowedAnnouncedPrefixes(of: member, addressBook: addressBook)
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = behindNAT ? 25 : 0
             if !member.status.isLive {
@@ -104,6 +105,29 @@ extension Agent {
         }
         return WireGuardDesiredState(
             listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark, peers: peers)
+    }
+
+    /// Every member's overlay addresses, this node's included.
+    func overlayAddressBook(_ node: MeshNode) -> OverlayAddressBook {
+        let mine = enrollment.map { [(id: $0.certificate.nodeID, addresses: $0.certificate.addresses)] } ?? []
+        return OverlayAddressBook(mine + node.members.all.map { (id: $0.id, addresses: $0.certificate.addresses) })
+    }
+
+    /// `member`'s announced prefixes less those covering another member's overlay address; each
+    /// refused prefix is counted once per record version (`overlaps-member`).
+    func allowedAnnouncedPrefixes(of member: Member, addressBook: OverlayAddressBook) -> [IPPrefix] {
+        let (allowed, refused) = addressBook.filter(member.record.announcedPrefixes, of: member.id)
+        if !refused.isEmpty, overlapCountedVersions[member.id] != member.record.version {
+            if overlapCountedVersions.count >= 16_384 { overlapCountedVersions.removeAll() }
+            overlapCountedVersions[member.id] = member.record.version
+            for prefix in refused {
+                agentDrops.count(.overlapsMember)
+                logger.warning("not installing an announced prefix that covers another member's address", metadata: [
+                    "member": "\(member.name)", "prefix": "\(prefix)",
+                ])
+            }
+        }
+        return allowed
     }
 
     /// Whether `member`, declared dead, still has a working WireGuard session with this node (a
@@ -277,6 +301,17 @@ extension Agent {
             writer.write(seen)
             node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
         }
+        // Reports age out and corroboration follows how many peers are in contact.
+        announceObservedEndpointsIfChanged(now: now)
+    }
+
+    /// Announces again when the corroborated observed endpoints changed (a new report, a report
+    /// aged out, or more peers in contact raised the corroboration needed).
+    func announceObservedEndpointsIfChanged(now: Timestamp) {
+        let current = announceableObservedEndpoints(now: now)
+        guard current != announcedObservedEndpoints else { return }
+        announcedObservedEndpoints = current
+        announceIfChanged()
     }
 
     /// Handles an extension message from an authenticated member.
@@ -289,13 +324,19 @@ extension Agent {
         switch kind {
         case .wireGuardEndpointReport:
             var reader = ByteReader(body, context: "endpoint report")
-            guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd else { return }
+            guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd else {
+                agentDrops.count(.invalidEndpointReport)
+                return
+            }
             let now = clock.now
-            let isNew = observedEndpoints[endpoint] == nil
-            observedEndpoints[endpoint] = now
-            if isNew, !localAddresses.contains(endpoint.address) || endpoint.port != configuration.interface.listenPort {
+            switch observedEndpoints.report(endpoint, from: sender, now: now) {
+            case let .refused(reason):
+                agentDrops.count(reason)
+            case .refreshed:
+                break
+            case .changed:
                 logger.info("a peer's WireGuard sees this node at a new endpoint", metadata: ["endpoint": "\(endpoint)", "peer": "\(memberName(sender))"])
-                announceIfChanged()
+                announceObservedEndpointsIfChanged(now: now)
             }
         case .renewalRequest:
             serveRenewal(for: sender, now: clock.now)
