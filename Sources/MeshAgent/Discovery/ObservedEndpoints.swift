@@ -1,8 +1,8 @@
 import MeshCore
 
 /// Where peers' WireGuard sees this node (the outside of a NAT, from endpoint reports 0x20), and
-/// which of those endpoints this node may announce in its signed record (sans-I/O: fed reports
-/// with the time).
+/// which of those endpoints this node may announce in its signed record (sans-I/O: fed reports,
+/// contacts and the time).
 ///
 /// A report is one member's unsigned claim, so it may change only where that member sends (its
 /// own WireGuard learns the endpoint by roaming anyway). To be announced — and so tried by every
@@ -13,9 +13,12 @@ import MeshCore
 /// - at most ``Settings/maximumAnnounced`` observed endpoints are announced, in the record's slots
 ///   left after the local and configured endpoints (``recordEndpoints(local:advertised:observed:maximumObserved:slots:)``).
 ///
-/// While fewer than two members are in WireGuard contact with this node (a host behind NAT that
-/// only one public member reaches yet), the one member that can see it is enough: no other member
-/// could corroborate, and NAT traversal needs the report to start (see ``requiredReporters(peersInContact:)``).
+/// Only peers that reach this node directly from outside its subnets can see its outside
+/// endpoint (``OutsideContacts``). While fewer than two such peers exist in an address family (a
+/// host behind NAT that one public member reaches so far), the one that can see it is enough:
+/// nobody else could corroborate, and NAT traversal starts from that report. An endpoint once
+/// announced stays while any fresh report keeps it (no flapping while the second reporter's
+/// report is on its way; a punched path is not withdrawn from under the peer using it).
 struct ObservedEndpoints {
     struct Settings {
         /// How long a report counts.
@@ -26,6 +29,16 @@ struct ObservedEndpoints {
         var maximumAnnounced = 2
         /// Distinct reporters an endpoint needs before it is announced.
         var corroboration = 2
+    }
+
+    /// Peers with a recent WireGuard handshake that reach this node directly from outside its own
+    /// subnets (not through a relay), per address family: the members that can report this node's
+    /// outside endpoint.
+    struct OutsideContacts: Equatable {
+        var ipv4 = 0
+        var ipv6 = 0
+
+        func count(for address: IPAddress) -> Int { address.isIPv4 ? ipv4 : ipv6 }
     }
 
     /// What a report did.
@@ -57,13 +70,15 @@ struct ObservedEndpoints {
     mutating func forget(_ reporter: NodeID) { reports[reporter] = nil }
 
     /// Forgets every report (this node moved: what peers saw before is stale).
-    mutating func removeAll() { reports.removeAll() }
+    mutating func removeAll() {
+        reports.removeAll()
+        announced.removeAll()
+    }
 
-    /// How many distinct reporters an endpoint needs, given how many members have a recent
-    /// WireGuard handshake with this node (only they can report): ``Settings/corroboration``, or
-    /// fewer when fewer members could report at all (never less than one).
-    func requiredReporters(peersInContact: Int) -> Int {
-        max(1, min(settings.corroboration, peersInContact))
+    /// How many distinct reporters an endpoint at `address` needs, given the peers that could
+    /// report it: ``Settings/corroboration``, or fewer when fewer could report at all (never less than one).
+    func requiredReporters(for address: IPAddress, contacts: OutsideContacts) -> Int {
+        max(1, min(settings.corroboration, contacts.count(for: address)))
     }
 
     /// The WireGuard endpoints of this node's record: local, then configured (advertised), then
@@ -88,16 +103,25 @@ struct ObservedEndpoints {
         return endpoints
     }
 
-    /// The observed endpoints to announce: fresh, reported by at least `required` distinct members,
-    /// most reporters first (then the most recently reported), at most ``Settings/maximumAnnounced``.
-    func announceable(now: Timestamp, required: Int) -> [SocketEndpoint] {
+    /// The observed endpoints announced (by the last ``update(now:contacts:)``).
+    private(set) var announced: [SocketEndpoint] = []
+
+    /// Recomputes the observed endpoints to announce and returns them: fresh, reported by enough
+    /// distinct members (``requiredReporters(for:contacts:)``) — or already announced and still
+    /// reported — most reporters first (then the most recently reported), at most
+    /// ``Settings/maximumAnnounced``.
+    @discardableResult
+    mutating func update(now: Timestamp, contacts: OutsideContacts) -> [SocketEndpoint] {
         var tally: [SocketEndpoint: (reporters: Int, newest: Timestamp)] = [:]
         for report in reports.values where now - report.at < settings.freshness {
             let entry = tally[report.endpoint] ?? (0, .zero)
             tally[report.endpoint] = (entry.reporters + 1, max(entry.newest, report.at))
         }
-        return tally
-            .filter { $0.value.reporters >= max(1, required) }
+        let previous = Set(announced)
+        announced = tally
+            .filter { endpoint, entry in
+                previous.contains(endpoint) || entry.reporters >= requiredReporters(for: endpoint.address, contacts: contacts)
+            }
             .sorted { a, b in
                 if a.value.reporters != b.value.reporters { return a.value.reporters > b.value.reporters }
                 if a.value.newest != b.value.newest { return a.value.newest > b.value.newest }
@@ -105,5 +129,6 @@ struct ObservedEndpoints {
             }
             .prefix(settings.maximumAnnounced)
             .map(\.key)
+        return announced
     }
 }

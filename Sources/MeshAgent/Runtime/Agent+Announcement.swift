@@ -14,7 +14,7 @@ extension Agent {
         }
         let local = localAddresses.map { SocketEndpoint(address: $0, port: wireGuardPort) }
         let wireGuard = ObservedEndpoints.recordEndpoints(
-            local: local, advertised: liveEndpoints.advertise, observed: announceableObservedEndpoints(now: now))
+            local: local, advertised: liveEndpoints.advertise, observed: observedEndpoints.announced)
         let prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
         // One gossip slot stays free for the reflexive endpoint MeshCore adds when signing, so it
         // never pushes a local endpoint out either.
@@ -24,19 +24,21 @@ extension Agent {
             behindNAT: isBehindNAT, relays: announcedRelays)
     }
 
-    /// The observed WireGuard endpoints this node may announce now (see ``ObservedEndpoints``).
-    func announceableObservedEndpoints(now: Timestamp) -> [SocketEndpoint] {
-        observedEndpoints.announceable(now: now, required: observedEndpoints.requiredReporters(peersInContact: peersInWireGuardContact(now: now)))
-    }
-
-    /// How many peers completed a WireGuard handshake with this node within a session lifetime
-    /// (the members that can see where this node's WireGuard traffic comes from).
-    func peersInWireGuardContact(now: Timestamp) -> Int {
-        guard let peers = lastDeviceState?.peers.values else { return 0 }
-        return peers.reduce(0) { count, peer in
-            guard let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150 else { return count }
-            return count + 1
+    /// Peers with a recent WireGuard handshake (within a session lifetime) that reach this node
+    /// directly from outside its subnets — the members able to see its outside endpoint. Peers on
+    /// a relay or on one of our subnets do not count.
+    func outsideContacts(now: Timestamp) -> ObservedEndpoints.OutsideContacts {
+        var contacts = ObservedEndpoints.OutsideContacts()
+        guard let peers = lastDeviceState?.peers.values else { return contacts }
+        let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
+        for peer in peers {
+            guard let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150,
+                  let endpoint = peer.endpoint, !relayEndpoints.contains(endpoint),
+                  !subnets.contains(where: { $0.subnet.contains(endpoint.address) })
+            else { continue }
+            if endpoint.address.isIPv4 { contacts.ipv4 += 1 } else { contacts.ipv6 += 1 }
         }
+        return contacts
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).

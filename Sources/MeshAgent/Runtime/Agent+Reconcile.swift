@@ -289,7 +289,9 @@ extension Agent {
             guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
                   let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
             else { continue }
-            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen }) { continue }
+            // What the member announces of its own knowledge needs no report; an observed endpoint
+            // is reported still, so it stays corroborated by every peer that sees it.
+            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen && $0.kind != .observed && $0.kind != .reflexive }) { continue }
             // A relayed peer is seen at the relay's port: that is not where it can be reached
             // directly (reported, the peer announced the relay port as its own observed endpoint,
             // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
@@ -308,9 +310,8 @@ extension Agent {
     /// Announces again when the corroborated observed endpoints changed (a new report, a report
     /// aged out, or more peers in contact raised the corroboration needed).
     func announceObservedEndpointsIfChanged(now: Timestamp) {
-        let current = announceableObservedEndpoints(now: now)
-        guard current != announcedObservedEndpoints else { return }
-        announcedObservedEndpoints = current
+        let before = observedEndpoints.announced
+        guard observedEndpoints.update(now: now, contacts: outsideContacts(now: now)) != before else { return }
         announceIfChanged()
     }
 

@@ -46,8 +46,6 @@ public actor Agent {
     var pendingLocalAddresses: [IPAddress]?
     /// WireGuard endpoints of ours that peers' kernels report seeing (one report per reporter).
     var observedEndpoints = ObservedEndpoints()
-    /// The observed endpoints the last announcement carried (re-announced when corroboration changes).
-    var announcedObservedEndpoints: [SocketEndpoint] = []
     /// Refusals decided in the agent (path, relay, endpoint-report and prefix rules), shown with
     /// the node's drops by `meshctl status`.
     var agentDrops = DropCounters()
@@ -320,7 +318,6 @@ public actor Agent {
         localAddresses = current
         // Endpoints peers saw before the move are stale now.
         observedEndpoints.removeAll()
-        announcedObservedEndpoints = []
         announceIfChanged()
     }
 
