@@ -2,14 +2,6 @@ import MeshCore
 import MeshCrypto
 import WireGuardControl
 
-/// Which announced WireGuard endpoint of a peer we use, and since when: when a candidate brings no
-/// handshake in a few seconds, the next one is tried.
-struct EndpointChoice {
-    var candidates: [SocketEndpoint]
-    var index: Int
-    var since: Timestamp
-}
-
 /// Extension message types of the agent (`0x20`–`0x2F`; relays use `0x30`–`0x3F`).
 enum AgentMessage: UInt8 {
     /// "My WireGuard sees yours at this endpoint": body is an endpoint.
@@ -155,37 +147,11 @@ extension Agent {
         // A relay endpoint left over from a relayed period is never a working direct path.
         let onRelay = kernel?.endpoint.map(relayEndpoints.contains) ?? false
         let healthy = handshake > 0 && now.secondsValue - handshake < 150 && !onRelay
-        var choice = endpointChoices[member.id] ?? EndpointChoice(candidates: candidates, index: 0, since: now)
-        if choice.candidates != candidates {
-            let wasAnnounced = kernel?.endpoint.map(choice.candidates.contains) ?? false
-            if healthy, let current = kernel?.endpoint, !candidates.contains(current), wasAnnounced {
-                // The member moved away from the endpoint we use: follow it.
-                choice = EndpointChoice(candidates: candidates, index: 0, since: now)
-                endpointChoices[member.id] = choice
-                return candidates[0]
-            }
-            choice = EndpointChoice(candidates: candidates, index: kernel?.endpoint.flatMap(candidates.firstIndex) ?? 0, since: now)
-        }
-        if healthy {
-            // Remember the working endpoint (a relayed period returns to it), and start the
-            // clock for trying others only once it stops working.
-            if let current = kernel?.endpoint, let index = candidates.firstIndex(of: current) { choice.index = index }
-            choice.since = now
-            endpointChoices[member.id] = choice
-            return nil
-        }
-        // Back from a relayed period (WireGuard still points at the relay): the remembered working
-        // endpoint gets a fresh 6 s. Its clock had run on while relayed, so the first reconcile
-        // after healing moved on to the next candidate — one that may not work (10 s of loss
-        // after healing, seen in the failover benchmark).
-        if onRelay { choice.since = now }
-        // No working path: give the current candidate 6 s (a WireGuard handshake retry is 5 s).
-        if now - choice.since >= .seconds(6) {
-            choice.index = (choice.index + 1) % candidates.count
-            choice.since = now
-        }
-        endpointChoices[member.id] = choice
-        return candidates[choice.index]
+        let decision = EndpointChoice.decide(
+            previous: endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy, onRelay: onRelay,
+            now: now)
+        endpointChoices[member.id] = decision.choice
+        return decision.endpoint
     }
 
     /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
