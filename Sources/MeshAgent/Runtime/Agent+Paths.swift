@@ -232,6 +232,9 @@ extension Agent {
             drain()
             return
         }
+        // A repeated request for a pair already relayed gets its grants again, but no second
+        // round of repeats (a flood of requests must not multiply the grants sent to the peer).
+        let repeated = relay.pairs(involving: requester).contains(RelayService.Pair(requester, peer))
         do {
             let allocation = try await relay.allocate(
                 requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
@@ -243,12 +246,12 @@ extension Agent {
             // and 5 s later) until the peer sends through the relay. Without it, a lost grant left
             // one end relayed and the other direct, and no traffic passed until the next refresh.
             let pair = allocation.pair
-            Task {
+            if !repeated { Task {
                 for delay in [0.3, 0.7, 1.5, 2.5] {
                     try? await Task.sleep(for: .seconds(delay))
                     guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
                 }
-            }
+            } }
             logger.info("relaying", metadata: [
                 "pair": "\(memberName(requester))↔\(memberName(peer))",
                 "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",
