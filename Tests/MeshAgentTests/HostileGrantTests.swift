@@ -127,6 +127,17 @@ import Testing
         #expect(paths.route(to: peer) == .relayed(relay: relay, endpoint: relayEndpoint))
     }
 
+    @Test func bothEndsAskingTheSameRelayAtOnceIsNotCountedAsForged() throws {
+        var clock = Timestamp(seconds: 1000)
+        var paths = workingPath(clock: &clock)
+        let id = try #require(failUntilRequest(&paths, clock: &clock))
+        // The relay's hint (the other end asked first) arrives before the answer to our request.
+        #expect(grant(&paths, id: 0, from: relay, endpoint: relayEndpoint, now: clock).contains(.reroute(peer)))
+        #expect(grant(&paths, id: id, from: relay, endpoint: relayEndpoint, now: clock).isEmpty)
+        #expect(paths.route(to: peer) == .relayed(relay: relay, endpoint: relayEndpoint))
+        #expect(paths.drops.total == 0)
+    }
+
     @Test func aHeldHintIsTakenWithinAFewHundredMillisecondsWhenOwnProbesFail() {
         var clock = Timestamp(seconds: 1000)
         var paths = workingPath(clock: &clock)

@@ -227,6 +227,8 @@ struct PathManager {
             drops.count(.forgedRelayGrant)
             return []
         }
+        // What we already do (both ends asked the same relay at once; a repeated grant): nothing to change.
+        if path.route == .relayed(relay: relay, endpoint: endpoint) { return [] }
         if id != 0 {
             guard let pending = path.pending, pending.relay == relay, pending.id == id else {
                 drops.count(.forgedRelayGrant)
