@@ -70,8 +70,13 @@ import Testing
         // Wrong id, and the right id from a relay we did not ask.
         #expect(grant(&paths, id: id &+ 1 == 0 ? 1 : id &+ 1, from: relay, now: clock).isEmpty)
         #expect(grant(&paths, id: id, from: otherRelay, now: clock).isEmpty)
+        // Our id, for a pair we did not ask about (someone else's pair).
+        let bystander = NodeID(0xD)
+        paths.noteActivity(bystander, now: clock)
+        #expect(grant(&paths, id: id, from: relay, peer: bystander, now: clock).isEmpty)
+        #expect(paths.route(to: bystander) == .direct)
         #expect(paths.route(to: peer) == .direct)
-        #expect(paths.drops[.forgedRelayGrant] == 3)
+        #expect(paths.drops[.forgedRelayGrant] == 4)
         // The answer to our request is taken.
         #expect(grant(&paths, id: id, from: relay, endpoint: relayEndpoint, now: clock).contains(.reroute(peer)))
         #expect(paths.route(to: peer) == .relayed(relay: relay, endpoint: relayEndpoint))
