@@ -17,7 +17,7 @@ import Testing
             let actions = paths.tick(now: clock, relayCandidates: { _, excluded in relays.filter { !excluded.contains($0) } }, name: { $0.hex })
             all += actions
             for case let .probe(target, sequence) in actions where answering.contains(target) {
-                all += paths.probeAnswered(sequence, now: clock + .milliseconds(1))
+                all += paths.probeAnswered(sequence, from: target, now: clock + .milliseconds(1))
             }
         }
         return all

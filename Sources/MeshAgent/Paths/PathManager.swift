@@ -14,6 +14,14 @@ import MeshCore
 /// - Both ends switch together: the relay tells the other end when it grants, and an end that
 ///   goes back to direct tells the other one (``Action/notifyDirect(_:)``).
 /// - Leases are refreshed while the pair has traffic; an idle pair gives its allocation back.
+///
+/// Grants are believed only as far as they are checked (``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:now:)``):
+/// the sender must hold the relay role and flag; a grant with an id answers our pending request
+/// to that relay for that peer (ids are random); an unsolicited grant (id 0, the relay telling
+/// the other end of a pair) is a hint, taken only while our own direct path to that peer is in
+/// doubt — otherwise it is held while the direct path is probed, and taken only if probes go
+/// unanswered for ``Settings/hintDoubt``. Refusals and acks must answer what we asked that
+/// sender. Everything refused is counted in ``drops``.
 struct PathManager {
     struct Settings {
         var probeInterval = Interval.milliseconds(100)
@@ -31,6 +39,14 @@ struct PathManager {
         /// `maximumProbesPerSecond × probeInterval` peers in use, each is probed less often
         /// (the least recently probed first), so probe traffic does not grow with the mesh.
         var maximumProbesPerSecond = 1000.0
+        /// An unsolicited grant is taken once direct probes have gone unanswered this long (the
+        /// direct path is in doubt). Short, so the second end of a failed pair follows the first
+        /// within a few hundred milliseconds (failover stays under a second).
+        var hintDoubt = Interval.milliseconds(200)
+        /// A held grant hint not confirmed by failing probes within this time is dropped.
+        var hintLifetime = Interval.seconds(2)
+        /// Most peers tracked (entries exist only for members; this bounds the table regardless).
+        var maximumPeers = 16_384
     }
 
     /// How traffic to a peer goes.
@@ -76,6 +92,8 @@ struct PathManager {
         var lastRefresh = Timestamp.zero
         var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
         var failedRelays: [NodeID: Timestamp] = [:]
+        /// An unsolicited grant held until the direct path proves to be failing (one per peer: the newest).
+        var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
 
         var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
 
@@ -83,12 +101,14 @@ struct PathManager {
         /// peer: it has traffic, is relayed, or has a relay request or quarantined relays.
         func needsTick(now: Timestamp, activityWindow: Interval) -> Bool {
             if case .relayed = route { return true }
-            return now - lastActivity < activityWindow || pending != nil || !failedRelays.isEmpty
+            return now - lastActivity < activityWindow || pending != nil || !failedRelays.isEmpty || hint != nil
         }
     }
 
     var settings = Settings()
     private(set) var peers: [NodeID: PeerPath] = [:]
+    /// Grants, refusals and acks refused (``DropReason/forgedRelayGrant``, ``DropReason/unexpectedPathMessage``).
+    private(set) var drops = DropCounters()
     private var sequence: UInt32 = 0
     /// Probes that may still be sent (a token bucket refilled at ``Settings/maximumProbesPerSecond``).
     private var probeTokens = 0.0
@@ -110,6 +130,7 @@ struct PathManager {
 
     /// WireGuard moved bytes with `peer`.
     mutating func noteActivity(_ peer: NodeID, now: Timestamp) {
+        guard peers[peer] != nil || peers.count < settings.maximumPeers else { return }
         peers[peer, default: PeerPath()].lastActivity = now
     }
 
@@ -135,9 +156,16 @@ struct PathManager {
         return []
     }
 
-    /// An answer to probe `sequence` arrived.
-    mutating func probeAnswered(_ sequence: UInt32, now: Timestamp) -> [Action] {
-        guard let probe = outstanding.removeValue(forKey: sequence), var path = peers[probe.peer] else { return [] }
+    /// An answer to probe `sequence` arrived from `sender`. Only the node probed can answer: an
+    /// ack from anyone else is counted and leaves the probe outstanding.
+    mutating func probeAnswered(_ sequence: UInt32, from sender: NodeID, now: Timestamp) -> [Action] {
+        guard let probe = outstanding[sequence] else { return [] }
+        guard probe.target == sender else {
+            drops.count(.unexpectedPathMessage)
+            return []
+        }
+        outstanding[sequence] = nil
+        guard var path = peers[probe.peer] else { return [] }
         defer { peers[probe.peer] = path }
         guard probe.target == probe.peer else {
             path.relayUnansweredSince = nil
@@ -146,6 +174,11 @@ struct PathManager {
         path.directAnsweredAt = now
         path.unansweredSince = nil
         path.directStreak += 1
+        if path.hint != nil, path.route == .direct {
+            // The direct path answers: the relay's hint was not needed (or not true).
+            path.hint = nil
+            drops.count(.forgedRelayGrant)
+        }
         switch path.route {
         case let .relayed(relay, _) where path.directStreak >= settings.healProbes:
             path = healed(path, now: now)
@@ -181,11 +214,66 @@ struct PathManager {
         return path
     }
 
-    /// A relay granted (or, for the other end, announced) forwarding for `peer` at `endpoint`.
+    /// A grant from `relay` for `peer` at `endpoint` arrived. `senderIsRelay`: the sender's
+    /// certificate has the relay role and its record the relay flag; `peerIsLiveMember`: `peer`
+    /// is a live member other than this node. A grant with an id must answer our pending request
+    /// to that relay for that peer; an unsolicited one (id 0) is taken at once only while the
+    /// direct path to `peer` is in doubt (relayed, unreachable, or probes unanswered for
+    /// ``Settings/hintDoubt``), else held while the direct path is probed. Refused grants are counted.
+    mutating func grantReceived(
+        id: UInt32, peer: NodeID, endpoint: SocketEndpoint, from relay: NodeID, senderIsRelay: Bool, peerIsLiveMember: Bool, now: Timestamp
+    ) -> [Action] {
+        guard senderIsRelay, peerIsLiveMember, peer != relay, endpoint.port != 0, var path = peers[peer] ?? newPath() else {
+            drops.count(.forgedRelayGrant)
+            return []
+        }
+        // What we already do (both ends asked the same relay at once; a repeated grant): nothing to change.
+        if path.route == .relayed(relay: relay, endpoint: endpoint) { return [] }
+        if id != 0 {
+            guard let pending = path.pending, pending.relay == relay, pending.id == id else {
+                drops.count(.forgedRelayGrant)
+                return []
+            }
+            return relayGranted(peer, relay: relay, endpoint: endpoint, requested: true, now: now)
+        }
+        if directPathInDoubt(path, now: now) {
+            path.hint = nil
+            peers[peer] = path
+            return relayGranted(peer, relay: relay, endpoint: endpoint, requested: false, now: now)
+        }
+        // Verify before use: probe the direct path now; the hint is taken if probes go unanswered.
+        // An unanswered probe from long ago (the peer went idle) is no evidence: start afresh.
+        if now - path.directProbeSentAt >= settings.failureTimeout { path.unansweredSince = nil }
+        path.hint = (relay, endpoint, now)
+        path.lastActivity = max(path.lastActivity, now)
+        peers[peer] = path
+        return []
+    }
+
+    /// Whether the direct path to a peer is failing or in doubt: relayed or unreachable already,
+    /// or a current direct probe unanswered for at least ``Settings/hintDoubt``.
+    private func directPathInDoubt(_ path: PeerPath, now: Timestamp) -> Bool {
+        switch path.route {
+        case .relayed, .unreachable:
+            return true
+        case .direct:
+            guard let since = path.unansweredSince, now - since >= settings.hintDoubt else { return false }
+            return now - path.directProbeSentAt < settings.failureTimeout
+        }
+    }
+
+    /// A fresh entry, unless the table is full.
+    private func newPath() -> PeerPath? {
+        peers.count < settings.maximumPeers ? PeerPath() : nil
+    }
+
+    /// A relay granted (or, for the other end, announced) forwarding for `peer` at `endpoint`
+    /// (the grant was checked: see ``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:now:)``).
     mutating func relayGranted(_ peer: NodeID, relay: NodeID, endpoint: SocketEndpoint, requested: Bool, now: Timestamp) -> [Action] {
         var path = peers[peer, default: PeerPath()]
         defer { peers[peer] = path }
         path.pending = nil
+        path.hint = nil
         path.lastRefresh = now
         path.relayUnansweredSince = nil
         path.lastActivity = max(path.lastActivity, now)
@@ -207,9 +295,21 @@ struct PathManager {
         return actions
     }
 
-    /// A relay refused: the next tick tries another one.
-    mutating func relayRefused(_ peer: NodeID, relay: NodeID, now: Timestamp) {
-        guard var path = peers[peer] else { return }
+    /// A relay refused: the next tick tries another one. Believed only when it answers our
+    /// pending request to that relay (same id), or, with id 0, comes from the relay we use for
+    /// `peer` (it lost the allocation); anything else is counted and ignored.
+    mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, now: Timestamp) {
+        guard var path = peers[peer] else {
+            drops.count(.unexpectedPathMessage)
+            return
+        }
+        let answersRequest = path.pending.map { $0.relay == relay && $0.id == id } ?? false
+        let fromCurrentRelay: Bool
+        if id == 0, case let .relayed(current, _) = path.route { fromCurrentRelay = current == relay } else { fromCurrentRelay = false }
+        guard answersRequest || fromCurrentRelay else {
+            drops.count(.unexpectedPathMessage)
+            return
+        }
         path.pending = nil
         path.failedRelays[relay] = now
         peers[peer] = path
@@ -240,6 +340,17 @@ struct PathManager {
             }
             if !path.failedRelays.isEmpty {
                 path.failedRelays = path.failedRelays.filter { now - $0.value < settings.relayQuarantine }
+            }
+            if let hint = path.hint {
+                if now - hint.receivedAt >= settings.hintLifetime {
+                    path.hint = nil
+                } else if directPathInDoubt(path, now: now) {
+                    // Verified: our own probes fail too. Take the relay the other end uses.
+                    path.hint = nil
+                    peers[peer] = path
+                    actions += relayGranted(peer, relay: hint.relay, endpoint: hint.endpoint, requested: false, now: now)
+                    continue
+                }
             }
             switch path.route {
             case .direct, .unreachable:
@@ -322,8 +433,9 @@ struct PathManager {
         var excluded = Set(path.failedRelays.keys)
         if case let .relayed(current, _) = path.route, path.failedRelays[current] == nil { excluded.insert(current) }
         guard let relay = candidates(peer, excluded).first else { return nil }
-        sequence &+= 1
-        path.pending = (relay, sequence, now)
-        return .requestRelay(relay: relay, peer: peer, id: sequence)
+        // Unpredictable, and never 0 (the id of unsolicited grants): a grant must echo it.
+        let id = UInt32.random(in: 1...UInt32.max)
+        path.pending = (relay, id, now)
+        return .requestRelay(relay: relay, peer: peer, id: id)
     }
 }

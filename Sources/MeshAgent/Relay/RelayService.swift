@@ -24,6 +24,10 @@ public final class RelayService: Sendable {
     public struct Limits: Sendable {
         /// Most pairs at once.
         public var maximumAllocations = 256
+        /// Most pairs one member may have requested at once (one member cannot hold pairs with
+        /// every other member). A path manager asks for one relay per peer whose direct path
+        /// failed, so this is the number of such peers one member may have through this relay.
+        public var maximumPairsPerMember = 32
         /// Per side of a pair, in bytes per second (token bucket with one second of burst).
         public var bytesPerSecond: UInt64 = 250_000_000
         /// How long an allocation lives without a refresh.
@@ -67,19 +71,32 @@ public final class RelayService: Sendable {
     /// Number of live allocations.
     public var allocationCount: Int { allocations.withLock { $0.count } }
 
+    /// Why a new pair of `requester` and `peer` may not be allocated, given the pairs allocated
+    /// now (nil: it may). Pure, so the rule is unit-tested without sockets.
+    static func admissionRefusal(requester: NodeID, peer: NodeID, allocated: some Collection<Pair>, limits: Limits) -> RelayError? {
+        if requester == peer { return .pairWithItself }
+        if allocated.count >= limits.maximumAllocations { return .full }
+        let requesterPairs = allocated.reduce(0) { $0 + ($1.contains(requester) ? 1 : 0) }
+        if requesterPairs >= limits.maximumPairsPerMember { return .memberPairLimit }
+        return nil
+    }
+
     /// Allocates (or returns the existing allocation for) the pair of `requester` and `peer`, which
     /// may send only from `requesterAddress` and `peerAddress` (the addresses the secure channel
     /// authenticated them from).
     public func allocate(
         requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress, now: Timestamp
     ) async throws -> Allocation {
+        guard requester != peer else { throw RelayError.pairWithItself }
         let pair = Pair(requester, peer)
         if let existing = allocations.withLock({ $0[pair] }) {
             existing.forwarder.allow(requester, from: requesterAddress)
             existing.forwarder.allow(peer, from: peerAddress)
             return renew(pair, now: now) ?? existing.allocation
         }
-        guard allocationCount < limits.maximumAllocations else { throw RelayError.full }
+        if let refusal = allocations.withLock({ Self.admissionRefusal(requester: requester, peer: peer, allocated: $0.keys, limits: limits) }) {
+            throw refusal
+        }
         let loop = group.next()
         let forwarder = PairForwarder(pair: pair, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
         forwarder.allow(requester, from: requesterAddress)
@@ -177,9 +194,13 @@ public final class RelayService: Sendable {
 }
 
 /// Why a relay could not allocate.
-public enum RelayError: Error {
+public enum RelayError: Error, Equatable {
     case full
     case noFreePort
+    /// A member asked to relay for a pair with itself.
+    case pairWithItself
+    /// The requester already has ``RelayService/Limits/maximumPairsPerMember`` pairs.
+    case memberPairLimit
 }
 
 /// Traffic counters of the relay (atomic: the forwarding event loops add, the agent reads).

@@ -2,25 +2,43 @@ import MeshCore
 
 extension Agent {
     /// What this node announces: its local addresses with the gossip and WireGuard ports, the
-    /// configured extra endpoints, the WireGuard endpoints peers observed, and its overlay addresses.
+    /// configured extra endpoints, the WireGuard endpoints peers observed (only corroborated ones,
+    /// in at most two slots that never push out a local or configured endpoint: see
+    /// ``ObservedEndpoints``), and its overlay addresses.
     func announcement(now: Timestamp) -> LocalAnnouncement {
         let gossipPort = configuration.gossip.port, wireGuardPort = configuration.interface.listenPort
+        let slots = NodeRecord.maximumEndpoints
         var gossip = localAddresses.map { AnnouncedEndpoint(.local, SocketEndpoint(address: $0, port: gossipPort)) }
-        var wireGuard = localAddresses.map { AnnouncedEndpoint(.local, SocketEndpoint(address: $0, port: wireGuardPort)) }
-        for advertised in liveEndpoints.advertise {
-            gossip.append(AnnouncedEndpoint(.advertised, SocketEndpoint(address: advertised.address, port: gossipPort)))
-            wireGuard.append(AnnouncedEndpoint(.advertised, advertised))
+        for endpoint in liveEndpoints.advertise {
+            gossip.append(AnnouncedEndpoint(.advertised, SocketEndpoint(address: endpoint.address, port: gossipPort)))
         }
-        // Fresh observations first: they are what works through NAT.
-        let fresh = observedEndpoints.filter { now - $0.value < .seconds(300) }.sorted { $0.value > $1.value }.map(\.key)
-        for endpoint in fresh where !wireGuard.contains(where: { $0.endpoint == endpoint }) {
-            wireGuard.insert(AnnouncedEndpoint(.observed, endpoint), at: 0)
-        }
+        let local = localAddresses.map { SocketEndpoint(address: $0, port: wireGuardPort) }
+        let wireGuard = ObservedEndpoints.recordEndpoints(
+            local: local, advertised: liveEndpoints.advertise, observed: observedEndpoints.announced)
         let prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
+        // One gossip slot stays free for the reflexive endpoint MeshCore adds when signing, so it
+        // never pushes a local endpoint out either.
         return LocalAnnouncement(
-            gossipEndpoints: Array(gossip.prefix(8)), wireGuardEndpoints: Array(wireGuard.prefix(8)), prefixes: prefixes,
+            gossipEndpoints: Array(gossip.prefix(slots - 1)), wireGuardEndpoints: wireGuard, prefixes: prefixes,
             offersRelay: (enrollment?.certificate.roles.contains(.relay) ?? false) && configuration.relay.enabled,
             behindNAT: isBehindNAT, relays: announcedRelays)
+    }
+
+    /// Peers with a recent WireGuard handshake (within a session lifetime) that reach this node
+    /// directly from outside its subnets — the members able to see its outside endpoint. Peers on
+    /// a relay or on one of our subnets do not count.
+    func outsideContacts(now: Timestamp) -> ObservedEndpoints.OutsideContacts {
+        var contacts = ObservedEndpoints.OutsideContacts()
+        guard let peers = lastDeviceState?.peers.values else { return contacts }
+        let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
+        for peer in peers {
+            guard let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150,
+                  let endpoint = peer.endpoint, !relayEndpoints.contains(endpoint),
+                  !subnets.contains(where: { $0.subnet.contains(endpoint.address) })
+            else { continue }
+            if endpoint.address.isIPv4 { contacts.ipv4 += 1 } else { contacts.ipv6 += 1 }
+        }
+        return contacts
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).

@@ -52,6 +52,8 @@ extension Agent: ControlHandler {
         for member in node?.members.all ?? [] { byState[member.status.description, default: 0] += 1 }
         var drops: [String: UInt64] = [:]
         for (reason, count) in node?.drops.counts ?? [:] { drops[reason.rawValue] = count }
+        for (reason, count) in agentDrops.counts { drops[reason.rawValue, default: 0] += count }
+        for (reason, count) in paths.drops.counts { drops[reason.rawValue, default: 0] += count }
         if let relay { drops[DropReason.relayUnauthorized.rawValue] = relay.counters.unauthorized.load(ordering: .relaxed) }
         return StatusReport(
             name: certificate?.name, id: certificate?.nodeID.hex, network: enrollment?.settings.name,

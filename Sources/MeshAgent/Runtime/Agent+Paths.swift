@@ -152,16 +152,23 @@ extension Agent {
         case let .pathProbe(sequence):
             send(.pathAck(sequence: sequence), to: sender, now: now)
         case let .pathAck(sequence):
-            perform(paths.probeAnswered(sequence, now: now), now: now)
+            perform(paths.probeAnswered(sequence, from: sender, now: now), now: now)
         case let .request(id, peer):
             Task { await self.serveRelayRequest(id: id, peer: peer, from: sender) }
         case let .grant(id, peer, port, _):
-            guard let address = node?.lastEndpoint(of: sender)?.address else { return }
+            // The relay port is on the address the relay was authenticated from, never elsewhere.
+            guard let node, let address = node.lastEndpoint(of: sender)?.address else {
+                agentDrops.count(.forgedRelayGrant)
+                break
+            }
             let endpoint = SocketEndpoint(address: address, port: port)
-            perform(paths.relayGranted(peer, relay: sender, endpoint: endpoint, requested: id != 0, now: now), now: now)
-        case let .refuse(_, peer, reason):
+            let peerIsLiveMember = peer != node.id && node.members[peer]?.status.isLive == true
+            perform(paths.grantReceived(
+                id: id, peer: peer, endpoint: endpoint, from: sender, senderIsRelay: isOfferingRelay(sender), peerIsLiveMember: peerIsLiveMember,
+                now: now), now: now)
+        case let .refuse(id, peer, reason):
             logger.warning("relay refused", metadata: ["relay": "\(memberName(sender))", "peer": "\(memberName(peer))", "reason": "\(reason)"])
-            paths.relayRefused(peer, relay: sender, now: now)
+            paths.relayRefused(peer, id: id, relay: sender, now: now)
         case let .refresh(peer):
             guard let relay else { return }
             let pair = RelayService.Pair(sender, peer)
@@ -183,6 +190,13 @@ extension Agent {
         drain()
     }
 
+    /// Whether `member` may act as a relay: its certificate has the relay role and its signed
+    /// record the relay flag (a grant from anyone else is never believed).
+    func isOfferingRelay(_ member: NodeID) -> Bool {
+        guard let record = node?.members[member] else { return false }
+        return record.status.isLive && record.certificate.roles.contains(.relay) && record.record.flags.contains(.relay)
+    }
+
     /// Relay side: sends `grant` to `member` again unless its side of `pair` has latched (it
     /// switched) or the allocation is gone; returns whether it sent.
     func regrantIfNotLatched(_ grant: RelayMessage, to member: NodeID, in pair: RelayService.Pair) async -> Bool {
@@ -200,10 +214,12 @@ extension Agent {
             drain()
             return
         }
-        guard let requesterMember = node.members[requester], requesterMember.status.isLive,
+        guard peer != requester, peer != node.id,
+              let requesterMember = node.members[requester], requesterMember.status.isLive,
               let peerMember = node.members[peer], peerMember.status.isLive,
               let requesterAddress = node.lastEndpoint(of: requester)?.address
         else {
+            agentDrops.count(.relayPairRefused)
             send(.refuse(id: id, peer: peer, reason: .unknownPeer), to: requester, now: now)
             drain()
             return
@@ -216,6 +232,9 @@ extension Agent {
             drain()
             return
         }
+        // A repeated request for a pair already relayed gets its grants again, but no second
+        // round of repeats (a flood of requests must not multiply the grants sent to the peer).
+        let repeated = relay.pairs(involving: requester).contains(RelayService.Pair(requester, peer))
         do {
             let allocation = try await relay.allocate(
                 requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
@@ -227,17 +246,19 @@ extension Agent {
             // and 5 s later) until the peer sends through the relay. Without it, a lost grant left
             // one end relayed and the other direct, and no traffic passed until the next refresh.
             let pair = allocation.pair
-            Task {
+            if !repeated { Task {
                 for delay in [0.3, 0.7, 1.5, 2.5] {
                     try? await Task.sleep(for: .seconds(delay))
                     guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
                 }
-            }
+            } }
             logger.info("relaying", metadata: [
                 "pair": "\(memberName(requester))↔\(memberName(peer))",
                 "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",
             ])
         } catch {
+            if case RelayError.memberPairLimit = error { agentDrops.count(.relayPairRefused) }
+            if case RelayError.pairWithItself = error { agentDrops.count(.relayPairRefused) }
             send(.refuse(id: id, peer: peer, reason: .full), to: requester, now: clock.now)
         }
         drain()

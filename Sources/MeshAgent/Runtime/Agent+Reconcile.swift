@@ -2,14 +2,6 @@ import MeshCore
 import MeshCrypto
 import WireGuardControl
 
-/// Which announced WireGuard endpoint of a peer we use, and since when: when a candidate brings no
-/// handshake in a few seconds, the next one is tried.
-struct EndpointChoice {
-    var candidates: [SocketEndpoint]
-    var index: Int
-    var since: Timestamp
-}
-
 /// Extension message types of the agent (`0x20`–`0x2F`; relays use `0x30`–`0x3F`).
 enum AgentMessage: UInt8 {
     /// "My WireGuard sees yours at this endpoint": body is an endpoint.
@@ -85,11 +77,12 @@ extension Agent {
         // Read once per plan: a netlink dump per member made a 1,000-member plan take seconds.
         let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
         var peers: [WireGuardDesiredPeer] = []
+        let addressBook = overlayAddressBook(node)
         for member in node.members.all where member.status.isLive || tunnelOutlivesAgent(member, now: now) {
             let key = member.certificate.wireGuardKey
             guard key != wireGuardKey.publicKey else { continue }
             let allowed = member.record.announcedPrefixes.isEmpty
-                ? member.certificate.addresses.map(IPPrefix.init(host:)) : member.record.announcedPrefixes
+                ? member.certificate.addresses.map(IPPrefix.init(host:)) : allowedAnnouncedPrefixes(of: member, addressBook: addressBook)
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = behindNAT ? 25 : 0
             if !member.status.isLive {
@@ -104,6 +97,29 @@ extension Agent {
         }
         return WireGuardDesiredState(
             listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark, peers: peers)
+    }
+
+    /// Every member's overlay addresses, this node's included.
+    func overlayAddressBook(_ node: MeshNode) -> OverlayAddressBook {
+        let mine = enrollment.map { [(id: $0.certificate.nodeID, addresses: $0.certificate.addresses)] } ?? []
+        return OverlayAddressBook(mine + node.members.all.map { (id: $0.id, addresses: $0.certificate.addresses) })
+    }
+
+    /// `member`'s announced prefixes less those covering another member's overlay address; each
+    /// refused prefix is counted once per record version (`overlaps-member`).
+    func allowedAnnouncedPrefixes(of member: Member, addressBook: OverlayAddressBook) -> [IPPrefix] {
+        let (allowed, refused) = addressBook.filter(member.record.announcedPrefixes, of: member.id)
+        if !refused.isEmpty, overlapCountedVersions[member.id] != member.record.version {
+            if overlapCountedVersions.count >= 16_384 { overlapCountedVersions.removeAll() }
+            overlapCountedVersions[member.id] = member.record.version
+            for prefix in refused {
+                agentDrops.count(.overlapsMember)
+                logger.warning("not installing an announced prefix that covers another member's address", metadata: [
+                    "member": "\(member.name)", "prefix": "\(prefix)",
+                ])
+            }
+        }
+        return allowed
     }
 
     /// Whether `member`, declared dead, still has a working WireGuard session with this node (a
@@ -131,37 +147,11 @@ extension Agent {
         // A relay endpoint left over from a relayed period is never a working direct path.
         let onRelay = kernel?.endpoint.map(relayEndpoints.contains) ?? false
         let healthy = handshake > 0 && now.secondsValue - handshake < 150 && !onRelay
-        var choice = endpointChoices[member.id] ?? EndpointChoice(candidates: candidates, index: 0, since: now)
-        if choice.candidates != candidates {
-            let wasAnnounced = kernel?.endpoint.map(choice.candidates.contains) ?? false
-            if healthy, let current = kernel?.endpoint, !candidates.contains(current), wasAnnounced {
-                // The member moved away from the endpoint we use: follow it.
-                choice = EndpointChoice(candidates: candidates, index: 0, since: now)
-                endpointChoices[member.id] = choice
-                return candidates[0]
-            }
-            choice = EndpointChoice(candidates: candidates, index: kernel?.endpoint.flatMap(candidates.firstIndex) ?? 0, since: now)
-        }
-        if healthy {
-            // Remember the working endpoint (a relayed period returns to it), and start the
-            // clock for trying others only once it stops working.
-            if let current = kernel?.endpoint, let index = candidates.firstIndex(of: current) { choice.index = index }
-            choice.since = now
-            endpointChoices[member.id] = choice
-            return nil
-        }
-        // Back from a relayed period (WireGuard still points at the relay): the remembered working
-        // endpoint gets a fresh 6 s. Its clock had run on while relayed, so the first reconcile
-        // after healing moved on to the next candidate — one that may not work (10 s of loss
-        // after healing, seen in the failover benchmark).
-        if onRelay { choice.since = now }
-        // No working path: give the current candidate 6 s (a WireGuard handshake retry is 5 s).
-        if now - choice.since >= .seconds(6) {
-            choice.index = (choice.index + 1) % candidates.count
-            choice.since = now
-        }
-        endpointChoices[member.id] = choice
-        return candidates[choice.index]
+        let decision = EndpointChoice.decide(
+            previous: endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy, onRelay: onRelay,
+            now: now)
+        endpointChoices[member.id] = decision.choice
+        return decision.endpoint
     }
 
     /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
@@ -265,7 +255,9 @@ extension Agent {
             guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
                   let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
             else { continue }
-            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen }) { continue }
+            // What the member announces of its own knowledge needs no report; an observed endpoint
+            // is reported still, so it stays corroborated by every peer that sees it.
+            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen && $0.kind != .observed && $0.kind != .reflexive }) { continue }
             // A relayed peer is seen at the relay's port: that is not where it can be reached
             // directly (reported, the peer announced the relay port as its own observed endpoint,
             // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
@@ -277,6 +269,16 @@ extension Agent {
             writer.write(seen)
             node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
         }
+        // Reports age out and corroboration follows how many peers are in contact.
+        announceObservedEndpointsIfChanged(now: now)
+    }
+
+    /// Announces again when the corroborated observed endpoints changed (a new report, a report
+    /// aged out, or more peers in contact raised the corroboration needed).
+    func announceObservedEndpointsIfChanged(now: Timestamp) {
+        let before = observedEndpoints.announced
+        guard observedEndpoints.update(now: now, contacts: outsideContacts(now: now)) != before else { return }
+        announceIfChanged()
     }
 
     /// Handles an extension message from an authenticated member.
@@ -289,13 +291,19 @@ extension Agent {
         switch kind {
         case .wireGuardEndpointReport:
             var reader = ByteReader(body, context: "endpoint report")
-            guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd else { return }
+            guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd else {
+                agentDrops.count(.invalidEndpointReport)
+                return
+            }
             let now = clock.now
-            let isNew = observedEndpoints[endpoint] == nil
-            observedEndpoints[endpoint] = now
-            if isNew, !localAddresses.contains(endpoint.address) || endpoint.port != configuration.interface.listenPort {
+            switch observedEndpoints.report(endpoint, from: sender, now: now) {
+            case let .refused(reason):
+                agentDrops.count(reason)
+            case .refreshed:
+                break
+            case .changed:
                 logger.info("a peer's WireGuard sees this node at a new endpoint", metadata: ["endpoint": "\(endpoint)", "peer": "\(memberName(sender))"])
-                announceIfChanged()
+                announceObservedEndpointsIfChanged(now: now)
             }
         case .renewalRequest:
             serveRenewal(for: sender, now: clock.now)

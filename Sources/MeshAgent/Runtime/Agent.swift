@@ -44,8 +44,13 @@ public actor Agent {
     var localAddresses: [IPAddress] = []
     /// Local addresses seen by the last read that differed from ``localAddresses`` (not yet settled).
     var pendingLocalAddresses: [IPAddress]?
-    /// WireGuard endpoints of ours that peers' kernels report seeing, with when they last did.
-    var observedEndpoints: [SocketEndpoint: Timestamp] = [:]
+    /// WireGuard endpoints of ours that peers' kernels report seeing (one report per reporter).
+    var observedEndpoints = ObservedEndpoints()
+    /// Refusals decided in the agent (path, relay, endpoint-report and prefix rules), shown with
+    /// the node's drops by `meshctl status`.
+    var agentDrops = DropCounters()
+    /// Per member, the record version whose overlapping prefixes were counted (counted once, not per reconcile).
+    var overlapCountedVersions: [NodeID: UInt64] = [:]
     /// The endpoint we last reported to each peer, and when.
     var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
     /// Per peer, which announced endpoint we try and since when.
@@ -62,7 +67,7 @@ public actor Agent {
     var relay: RelayService?
     var lastRelayExpiry = Timestamp.zero
     /// Relay endpoints used for peers (never kept as a "working direct path").
-    var relayEndpoints = Set<SocketEndpoint>()
+    var relayEndpoints = RecentRelayEndpoints()
     /// The relays this node announces it reaches (refreshed every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
@@ -232,10 +237,12 @@ public actor Agent {
             if !status.isLive {
                 perform(paths.forget(id), now: clock.now)
                 for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
+                forgetPeerState(id)
             }
             logger.info("member \(status)", metadata: ["member": "\(memberName(id))"])
         case let .memberForgotten(id):
             snapshotDirty = true
+            forgetPeerState(id)
             logger.debug("member forgotten", metadata: ["member": "\(id)"])
         case let .localRecordPublished(version):
             snapshotDirty = true
@@ -251,6 +258,18 @@ public actor Agent {
         case let .extensionMessage(from, type, body, _):
             handleExtension(type: type, body: body, from: from)
         }
+    }
+
+    /// Drops what the agent keeps per member for one that is no longer live (its endpoint report,
+    /// endpoint choice and last report to it), so these maps hold current members only.
+    func forgetPeerState(_ id: NodeID) {
+        if observedEndpoints.reports[id] != nil {
+            observedEndpoints.forget(id)
+            announceObservedEndpointsIfChanged(now: clock.now)
+        }
+        endpointChoices[id] = nil
+        reportedEndpoints[id] = nil
+        overlapCountedVersions[id] = nil
     }
 
     func memberName(_ id: NodeID) -> String {

@@ -54,6 +54,20 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, Comparable {
     /// Relay traffic from a source without a valid allocation.
     case relayUnauthorized = "relay-unauthorized"
 
+    // MARK: hardening (agent)
+    /// A relay grant that is not believed: the sender lacks the relay role or flag, answers no
+    /// request of ours (or with the wrong id), names this node or a non-member, or hints a relay
+    /// for a peer whose direct path works.
+    case forgedRelayGrant = "forged-relay-grant"
+    /// A relay refusal or path acknowledgement that answers nothing this node asked that sender.
+    case unexpectedPathMessage = "unexpected-path-message"
+    /// A relay request refused: a pair with itself, a non-member, or over the per-member pair cap.
+    case relayPairRefused = "relay-pair-refused"
+    /// An announced prefix covering another member's overlay address (not installed).
+    case overlapsMember = "overlaps-member"
+    /// An endpoint report that does not parse or names an unusable endpoint.
+    case invalidEndpointReport = "invalid-endpoint-report"
+
     public static func < (lhs: DropReason, rhs: DropReason) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 

@@ -117,20 +117,28 @@ extension MeshNode {
     }
 
     /// A peer reports seeing us at `reported`. Two independent reports of the same endpoint (or
-    /// one, in a network of two) make it our reflexive gossip endpoint.
+    /// one, in a network of two) make it our reflexive gossip endpoint. Each reporter holds one
+    /// slot (its newest report), so one member's flood can neither outvote nor wipe the others'.
     func handleEndpointReport(_ reported: SocketEndpoint, from sender: NodeID, now: Timestamp) {
         guard reported != reflexiveGossipEndpoint,
               !announcement.gossipEndpoints.contains(where: { $0.endpoint == reported })
         else { return }
-        if reflexiveReports.count > 64 { reflexiveReports.removeAll() }
-        reflexiveReports[reported, default: []].insert(sender)
+        if reflexiveReports[sender] == nil, reflexiveReports.count >= Self.maximumReflexiveReporters {
+            reflexiveReports.remove(at: reflexiveReports.startIndex)
+        }
+        reflexiveReports[sender] = reported
         let needed = members.liveCount >= 2 ? 2 : 1
-        guard (reflexiveReports[reported]?.count ?? 0) >= needed else { return }
-        reflexiveReports[reported] = nil
+        guard reflexiveReports.values.lazy.filter({ $0 == reported }).count >= needed else { return }
+        reflexiveReports = reflexiveReports.filter { $0.value != reported }
         reflexiveGossipEndpoint = reported
         events.append(.reflexiveEndpoint(reported))
         publish(now: now)
     }
+}
+
+extension MeshNode {
+    /// Most reporters whose endpoint reports are remembered.
+    static let maximumReflexiveReporters = 1024
 }
 
 /// The address families a node can use (see ``MeshNode/usableFamilies``).

@@ -39,7 +39,8 @@ public final class MeshNode {
     /// What this node announces.
     public internal(set) var announcement: LocalAnnouncement
     var reflexiveGossipEndpoint: SocketEndpoint?
-    var reflexiveReports: [SocketEndpoint: Set<NodeID>] = [:]
+    /// Each reporter's newest endpoint report (one slot per member, capped): see ``handleEndpointReport(_:from:now:)``.
+    var reflexiveReports: [NodeID: SocketEndpoint] = [:]
     var reportedEndpoints: [NodeID: SocketEndpoint] = [:]
     var hasLeft = false
 

@@ -1,0 +1,24 @@
+@testable import MeshCore
+import Testing
+
+/// Endpoint reports (0x0D): one member's flood of reports cannot outvote or wipe the honest
+/// reports that make a reflexive gossip endpoint (issue 10).
+@Suite struct EndpointReportTests {
+    let network = TestNetwork()
+
+    @Test func aFloodOfReportsFromOneMemberNeitherAdoptsItsEndpointNorWipesHonestReports() {
+        let me = network.node(1), honestA = network.node(2), honestB = network.node(3), mallory = network.node(4)
+        let node = network.meshNode(me, members: [honestA, honestB, mallory])
+        let real = SocketEndpoint("203.0.113.7:51821")!
+        node.handleEndpointReport(real, from: honestA.id, now: network.now)
+        for index in 0..<500 {
+            let forged = SocketEndpoint(address: IPAddress("198.51.100.\(index % 200 + 1)")!, port: UInt16(2000 + index))
+            node.handleEndpointReport(forged, from: mallory.id, now: network.now)
+            node.handleEndpointReport(forged, from: mallory.id, now: network.now)
+        }
+        #expect(node.reflexiveEndpoint == nil, "one member alone is never enough")
+        node.handleEndpointReport(real, from: honestB.id, now: network.now)
+        #expect(node.reflexiveEndpoint == real, "the honest report from before the flood still counts")
+        #expect(node.reflexiveReports.count <= MeshNode.maximumReflexiveReporters)
+    }
+}
