@@ -39,7 +39,7 @@ final class HostileMemberWatch {
         samples += 1
         for host in honest {
             guard let daemon = host.daemon, daemon.isRunning else {
-                violate("restart", "meshd on \(host.name) (PID \(pids[host.name] ?? -1)) is not running; log:\n\(host.log(lastLines: 15))")
+                violate("restart", "meshd on \(host.name) (PID \(pids[host.name] ?? -1)) is not running:\n\(Self.crashSummary(host.log(lastLines: 400)))")
                 continue
             }
             if daemon.processIdentifier != pids[host.name] { violate("restart", "meshd on \(host.name) has a new PID") }
@@ -62,9 +62,19 @@ final class HostileMemberWatch {
                     violate("endpoint", "\(host.name) sends \(other.name)'s WireGuard traffic to \(endpoint), not one of \(allowedHosts(for: other))")
                 }
                 if let relay = peer["relay"] as? String { violate("endpoint", "\(host.name) reaches \(other.name) through relay \(relay)") }
-                if let path = peer["path"] as? String, path != "direct" { violate("endpoint", "\(host.name) → \(other.name) path \(path)") }
+                if peer["path"] as? String == "relay" { violate("endpoint", "\(host.name) → \(other.name) is relayed (this mesh has no relay)") }
             }
         }
+    }
+
+    /// The lines of a meshd log that say why it died: from the first fatal error or crash report,
+    /// its first frames (the whole backtrace is in the diagnostics).
+    static func crashSummary(_ log: String) -> String {
+        let lines = log.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.contains("Fatal error") || $0.contains("crashed") || $0.contains("Crash") }) else {
+            return lines.suffix(10).joined(separator: "\n")
+        }
+        return lines[start...].prefix(14).joined(separator: "\n")
     }
 
     /// The drop counters of `host` (`status --json` → `drops`), or nil when it does not answer.
