@@ -35,6 +35,12 @@ struct AttackCatalogue {
         return [0, .max, .max - 1, nowMilliseconds + 10 * 365 * 24 * 3600 * 1000, now.nanoseconds]
     }
 
+    /// The extreme versions plus the current one (what an honest node would sign now), so forged
+    /// records also reach the checks behind a version bound: certificate issuer, signature, grants.
+    func recordVersions(now: Timestamp) -> [UInt64] {
+        extremeVersions(now: now) + [now.nanoseconds / 1_000_000]
+    }
+
     /// Every node ID worth naming: the victim, every other member, the attacker, and made-up ones.
     func targets(victim: Member, random: inout RandomSource) -> [NodeID] {
         var ids = state.members.map(\.id) + [state.localID]
@@ -156,7 +162,7 @@ struct AttackCatalogue {
         let stolenPrefixes = state.members.flatMap(\.certificate.addresses).map(IPPrefix.init(host:))
             + [state.settings.ipv4Prefix] + ["0.0.0.0/0", "::/0"].compactMap { try? IPPrefix(parsing: $0) }
         var records: [[UInt8]] = []
-        for version in extremeVersions(now: now) {
+        for version in recordVersions(now: now) {
             let relays = ids.prefix(NodeRecord.maximumRelays).map { RelayReachability(relay: $0, rttMilliseconds: 0) }
             if let own = try? NodeRecord(
                 nodeID: state.localID, version: version, certificateDigest: state.certificate.digest, flags: [.relay],
@@ -184,36 +190,36 @@ struct AttackCatalogue {
     /// with records the attacker signed, and the attacker's own certificate with extreme records.
     private func forgedMembers(victim: Member, now: Timestamp) -> [Message] {
         var members: [Message] = []
-        let endpoints = reflectTargets.prefix(NodeRecord.maximumEndpoints).map { AnnouncedEndpoint(.advertised, $0) }
-        let newcomer = Ed25519PrivateKey()
-        let stolenAddresses = [victim.certificate.addresses.first].compactMap { $0 }
-        for (identity, issuer, addresses) in [
-            (newcomer, newcomer, stolenAddresses), (newcomer, state.identity, stolenAddresses), (state.identity, state.identity, stolenAddresses),
-        ] {
-            guard !addresses.isEmpty, let certificate = try? NodeCertificate(
-                networkID: state.settings.networkID, serial: .max, name: "mallory-\(members.count)", identityKey: identity.publicKey,
-                wireGuardKey: X25519PrivateKey().publicKey, addresses: addresses, routes: [], roles: [.relay, .authority],
-                notBefore: 0, notAfter: .max, issuer: issuer),
-                let record = try? NodeRecord(
-                    nodeID: certificate.nodeID, version: .max, certificateDigest: certificate.digest, flags: [.relay],
-                    gossipEndpoints: Array(endpoints), wireGuardEndpoints: Array(endpoints), announcedPrefixes: [], relays: [],
-                    signedAt: now.seconds, signer: identity)
-            else { continue }
-            members.append(.member(certificate: certificate.encoded, record: record.encoded))
+        let endpoints = Array(reflectTargets.prefix(NodeRecord.maximumEndpoints).map { AnnouncedEndpoint(.advertised, $0) })
+        let current = now.nanoseconds / 1_000_000
+        func signed(_ id: NodeID, _ version: UInt64, _ certificate: NodeCertificate, _ signer: Ed25519PrivateKey, _ flags: NodeRecord.Flags) -> NodeRecord? {
+            try? NodeRecord(
+                nodeID: id, version: version, certificateDigest: certificate.digest, flags: flags, gossipEndpoints: endpoints,
+                wireGuardEndpoints: endpoints, announcedPrefixes: [], relays: [], signedAt: now.seconds, signer: signer)
         }
-        for member in state.members + [victim] {
-            if let record = try? NodeRecord(
-                nodeID: member.id, version: .max - 1, certificateDigest: member.certificate.digest, flags: [],
-                gossipEndpoints: Array(endpoints), wireGuardEndpoints: Array(endpoints), announcedPrefixes: [], relays: [],
-                signedAt: now.seconds, signer: state.identity) {
-                members.append(.member(certificate: member.certificate.encoded, record: record.encoded))
+        let newcomer = Ed25519PrivateKey()
+        let stolenAddresses = Array(victim.certificate.addresses.prefix(1))
+        for (identity, issuer) in [(newcomer, newcomer), (newcomer, state.identity), (state.identity, state.identity)] where !stolenAddresses.isEmpty {
+            guard let certificate = try? NodeCertificate(
+                networkID: state.settings.networkID, serial: .max, name: "mallory-\(members.count)", identityKey: identity.publicKey,
+                wireGuardKey: X25519PrivateKey().publicKey, addresses: stolenAddresses, routes: [], roles: [.relay, .authority],
+                notBefore: 0, notAfter: .max, issuer: issuer)
+            else { continue }
+            for version in [UInt64.max, current] {
+                if let record = signed(certificate.nodeID, version, certificate, identity, [.relay]) {
+                    members.append(.member(certificate: certificate.encoded, record: record.encoded))
+                }
             }
         }
-        for version in extremeVersions(now: now) {
-            if let record = try? NodeRecord(
-                nodeID: state.localID, version: version, certificateDigest: state.certificate.digest, flags: [.relay],
-                gossipEndpoints: Array(endpoints), wireGuardEndpoints: Array(endpoints), announcedPrefixes: [], relays: [],
-                signedAt: version, signer: state.identity) {
+        for member in state.members + [victim] {
+            for version in [UInt64.max - 1, current] {
+                if let record = signed(member.id, version, member.certificate, state.identity, []) {
+                    members.append(.member(certificate: member.certificate.encoded, record: record.encoded))
+                }
+            }
+        }
+        for version in recordVersions(now: now) {
+            if let record = signed(state.localID, version, state.certificate, state.identity, [.relay]) {
                 members.append(.member(certificate: state.certificate.encoded, record: record.encoded))
             }
         }

@@ -10,8 +10,10 @@ final class HostileMember {
     /// What was sent and received, printed as JSON at the end.
     struct Tally: Encodable {
         var datagramsSent = 0
+        var bytesSent = 0
         var failedSends = 0
         var datagramsReceived = 0
+        var bytesReceived = 0
         var payloadsDelivered = 0
         var rounds = 0
         var messagesByKind: [String: Int] = [:]
@@ -164,6 +166,7 @@ final class HostileMember {
         tokens -= 1
         socket.send(datagram.bytes, to: datagram.endpoint)
         tally.datagramsSent += 1
+        tally.bytesSent += datagram.bytes.count
         receive(waiting: 0)
     }
 
@@ -175,6 +178,7 @@ final class HostileMember {
         while let (bytes, source) = socket.receive(waiting: wait) {
             wait = 0
             tally.datagramsReceived += 1
+            tally.bytesReceived += bytes.count
             let now = Timestamp.wallClock
             let result = channel.receive(bytes, from: source, now: now, random: &random, resolvePeer: { self.peers[$0] }, admitCertificate: { _ in nil })
             if case let .delivered(sender, payload, endpoint) = result {

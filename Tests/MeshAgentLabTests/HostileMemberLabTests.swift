@@ -84,8 +84,14 @@ extension AgentLabTests {
                 watch.sample()
 
                 var failures: [String] = watch.violations.map { "CHECK \($0.check) FAILED: \($0.detail)" }
-                if attackerStatus != 0 || !attackerOutput.contains("\"datagramsSent\"") {
+                let tallyLine = attackerOutput.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+                let tally = (try? JSONSerialization.jsonObject(with: Data(tallyLine.utf8))) as? [String: Any] ?? [:]
+                if attackerStatus != 0 || tally["datagramsSent"] == nil {
                     failures.append("CHECK attacker FAILED: meshhostile exited with \(attackerStatus) without its tally; output:\n\(attackerOutput)")
+                } else if (tally["payloadsDelivered"] as? Int ?? 0) == 0 {
+                    // Victims never answered mallory's sealed datagrams: the attack did not reach the
+                    // authenticated paths, so passing would prove nothing.
+                    failures.append("CHECK attacker FAILED: no victim answered the attacker as a member; tally \(tallyLine)")
                 }
                 for (name, summary) in summaries {
                     // WireGuard carries the pings; meshd only configures it. Allow a little loss for a
@@ -111,8 +117,7 @@ extension AgentLabTests {
                         failures.append("CHECK drops FAILED: \(host.name)'s drops show too few refusals: \(increments)")
                     }
                 }
-                let tally = attackerOutput.split(separator: "\n").last.map(String.init) ?? ""
-                print("hostile member: \(watch.samples) samples; attacker tally \(tally)\ndrops during the attack:\n  \(dropReport.joined(separator: "\n  "))")
+                print("hostile member: \(watch.samples) samples; attacker tally \(tallyLine)\ndrops during the attack:\n  \(dropReport.joined(separator: "\n  "))")
                 if !failures.isEmpty {
                     let statuses = mesh.nodes.map { host in "--- \(host.name): meshctl status --json\n\((try? host.meshctl(["status", "--json"], timeout: 10).output) ?? "(no answer)")" }
                     throw LabError.failed("""
