@@ -20,6 +20,7 @@ final class HostileMember {
         var garbageDatagrams = 0
         var replayedDatagrams = 0
         var joinRequests = 0
+        var floodInitiations = 0
     }
 
     private let state: HostileState
@@ -72,6 +73,7 @@ final class HostileMember {
                 guard Date() < deadline else { break }
                 sendGarbage(to: victim)
                 replay(to: victim)
+                sendHandshakeFlood(to: victim)
             }
             sendJoinRequests()
             if tally.rounds % 10 == 1 { log("round \(tally.rounds): \(tally.datagramsSent) datagrams sent, \(tally.datagramsReceived) received") }
@@ -118,6 +120,31 @@ final class HostileMember {
         datagrams.append(Array(repeating: 0x01, count: 1800))
         for bytes in datagrams { transmit(OutboundDatagram(bytes: bytes, endpoint: endpoint)) }
         tally.garbageDatagrams += datagrams.count
+    }
+
+    /// Valid handshake initiations, each from a fresh channel (a new ephemeral key, so each costs the
+    /// victim key agreements and a response): with the stolen member's keys and certificate, and from
+    /// strangers presenting self-signed certificates (the certificate-admission budget).
+    private func sendHandshakeFlood(to victim: Member) {
+        guard let peer = peers[victim.id], let endpoint = endpoint(of: victim) else { return }
+        var ping = ByteWriter()
+        Message.ping(sequence: UInt32(truncatingIfNeeded: random.next()), target: victim.id).encode(into: &ping)
+        for index in 0..<8 {
+            let identity = index < 4 ? state.identity : Ed25519PrivateKey()
+            let fresh = SecureChannel(identity: identity, networkID: state.settings.networkID)
+            if index < 4 {
+                fresh.certificate = state.certificate
+            } else {
+                fresh.certificate = try? NodeCertificate(
+                    networkID: state.settings.networkID, serial: UInt64(index), name: "stranger-\(index)", identityKey: identity.publicKey,
+                    wireGuardKey: X25519PrivateKey().publicKey, addresses: state.certificate.addresses, routes: [], roles: [.relay],
+                    notBefore: 0, notAfter: .max, issuer: identity)
+            }
+            for datagram in fresh.send(ping.bytes, to: peer, at: endpoint, now: .wallClock, random: &random, includeCertificate: true) {
+                transmit(datagram)
+                tally.floodInitiations += 1
+            }
+        }
     }
 
     /// Sends again, unchanged, datagrams this attacker sent the victim before.
