@@ -102,6 +102,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // TEST TOOLING ONLY: a hostile member holding a real member's keys that floods a lab mesh with forged
+        // and extreme messages of every type (used by the lab test HostileMemberLabTests; never shipped).
+        .executableTarget(
+            name: "meshhostile",
+            dependencies: [
+                "MeshAgent",
+                "MeshCore",
+                "MeshCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Linux netlink, rtnetlink and WireGuard UAPI headers for Swift, plus macro helpers.
         .target(name: "CNetlink"),
         // WireGuard device control: kernel backend (generic netlink), userspace backend (UAPI),
@@ -177,7 +188,7 @@ let package = Package(
         // meshd and meshctl end to end in network namespaces; enabled by MESHWORK_AGENT_LAB (tiers lab and kernel).
         .testTarget(
             name: "MeshAgentLabTests",
-            dependencies: ["MeshLab", "MeshAgent", "MeshCore", "MeshCrypto", "meshd", "meshctl"]
+            dependencies: ["MeshLab", "MeshAgent", "MeshCore", "MeshCrypto", "meshd", "meshctl", "meshhostile"]
         ),
     ]
 )
