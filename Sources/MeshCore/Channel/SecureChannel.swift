@@ -148,11 +148,9 @@ public final class SecureChannel {
         // The nonce is random (192 bits: no repeat to fear, even if the clock steps back); the
         // timestamp only orders datagrams for replay protection.
         let timestamp = nextTimestamp(now: now)
-        var nonce = [UInt8](repeating: 0, count: XChaCha20Poly1305.nonceByteCount)
-        for offset in stride(from: 0, to: nonce.count, by: 8) {
-            let word = random.next()
-            for byte in 0..<8 { nonce[offset + byte] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(byte))) }
-        }
+        // From the system's secure generator whatever drives the protocol's choices (a
+        // simulator's seeded one must not repeat nonces across runs, nor shift its choices).
+        let nonce = SecureRandom.bytes(count: XChaCha20Poly1305.nonceByteCount)
         var datagram = ByteWriter(capacity: Self.oneShotHeaderLength + payload.count + XChaCha20Poly1305.tagByteCount)
         datagram.write(PacketType.protocolVersion)
         datagram.write(PacketType.oneShot.rawValue)
