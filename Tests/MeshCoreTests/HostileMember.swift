@@ -13,7 +13,7 @@ final class HostileMember {
     let victimAt: SocketEndpoint
     let channel: SecureChannel
     private var random: RandomSource
-    private let victimPeer: ChannelPeer
+    let victimPeer: ChannelPeer
     /// Datagrams the victim sent back to ``source`` during the last ``send(_:now:)``.
     private(set) var replies: [OutboundDatagram] = []
     /// Messages the hostile member received back (opened), during the last ``send(_:now:)``.
@@ -39,6 +39,12 @@ final class HostileMember {
     func send(_ messages: [Message], now: Timestamp, includeCertificate: Bool = false) -> [OutboundDatagram] {
         replies = []
         receivedMessages = []
+        deliver(datagrams(for: messages, now: now, includeCertificate: includeCertificate), now: now)
+        return replies
+    }
+
+    /// Seals `messages` for the victim without delivering them (to capture, replay or forge).
+    func datagrams(for messages: [Message], now: Timestamp, includeCertificate: Bool = false, oneShot: Bool = false) -> [OutboundDatagram] {
         var payloads: [[UInt8]] = []
         var writer = ByteWriter()
         for message in messages {
@@ -53,10 +59,13 @@ final class HostileMember {
         if writer.count > 0 { payloads.append(writer.bytes) }
         var toVictim: [OutboundDatagram] = []
         for payload in payloads {
-            toVictim += channel.send(payload, to: victimPeer, at: victimAt, now: now, random: &random, includeCertificate: includeCertificate)
+            if oneShot {
+                toVictim += channel.sendOneShot(payload, to: victimPeer, at: victimAt, now: now, random: &random)
+            } else {
+                toVictim += channel.send(payload, to: victimPeer, at: victimAt, now: now, random: &random, includeCertificate: includeCertificate)
+            }
         }
-        deliver(toVictim, now: now)
-        return replies
+        return toVictim
     }
 
     /// Delivers raw datagrams (forged or replayed) to the victim, then shuttles replies until quiet.
