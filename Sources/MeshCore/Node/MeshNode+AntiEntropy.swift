@@ -112,7 +112,7 @@ extension MeshNode {
         }
         for chunk in stride(from: 0, to: requests.count, by: Message.requestLimit) {
             let part = Array(requests[chunk..<min(chunk + Message.requestLimit, requests.count)])
-            for node in part { antiEntropyRequested.insert(node) }
+            for node in part where antiEntropyRequested.count < Self.antiEntropyRequestLimit { antiEntropyRequested.insert(node) }
             queueReply(.request(part), to: sender)
         }
     }

@@ -11,6 +11,9 @@ extension MeshNode {
             return
         }
         noteContact(sender, at: endpoint, now: now)
+        let allowance = min(payload.count * Self.replyRatio, Int(replyBudgets.available(to: sender, now: now)))
+        replyAllowance = (sender, allowance, false)
+        defer { replyAllowance = nil }
         for message in messages {
             statistics.messagesReceived[Int(message.code & 63)] += 1
             switch message {
@@ -50,6 +53,10 @@ extension MeshNode {
                 events.append(.extensionMessage(from: sender, type: type, body: body, endpoint: endpoint))
             }
         }
+        if let used = replyAllowance.map({ allowance - $0.bytes }), used > 0 {
+            _ = replyBudgets.take(from: sender, now: now, cost: Double(used))
+        }
+        replyAllowance = nil
         flushReplies(now: now)
     }
 

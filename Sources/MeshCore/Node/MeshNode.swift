@@ -37,6 +37,8 @@ public final class MeshNode {
     /// as `expired-certificate`; bounded by the member table they came from).
     var expiredMembers: [NodeID: Timestamp] = [:]
     var nextCertificateCheckAt: Timestamp
+    /// Join requests per source address (authority only).
+    var joinSources = SourceRateLimiter(rate: MeshNode.joinRequestsPerSourcePerSecond, burst: MeshNode.joinRequestBurstPerSource)
     /// The earliest `notAfter` among members' certificates, as of the last scan (0: scan).
     var earliestCertificateExpiry: UInt64 = 0
 
@@ -73,8 +75,13 @@ public final class MeshNode {
 
     /// Replies gathered while handling one datagram, packed per destination.
     var pendingReplies: [(node: NodeID, messages: [Message])] = []
-    /// Members requested by anti-entropy: their arrival is not news to spread.
+    /// Members requested by anti-entropy: their arrival is not news to spread (capped at
+    /// ``antiEntropyRequestLimit``: the IDs come from members' bucket summaries).
     var antiEntropyRequested = Set<NodeID>()
+    /// Reply bytes each member may draw over time (answers go to a source address a member can spoof).
+    var replyBudgets = RateLimiter<NodeID>(rate: MeshNode.replyBytesPerSecond, burst: MeshNode.replyBurstBytes, capacity: 4096)
+    /// While one datagram from a member is handled: the reply bytes it may still draw.
+    var replyAllowance: (node: NodeID, bytes: Int, refused: Bool)?
 
     var outbox: [OutboundDatagram] = []
     /// Reused buffer for the plaintext of outgoing datagrams (see ``sendPacked(_:to:now:piggyback:oneShot:)``).
@@ -200,6 +207,7 @@ public final class MeshNode {
         if now >= nextHousekeepingAt {
             nextHousekeepingAt = now + .seconds(10)
             expireTombstones(now: now)
+            authority?.expireInvitations(now: now)
         }
         if now >= nextCertificateCheckAt {
             nextCertificateCheckAt = now + Self.certificateCheckInterval
