@@ -33,10 +33,7 @@ extension MeshNode {
                 accept(record, certificate: nil, from: sender, spread: true, now: now)
             case let .member(certificateBytes, recordBytes):
                 guard let record = decodeRecord(recordBytes) else { continue }
-                guard let certificate = try? NodeCertificate(decoding: certificateBytes) else {
-                    channel.countDrop(.invalidRecord)
-                    continue
-                }
+                guard let certificate = memberCertificate(certificateBytes, of: record.nodeID) else { continue }
                 accept(record, certificate: certificate, from: sender, spread: !antiEntropyRequested.contains(record.nodeID), now: now)
                 antiEntropyRequested.remove(record.nodeID)
             case let .revocation(bytes):
@@ -58,6 +55,25 @@ extension MeshNode {
         }
         replyAllowance = nil
         flushReplies(now: now)
+    }
+
+    /// The certificate in a `member` message: the one already held if identical (no signature to
+    /// check again), else decoded after the cheap checks (network and issuer) pass.
+    private func memberCertificate(_ bytes: [UInt8], of node: NodeID) -> NodeCertificate? {
+        if let known = members[node]?.certificate ?? admittedCertificates[node], known.encoded == bytes { return known }
+        guard let fields = try? NodeCertificate.parse(bytes) else {
+            channel.countDrop(.invalidRecord)
+            return nil
+        }
+        guard fields.networkID == settings.networkID, fields.issuerKey == settings.authorityKey else {
+            channel.countDrop(.foreignCertificate)
+            return nil
+        }
+        guard let certificate = try? NodeCertificate(decoding: bytes) else {
+            channel.countDrop(.invalidRecord)
+            return nil
+        }
+        return certificate
     }
 
     private func decodeRecord(_ bytes: [UInt8]) -> NodeRecord? {
