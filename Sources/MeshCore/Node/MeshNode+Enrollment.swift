@@ -1,9 +1,11 @@
 /// Join traffic arriving at a running node: the authority answers join requests; everyone else
 /// counts them as drops.
 extension MeshNode {
-    /// Join requests answered per source address: a joiner resends every second or so, a few times.
-    static let joinRequestsPerSourcePerSecond = 1.0
-    static let joinRequestBurstPerSource = 5.0
+    /// Join requests answered per source address: a joiner resends every second to each of its
+    /// token's bootstrap endpoints (several may reach this node), each request costing a key
+    /// agreement, an AEAD and a signature check here.
+    static let joinRequestsPerSourcePerSecond = 4.0
+    static let joinRequestBurstPerSource = 8.0
 
     func handleEnrollmentPacket(type: PacketType, datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp) {
         guard type == .joinRequest else {
