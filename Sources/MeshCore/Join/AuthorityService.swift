@@ -68,8 +68,8 @@ public struct AuthorityService: Sendable {
         guard revokedNames[name] == nil else { throw .revoked(name) }
         guard !CertificateValidator.hasExpired(current, at: now) else { throw .certificateExpired(name) }
         // Certificates are issued with notBefore 60 s before the issuing time.
-        let issuedAt = current.notBefore.addingReportingOverflow(60).partialValue
-        guard now.seconds >= issuedAt.addingReportingOverflow(Self.minimumRenewalInterval).partialValue else {
+        let issuedAt = Self.saturatingSum(current.notBefore, 60)
+        guard now.seconds >= Self.saturatingSum(issuedAt, Self.minimumRenewalInterval) else {
             throw .renewalTooSoon(name)
         }
         return try issueCertificate(
@@ -95,7 +95,7 @@ public struct AuthorityService: Sendable {
         do {
             token = try InvitationToken(
                 networkID: settings.networkID, networkName: settings.name, authorityKey: key.publicKey, bootstrapKey: bootstrapKey,
-                bootstrapEndpoints: bootstrapEndpoints, secret: secret, expiresAt: now.seconds + ttl, nodeName: name)
+                bootstrapEndpoints: bootstrapEndpoints, secret: secret, expiresAt: Self.saturatingSum(now.seconds, ttl), nodeName: name)
         } catch {
             throw .invalidName("\(error)")
         }
@@ -125,10 +125,16 @@ public struct AuthorityService: Sendable {
         }
     }
 
+    /// `a + b`, or `UInt64.max` if it overflows (operator input and stored state never trap).
+    static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
+    }
+
     /// Drops invitations, used or not, that expired more than ``invitationGrace`` ago (the
     /// reserved addresses of unused ones become free; used ones live on in their certificate).
     public mutating func expireInvitations(now: Timestamp) {
-        invitations = invitations.filter { $0.value.expiresAt.addingReportingOverflow(Self.invitationGrace).partialValue > now.seconds }
+        invitations = invitations.filter { Self.saturatingSum($0.value.expiresAt, Self.invitationGrace) > now.seconds }
         joinReplay = joinReplay.filter { invitations[$0.key] != nil }
     }
 
@@ -215,7 +221,7 @@ public struct AuthorityService: Sendable {
             return .drop(.malformed)
         }
         let idHex = invitationID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        if let invitation = invitations[idHex], invitation.expiresAt.addingReportingOverflow(Self.invitationGrace).partialValue <= now.seconds {
+        if let invitation = invitations[idHex], Self.saturatingSum(invitation.expiresAt, Self.invitationGrace) <= now.seconds {
             invitations[idHex] = nil
             joinReplay[idHex] = nil
         }
@@ -294,7 +300,7 @@ public struct AuthorityService: Sendable {
         do {
             let revocation = try Revocation(
                 networkID: settings.networkID, identityKey: certificate.identityKey, name: name, revokedAt: now.seconds,
-                keepUntil: certificate.notAfter + 86400, issuer: key)
+                keepUntil: Self.saturatingSum(certificate.notAfter, 86400), issuer: key)
             revokedNames[name] = certificate.notAfter
             return revocation
         } catch {
