@@ -108,7 +108,7 @@ import Testing
         guard case .delivered = deliver(second, to: bob, from: aliceAt, known: [aliceKey]) else {
             Issue.record("second one-shot at the same instant not delivered"); return
         }
-        guard case .dropped(.replayed) = deliver(first, to: bob, from: aliceAt, known: [aliceKey]) else {
+        guard case .dropped(.replayedOneShot) = deliver(first, to: bob, from: aliceAt, known: [aliceKey]) else {
             Issue.record("one-shot replay accepted"); return
         }
         #expect(!bob.hasSession(with: alice.localID))

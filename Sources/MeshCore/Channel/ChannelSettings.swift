@@ -21,6 +21,13 @@ public struct ChannelSettings: Sendable {
     public var queueLimit = 32
     /// Certificates from unknown senders verified per second (each costs a signature check).
     public var certificateAdmissionsPerSecond = 20.0
+    /// Of those, per source address: one source cannot take the budget newcomers need.
+    public var certificateAdmissionsPerSourcePerSecond = 2.0
+    /// How far a handshake or one-shot timestamp may be from this node's clock. Members' clocks
+    /// must agree this well (certificate validity tolerates the same 300 s); a datagram older
+    /// than this is refused without replay state, so the state kept (and persisted) per peer is
+    /// bounded to this window.
+    public var freshnessWindow = Interval.seconds(300)
 
     public init() {}
 }

@@ -54,7 +54,7 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, Comparable {
     /// Relay traffic from a source without a valid allocation.
     case relayUnauthorized = "relay-unauthorized"
 
-    // MARK: hardening (agent)
+    // Refusals of what a member may not do (issue 10): the agent's.
     /// A relay grant that is not believed: the sender lacks the relay role or flag, answers no
     /// request of ours (or with the wrong id), names this node or a non-member, or hints a relay
     /// for a peer whose direct path works.
@@ -67,6 +67,28 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, Comparable {
     case overlapsMember = "overlaps-member"
     /// An endpoint report that does not parse or names an unusable endpoint.
     case invalidEndpointReport = "invalid-endpoint-report"
+
+    // ... and the protocol core's.
+    /// A version (record, verdict or anti-entropy entry) ahead of this node's clock plus the
+    /// allowed skew (``RecordVersion/allowedSkew``): forged or corrupt, never adopted.
+    case futureVersion = "future-version"
+    /// A handshake or one-shot timestamp outside the freshness window (``ChannelSettings/freshnessWindow``).
+    case staleTimestamp = "stale-timestamp"
+    /// A one-shot datagram whose timestamp is not newer than the last one from that sender.
+    case replayedOneShot = "replayed-one-shot"
+    /// An ack or nack that does not match a probe this node sent to (or through) its sender.
+    case unexpectedAck = "unexpected-ack"
+    /// A request refused because its sender used up its budget (anti-entropy replies, relayed
+    /// probes, per-source handshake or join limits).
+    case overBudget = "over-budget"
+    /// A datagram could not be sealed: nothing was sent.
+    case sealFailed = "seal-failed"
+    /// A join request whose timestamp is outside the freshness window, or not newer than the
+    /// last one accepted for its invitation (a replay).
+    case joinReplayed = "join-replayed"
+    /// A renewal refused: too soon after the last one for that member, or its certificate
+    /// expired or was revoked.
+    case renewalRefused = "renewal-refused"
 
     public static func < (lhs: DropReason, rhs: DropReason) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -24,6 +24,9 @@ public final class SecureChannel {
     private let initialChainingKey: SecretBytes
     /// The local certificate, sent in initiations to peers that may not know this node yet.
     public var certificate: NodeCertificate?
+    /// The network authority's key. Certificates in initiations naming another issuer (or
+    /// network) are refused before any signature is verified or any budget is spent.
+    public var certificateIssuer: Ed25519PublicKey?
 
     private var sessions: [UInt32: Session] = [:]
     /// Newest first: at most a current and a previous session per peer.
@@ -31,6 +34,8 @@ public final class SecureChannel {
     private var pending: [NodeID: PendingHandshake] = [:]
     private var pendingIndexes: [UInt32: NodeID] = [:]
     private var responderMemory: [NodeID: ResponderMemory] = [:]
+    /// The newest initiation and one-shot timestamps accepted per peer (see ``ReplayMark``).
+    private var replayMarks: [NodeID: ReplayMark] = [:]
     /// Per-peer keys and one-shot timestamps (see ``PeerKeys``).
     private var peerKeys: [NodeID: PeerKeys] = [:]
     /// A response being assembled while the caller handles the initiation's payload.
@@ -39,6 +44,11 @@ public final class SecureChannel {
     private var followUps: [OutboundDatagram] = []
     private var certificateTokens: Double
     private var certificateTokensUpdated: Timestamp = .zero
+    /// Certificate admissions per source address, within the shared budget above.
+    private var certificateSources: SourceRateLimiter
+    /// The highest handshake or one-shot timestamp this channel sent: timestamps only grow, even
+    /// when the clock steps back (persisted with ``replayState(now:)``).
+    private var highestTimestampSent: UInt64 = 0
     /// Scratch space for nonces (see ``nonce(_:)``); only the first 8 bytes ever change.
     private var nonceBuffer = [UInt8](repeating: 0, count: XChaCha20Poly1305.nonceByteCount)
 
@@ -52,6 +62,35 @@ public final class SecureChannel {
         self.staticSecret = agreement.staticKeyPair(for: identity).secret
         self.initialChainingKey = KeyDerivation.initialChainingKey(label: "meshwork/v1/channel", networkID: networkID)
         self.certificateTokens = settings.certificateAdmissionsPerSecond * 2
+        self.certificateSources = SourceRateLimiter(
+            rate: settings.certificateAdmissionsPerSourcePerSecond, burst: settings.certificateAdmissionsPerSourcePerSecond * 2)
+    }
+
+    /// The next timestamp to send: the clock, but always above every one sent before.
+    private func nextTimestamp(now: Timestamp) -> UInt64 {
+        let timestamp = max(now.nanoseconds, RecordVersion.successor(of: highestTimestampSent))
+        highestTimestampSent = timestamp
+        return timestamp
+    }
+
+    /// Whether a received handshake or one-shot timestamp is within the freshness window of `now`.
+    private func isFresh(_ timestamp: UInt64, now: Timestamp) -> Bool {
+        let window = settings.freshnessWindow.nanoseconds
+        let low = now.nanoseconds >= window ? now.nanoseconds - window : 0
+        let (high, overflow) = now.nanoseconds.addingReportingOverflow(window)
+        return timestamp >= low && (overflow || timestamp <= high)
+    }
+
+    /// Seals `plaintext`; on failure (never expected) counts ``DropReason/sealFailed`` and
+    /// returns nil, so nothing (least of all an empty ciphertext) is sent.
+    private func seal<P: Collection<UInt8>, A: Collection<UInt8>>(
+        _ plaintext: P, key: SymmetricKey, nonce: [UInt8], authenticating additionalData: A
+    ) -> [UInt8]? {
+        guard let sealed = try? XChaCha20Poly1305.seal(plaintext, key: key, nonce: nonce, authenticating: additionalData) else {
+            drops.count(.sealFailed)
+            return nil
+        }
+        return sealed
     }
 
     /// Number of established sessions.
@@ -76,7 +115,7 @@ public final class SecureChannel {
             return []
         }
         if let index = usableSession(for: peer.nodeID, now: now) {
-            return [sealTransport(payload, sessionIndex: index, now: now)]
+            return sealTransport(payload, sessionIndex: index, now: now).map { [$0] } ?? []
         }
         if var handshake = pending[peer.nodeID] {
             handshake.endpoint = endpoint
@@ -88,7 +127,7 @@ public final class SecureChannel {
                 let initiation = buildInitiation(handshake, payload: payload, now: now)
                 if !initiation.carriedPayload, handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
                 pending[peer.nodeID] = handshake
-                return [OutboundDatagram(bytes: initiation.bytes, endpoint: endpoint)]
+                return initiation.bytes.map { [OutboundDatagram(bytes: $0, endpoint: endpoint)] } ?? []
             }
             if handshake.queue.count < settings.queueLimit { handshake.queue.append(payload) }
             pending[peer.nodeID] = handshake
@@ -103,26 +142,29 @@ public final class SecureChannel {
         _ payload: [UInt8], to peer: ChannelPeer, at endpoint: SocketEndpoint, now: Timestamp, random: inout RandomSource
     ) -> [OutboundDatagram] {
         if let index = usableSession(for: peer.nodeID, now: now) {
-            return [sealTransport(payload, sessionIndex: index, now: now)]
+            return sealTransport(payload, sessionIndex: index, now: now).map { [$0] } ?? []
         }
-        let keyAndTimestamp = { (keys: inout PeerKeys) -> (SymmetricKey, UInt64)? in
-            guard let key = self.oneShotKey(&keys, peer: peer, sending: true) else { return nil }
-            // The timestamp is the nonce and must grow per peer, even for two datagrams at one instant.
-            let timestamp = max(now.nanoseconds, (keys.lastOneShotSent ?? 0) + 1)
-            keys.lastOneShotSent = timestamp
-            return (key, timestamp)
-        }(&peerKeys[peer.nodeID, default: PeerKeys()])
-        guard let (key, timestamp) = keyAndTimestamp else { return [] }
-        var datagram = ByteWriter(capacity: 26 + payload.count + XChaCha20Poly1305.tagByteCount)
+        guard let key = oneShotKey(&peerKeys[peer.nodeID, default: PeerKeys()], peer: peer, sending: true) else { return [] }
+        // The nonce is random (192 bits: no repeat to fear, even if the clock steps back); the
+        // timestamp only orders datagrams for replay protection.
+        let timestamp = nextTimestamp(now: now)
+        // From the system's secure generator whatever drives the protocol's choices (a
+        // simulator's seeded one must not repeat nonces across runs, nor shift its choices).
+        let nonce = SecureRandom.bytes(count: XChaCha20Poly1305.nonceByteCount)
+        var datagram = ByteWriter(capacity: Self.oneShotHeaderLength + payload.count + XChaCha20Poly1305.tagByteCount)
         datagram.write(PacketType.protocolVersion)
         datagram.write(PacketType.oneShot.rawValue)
         datagram.write(localID)
         datagram.write(peer.nodeID)
         datagram.write(timestamp)
-        let sealed = (try? XChaCha20Poly1305.seal(payload, key: key, nonce: nonce(timestamp), authenticating: datagram.bytes)) ?? []
+        datagram.write(raw: nonce)
+        guard let sealed = seal(payload, key: key, nonce: nonce, authenticating: datagram.bytes) else { return [] }
         datagram.write(raw: sealed)
         return [OutboundDatagram(bytes: datagram.bytes, endpoint: endpoint)]
     }
+
+    /// Header of a one-shot datagram: version, type, sender, receiver, timestamp, 24-byte nonce.
+    static let oneShotHeaderLength = 2 + 2 * NodeID.byteCount + 8 + XChaCha20Poly1305.nonceByteCount
 
     /// The one-shot key for the direction to (`sending`) or from `peer`, cached in `keys`.
     private func oneShotKey(_ keys: inout PeerKeys, peer: ChannelPeer, sending: Bool) -> SymmetricKey? {
@@ -140,25 +182,31 @@ public final class SecureChannel {
         return sending ? derived.send : derived.receive
     }
 
-    private func receiveOneShot(_ datagram: [UInt8], from endpoint: SocketEndpoint, resolvePeer: (NodeID) -> ChannelPeer?) -> Received {
+    private func receiveOneShot(
+        _ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp, resolvePeer: (NodeID) -> ChannelPeer?,
+        refuseSender: (NodeID) -> DropReason?
+    ) -> Received {
         var reader = ByteReader(datagram, context: "one-shot")
         guard let _ = try? reader.readBytes(2), let senderID = try? reader.readNodeID(), let receiverID = try? reader.readNodeID(),
-              let timestamp = try? reader.readUInt64()
+              let timestamp = try? reader.readUInt64(), let nonce = try? reader.readArray(XChaCha20Poly1305.nonceByteCount)
         else { return drop(.malformed) }
+        let headerLength = Self.oneShotHeaderLength
         guard receiverID == localID else { return drop(.notForUs) }
+        guard isFresh(timestamp, now: now) else { return drop(.staleTimestamp) }
+        if let refusal = refuseSender(senderID) { return drop(refusal) }
         guard let peer = resolvePeer(senderID) else { return drop(.unknownSender) }
+        if let last = replayMarks[senderID]?.oneShot, timestamp <= last { return drop(.replayedOneShot) }
         var payload: [UInt8] = []
         let failure = { (keys: inout PeerKeys) -> DropReason? in
-            if let last = keys.lastOneShotReceived, timestamp <= last { return .replayed }
             guard let key = self.oneShotKey(&keys, peer: peer, sending: false),
                   let opened = try? XChaCha20Poly1305.open(
-                    datagram[26...], key: key, nonce: self.nonce(timestamp), authenticating: datagram[..<26])
+                    datagram[headerLength...], key: key, nonce: nonce, authenticating: datagram[..<headerLength])
             else { return .authenticationFailed }
-            keys.lastOneShotReceived = timestamp
             payload = opened
             return nil
         }(&peerKeys[senderID, default: PeerKeys()])
         if let failure { return drop(failure) }
+        replayMarks[senderID, default: ReplayMark()].oneShot = timestamp
         return .delivered(from: senderID, payload: payload, endpoint: endpoint)
     }
 
@@ -173,7 +221,7 @@ public final class SecureChannel {
         return index
     }
 
-    private func sealTransport(_ payload: [UInt8], sessionIndex: UInt32, now: Timestamp) -> OutboundDatagram {
+    private func sealTransport(_ payload: [UInt8], sessionIndex: UInt32, now: Timestamp) -> OutboundDatagram? {
         guard var session = sessions[sessionIndex] else { preconditionFailure("session index from the table") }
         let counter = session.sendCounter
         session.sendCounter += 1
@@ -183,7 +231,7 @@ public final class SecureChannel {
         datagram.write(PacketType.transport.rawValue)
         datagram.write(session.remoteIndex)
         datagram.write(counter)
-        let sealed = (try? XChaCha20Poly1305.seal(payload, key: session.sendKey, nonce: nonce(counter), authenticating: datagram.bytes)) ?? []
+        guard let sealed = seal(payload, key: session.sendKey, nonce: nonce(counter), authenticating: datagram.bytes) else { return nil }
         datagram.write(raw: sealed)
         sessions[sessionIndex] = session
         return OutboundDatagram(bytes: datagram.bytes, endpoint: session.endpoint)
@@ -207,11 +255,11 @@ public final class SecureChannel {
         pending[peer.nodeID] = handshake
         pendingIndexes[index] = peer.nodeID
         earliestRetry = min(earliestRetry, now + settings.handshakeRetry)
-        return [OutboundDatagram(bytes: initiation.bytes, endpoint: endpoint)]
+        return initiation.bytes.map { [OutboundDatagram(bytes: $0, endpoint: endpoint)] } ?? []
     }
 
     /// Builds an initiation; the payload rides along only if the datagram stays within the limit.
-    private func buildInitiation(_ handshake: PendingHandshake, payload: [UInt8], now: Timestamp) -> (bytes: [UInt8], carriedPayload: Bool) {
+    private func buildInitiation(_ handshake: PendingHandshake, payload: [UInt8], now: Timestamp) -> (bytes: [UInt8]?, carriedPayload: Bool) {
         var writer = ByteWriter(capacity: settings.maximumDatagram)
         writer.write(PacketType.protocolVersion)
         let certificateBytes = handshake.withCertificate ? certificate?.encoded : nil
@@ -221,12 +269,15 @@ public final class SecureChannel {
         writer.write(handshake.peer)
         if let certificateBytes { writer.write(longBytes: certificateBytes) }
         writer.write(raw: handshake.ephemeralPublic)
-        // The timestamp is the nonce: retries reuse the ephemeral key, never the nonce.
-        let timestamp = now.nanoseconds
+        // The timestamp is the nonce: retries reuse the ephemeral key, never the nonce (it grows
+        // even if the clock steps back).
+        let timestamp = nextTimestamp(now: now)
         writer.write(timestamp)
         let fits = writer.count + payload.count + XChaCha20Poly1305.tagByteCount <= settings.maximumDatagram
         let plaintext = fits ? payload : []
-        let sealed = (try? XChaCha20Poly1305.seal(plaintext, key: handshake.initiationKey, nonce: nonce(timestamp), authenticating: writer.bytes)) ?? []
+        guard let sealed = seal(plaintext, key: handshake.initiationKey, nonce: nonce(timestamp), authenticating: writer.bytes) else {
+            return (nil, fits)
+        }
         writer.write(raw: sealed)
         return (writer.bytes, fits)
     }
@@ -255,9 +306,12 @@ public final class SecureChannel {
     ///
     /// After handling the result, call ``completeReceive()``: replies sent in between ride in the
     /// handshake response.
+    ///   - refuseSender: why datagrams from a sender are refused before any work (an expired
+    ///     member), if they are.
     public func receive(
         _ datagram: [UInt8], from endpoint: SocketEndpoint, now: Timestamp, random: inout RandomSource,
-        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
+        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?,
+        refuseSender: (NodeID) -> DropReason? = { _ in nil }
     ) -> Received {
         guard datagram.count >= 2 else { return drop(.malformed) }
         guard datagram.count <= settings.maximumDatagram + 512 else { return drop(.oversized) }
@@ -268,11 +322,11 @@ public final class SecureChannel {
             return receiveTransport(datagram, from: endpoint, now: now)
         case .handshakeInitiation, .handshakeInitiationWithCertificate:
             return receiveInitiation(datagram, type: type, from: endpoint, now: now, random: &random,
-                                     resolvePeer: resolvePeer, admitCertificate: admitCertificate)
+                                     resolvePeer: resolvePeer, admitCertificate: admitCertificate, refuseSender: refuseSender)
         case .handshakeResponse:
             return receiveResponse(datagram, from: endpoint, now: now)
         case .oneShot:
-            return receiveOneShot(datagram, from: endpoint, resolvePeer: resolvePeer)
+            return receiveOneShot(datagram, from: endpoint, now: now, resolvePeer: resolvePeer, refuseSender: refuseSender)
         case .joinRequest, .joinResponse, .joinUnknownInvitation:
             return .other(type)
         }
@@ -285,11 +339,12 @@ public final class SecureChannel {
         var datagrams: [OutboundDatagram] = []
         if let response = openResponse {
             openResponse = nil
-            let sealed = (try? XChaCha20Poly1305.seal(response.payload, key: response.key, nonce: Self.zeroNonce, authenticating: response.header)) ?? []
-            var bytes = response.header
-            bytes.append(contentsOf: sealed)
-            responderMemory[response.peer]?.lastResponse = bytes
-            datagrams.append(OutboundDatagram(bytes: bytes, endpoint: response.endpoint))
+            if let sealed = seal(response.payload, key: response.key, nonce: Self.zeroNonce, authenticating: response.header) {
+                var bytes = response.header
+                bytes.append(contentsOf: sealed)
+                responderMemory[response.peer]?.lastResponse = bytes
+                datagrams.append(OutboundDatagram(bytes: bytes, endpoint: response.endpoint))
+            }
         }
         datagrams += followUps
         followUps = []
@@ -319,7 +374,8 @@ public final class SecureChannel {
     private func receiveInitiation(
         _ datagram: [UInt8], type: PacketType, from endpoint: SocketEndpoint, now: Timestamp,
         random: inout RandomSource,
-        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?
+        resolvePeer: (NodeID) -> ChannelPeer?, admitCertificate: (NodeCertificate) -> ChannelPeer?,
+        refuseSender: (NodeID) -> DropReason?
     ) -> Received {
         var reader = ByteReader(datagram, context: "handshake initiation")
         let senderIndex: UInt32, senderID: NodeID, receiverID: NodeID
@@ -337,10 +393,22 @@ public final class SecureChannel {
             return drop(.malformed)
         }
         guard receiverID == localID else { return drop(.notForUs) }
-        if let memory = responderMemory[senderID], timestamp <= memory.lastTimestamp { return drop(.replayedHandshake) }
+        guard isFresh(timestamp, now: now) else { return drop(.staleTimestamp) }
+        if let last = replayMarks[senderID]?.initiation, timestamp <= last { return drop(.replayedHandshake) }
+        if let refusal = refuseSender(senderID) { return drop(refusal) }
 
         var peer = resolvePeer(senderID)
         if peer == nil, let certificateBytes {
+            // Cheap checks first: a certificate of another network or issuer, or for another
+            // node, costs no signature check and no share of the budget newcomers need.
+            guard let fields = try? NodeCertificate.parse(certificateBytes), NodeID(identityKey: fields.identityKey) == senderID else {
+                return drop(.certificateRejected)
+            }
+            guard fields.networkID == networkID, certificateIssuer.map({ $0 == fields.issuerKey }) ?? true else {
+                return drop(.foreignCertificate)
+            }
+            guard !CertificateValidator.hasExpired(fields, at: now) else { return drop(.expiredCertificate) }
+            guard certificateSources.take(from: endpoint.address, now: now) else { return drop(.rateLimited) }
             guard takeCertificateToken(now: now) else { return drop(.rateLimited) }
             guard let certificate = try? NodeCertificate(decoding: certificateBytes), certificate.nodeID == senderID else {
                 return drop(.certificateRejected)
@@ -359,9 +427,8 @@ public final class SecureChannel {
         else { return drop(.authenticationFailed) }
 
         // A retried initiation (same ephemeral): the session exists; resend the same response.
-        if var memory = responderMemory[senderID], memory.lastEphemeral == ephemeral, sessions[memory.sessionIndex] != nil {
-            memory.lastTimestamp = timestamp
-            responderMemory[senderID] = memory
+        replayMarks[senderID, default: ReplayMark()].initiation = timestamp
+        if let memory = responderMemory[senderID], memory.lastEphemeral == ephemeral, sessions[memory.sessionIndex] != nil {
             sessions[memory.sessionIndex]?.endpoint = endpoint
             openResponse = nil
             followUps.append(OutboundDatagram(bytes: memory.lastResponse, endpoint: endpoint))
@@ -384,7 +451,7 @@ public final class SecureChannel {
         header.write(index)
         header.write(senderIndex)
         header.write(raw: responderPublic)
-        responderMemory[senderID] = ResponderMemory(lastTimestamp: timestamp, lastEphemeral: ephemeral, lastResponse: [], sessionIndex: index)
+        responderMemory[senderID] = ResponderMemory(lastEphemeral: ephemeral, lastResponse: [], sessionIndex: index)
         openResponse = (senderID, endpoint, header.bytes, responseKey, [])
         return .delivered(from: senderID, payload: payload, endpoint: endpoint)
     }
@@ -410,7 +477,7 @@ public final class SecureChannel {
             localIndex: handshake.localIndex, remoteIndex: senderIndex, peer: peer, sendKey: keys.initiatorToResponder,
             receiveKey: keys.responderToInitiator, now: now, isInitiator: true, endpoint: endpoint))
         for queued in handshake.queue {
-            followUps.append(sealTransport(queued, sessionIndex: handshake.localIndex, now: now))
+            if let datagram = sealTransport(queued, sessionIndex: handshake.localIndex, now: now) { followUps.append(datagram) }
         }
         // The response may carry replies (an ack to a 0-RTT ping).
         return payload.isEmpty ? .established(with: peer) : .delivered(from: peer, payload: payload, endpoint: endpoint)
@@ -437,13 +504,14 @@ public final class SecureChannel {
             handshake.lastSentAt = now
             let first = handshake.queue.first ?? []
             let initiation = buildInitiation(handshake, payload: first, now: now)
-            if initiation.carriedPayload, !handshake.queue.isEmpty { handshake.queue.removeFirst() }
+            if initiation.carriedPayload, initiation.bytes != nil, !handshake.queue.isEmpty { handshake.queue.removeFirst() }
             pending[peer] = handshake
-            datagrams.append(OutboundDatagram(bytes: initiation.bytes, endpoint: handshake.endpoint))
+            if let bytes = initiation.bytes { datagrams.append(OutboundDatagram(bytes: bytes, endpoint: handshake.endpoint)) }
         }
         for handshake in pending.values { earliestRetry = min(earliestRetry, handshake.lastSentAt + settings.handshakeRetry) }
         if now - lastExpiry >= .seconds(10) {
             lastExpiry = now
+            expireReplayMarks(now: now)
             for index in sessions.keys.sorted() {
                 guard let session = sessions[index], now - session.createdAt >= settings.sessionLifetime else { continue }
                 remove(sessionIndex: index, peer: session.peer)
@@ -469,12 +537,36 @@ public final class SecureChannel {
         sessionIndexes[peer] = nil
         if let handshake = pending.removeValue(forKey: peer) { pendingIndexes[handshake.localIndex] = nil }
         responderMemory[peer] = nil
-        // Keys go; the last one-shot timestamp sent stays, so a nonce is never used twice.
-        if let sent = peerKeys[peer]?.lastOneShotSent {
-            peerKeys[peer] = PeerKeys(lastOneShotSent: sent)
-        } else {
-            peerKeys[peer] = nil
+        // Keys go; replay marks stay (a forgotten peer's old datagrams stay refused).
+        peerKeys[peer] = nil
+    }
+
+    /// What must survive a restart for replays to stay refused: the newest timestamps accepted
+    /// from each peer within the freshness window (older ones are refused as stale anyway), and
+    /// the highest timestamp sent. Persist it and pass it to ``restoreReplayState(_:)`` at start.
+    public func replayState(now: Timestamp) -> ChannelReplayState {
+        let window = settings.freshnessWindow.nanoseconds
+        let oldest = now.nanoseconds >= window ? now.nanoseconds - window : 0
+        return ChannelReplayState(
+            marks: replayMarks.filter { max($0.value.initiation, $0.value.oneShot) >= oldest }, highestTimestampSent: highestTimestampSent)
+    }
+
+    /// Restores the state saved by ``replayState(now:)`` (keeping anything newer already known).
+    public func restoreReplayState(_ state: ChannelReplayState) {
+        for (peer, mark) in state.marks {
+            var merged = replayMarks[peer] ?? ReplayMark()
+            merged.initiation = max(merged.initiation, mark.initiation)
+            merged.oneShot = max(merged.oneShot, mark.oneShot)
+            replayMarks[peer] = merged
         }
+        highestTimestampSent = max(highestTimestampSent, state.highestTimestampSent)
+    }
+
+    /// Drops replay marks older than the freshness window (anything that old is refused as stale).
+    private func expireReplayMarks(now: Timestamp) {
+        let window = settings.freshnessWindow.nanoseconds
+        let oldest = now.nanoseconds >= window ? now.nanoseconds - window : 0
+        replayMarks = replayMarks.filter { max($0.value.initiation, $0.value.oneShot) >= oldest }
     }
 
     /// Counts a discard decided by a layer above (an invalid message inside a valid datagram).
@@ -567,8 +659,4 @@ public final class SecureChannel {
 private struct PeerKeys {
     var staticShared: SecretBytes?
     var oneShot: (send: SymmetricKey, receive: SymmetricKey)?
-    /// The last one-shot timestamp sent to the peer (kept when the peer is forgotten).
-    var lastOneShotSent: UInt64?
-    /// The last one-shot timestamp accepted from the peer.
-    var lastOneShotReceived: UInt64?
 }

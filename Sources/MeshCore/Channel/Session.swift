@@ -49,11 +49,37 @@ struct PendingHandshake {
     var queue: [[UInt8]] = []
 }
 
-/// What a responder remembers about the last initiation from a peer: its timestamp (replays
-/// must be newer) and the answer, resent when the same initiation is retried.
+/// What a responder remembers about the last initiation from a peer: its ephemeral key and the
+/// answer, resent when the same initiation is retried (timestamps are in ``ReplayMark``).
 struct ResponderMemory {
-    var lastTimestamp: UInt64
     var lastEphemeral: [UInt8]
     var lastResponse: [UInt8]
     var sessionIndex: UInt32
+}
+
+/// The newest timestamps accepted from one peer: a handshake initiation or one-shot datagram
+/// must be newer than the last one of its kind (and within the freshness window).
+public struct ReplayMark: Sendable, Equatable {
+    /// Newest initiation timestamp accepted (0: none).
+    public var initiation: UInt64 = 0
+    /// Newest one-shot timestamp accepted (0: none).
+    public var oneShot: UInt64 = 0
+
+    public init(initiation: UInt64 = 0, oneShot: UInt64 = 0) {
+        self.initiation = initiation
+        self.oneShot = oneShot
+    }
+}
+
+/// The channel's replay state, to persist across restarts (``SecureChannel/replayState(now:)``).
+public struct ChannelReplayState: Sendable, Equatable {
+    /// Newest accepted timestamps per peer, within the freshness window.
+    public var marks: [NodeID: ReplayMark]
+    /// The highest handshake or one-shot timestamp sent.
+    public var highestTimestampSent: UInt64
+
+    public init(marks: [NodeID: ReplayMark] = [:], highestTimestampSent: UInt64 = 0) {
+        self.marks = marks
+        self.highestTimestampSent = highestTimestampSent
+    }
 }

@@ -9,6 +9,10 @@ public enum AuthorityError: Error, Equatable, Sendable, CustomStringConvertible 
     case unknownNode(String)
     case revoked(String)
     case signing(String)
+    /// A renewal for a member whose certificate already expired (it must be invited again).
+    case certificateExpired(String)
+    /// A renewal sooner than ``AuthorityService/minimumRenewalInterval`` after the last one.
+    case renewalTooSoon(String)
 
     public var description: String {
         switch self {
@@ -21,6 +25,8 @@ public enum AuthorityError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .unknownNode(name): return "no node named \(name) was enrolled in this network"
         case let .revoked(name): return "\(name) was revoked; invite it again to give the name to a new node"
         case let .signing(problem): return "could not sign: \(problem)"
+        case let .certificateExpired(name): return "the certificate of \(name) has expired; invite it again to let it rejoin"
+        case let .renewalTooSoon(name): return "\(name) was renewed less than \(AuthorityService.minimumRenewalInterval / 3600) h ago; its current certificate stays valid"
         }
     }
 }

@@ -17,6 +17,17 @@ public struct AuthorityService: Sendable {
     public private(set) var revokedNames: [String: UInt64]
     /// Validity of issued certificates.
     public var certificateLifetime: UInt64 = 90 * 86400
+    /// Least time between two renewals of one member's certificate: members renew when a third
+    /// of the validity is left, so once a day is plenty, and a member asking more often (or a
+    /// lost answer retried hourly) costs no signature.
+    public static let minimumRenewalInterval: UInt64 = 86400
+    /// How long an invitation, used or not, is kept after it expires: a late joiner is told
+    /// "expired" rather than "unknown" meanwhile. Afterwards its ID is unknown, which costs the
+    /// authority no public-key operation (its certificate, if used, keeps name and address).
+    public static let invitationGrace: UInt64 = 86400
+    /// The newest join request accepted per invitation: its timestamp and ephemeral key (a
+    /// replay draws no reply; the same ephemeral key is refused before any key agreement).
+    private var joinReplay: [String: (timestamp: UInt64, ephemeral: [UInt8])] = [:]
 
     public init(settings: NetworkSettings, key: Ed25519PrivateKey, invitations: [Invitation] = [],
                 certificates: [NodeCertificate] = [], revokedNames: [String: UInt64] = [:]) {
@@ -55,6 +66,12 @@ public struct AuthorityService: Sendable {
     public mutating func renew(name: String, now: Timestamp) throws(AuthorityError) -> NodeCertificate {
         guard let current = certificates[name] else { throw .unknownNode(name) }
         guard revokedNames[name] == nil else { throw .revoked(name) }
+        guard !CertificateValidator.hasExpired(current, at: now) else { throw .certificateExpired(name) }
+        // Certificates are issued with notBefore 60 s before the issuing time.
+        let issuedAt = Self.saturatingSum(current.notBefore, 60)
+        guard now.seconds >= Self.saturatingSum(issuedAt, Self.minimumRenewalInterval) else {
+            throw .renewalTooSoon(name)
+        }
         return try issueCertificate(
             name: name, identityKey: current.identityKey, wireGuardKey: current.wireGuardKey, addresses: current.addresses,
             routes: current.routes, roles: current.roles, now: now)
@@ -72,12 +89,13 @@ public struct AuthorityService: Sendable {
         guard !nameInUse(name) else { throw .nameTaken(name) }
         let addresses = try allocateAddresses(requested: requested)
         guard routes.count <= NodeCertificate.maximumRoutes else { throw .routeInvalid("at most \(NodeCertificate.maximumRoutes) routes") }
+        try checkRoutes(routes, newAddresses: addresses)
         let secret = SecureRandom.bytes(count: InvitationToken.secretLength)
         let token: InvitationToken
         do {
             token = try InvitationToken(
                 networkID: settings.networkID, networkName: settings.name, authorityKey: key.publicKey, bootstrapKey: bootstrapKey,
-                bootstrapEndpoints: bootstrapEndpoints, secret: secret, expiresAt: now.seconds + ttl, nodeName: name)
+                bootstrapEndpoints: bootstrapEndpoints, secret: secret, expiresAt: Self.saturatingSum(now.seconds, ttl), nodeName: name)
         } catch {
             throw .invalidName("\(error)")
         }
@@ -88,9 +106,36 @@ public struct AuthorityService: Sendable {
         return token
     }
 
-    /// Drops unused invitations that expired (their reserved addresses become free).
+    /// Refuses route grants that would let a member take traffic that is not its own: the
+    /// default routes (reserved for a future exit role), anything overlapping the overlay
+    /// prefixes (in either direction), and anything covering a member's or reserved address.
+    private func checkRoutes(_ routes: [IPPrefix], newAddresses: [IPAddress]) throws(AuthorityError) {
+        let overlays = [settings.ipv4Prefix] + (settings.ipv6Prefix.map { [$0] } ?? [])
+        let taken = allocatedAddresses.union(newAddresses)
+        for route in routes {
+            guard route.length > 0 else {
+                throw .routeInvalid("\(route) is a default route, reserved for a future exit role; grant specific prefixes instead")
+            }
+            for overlay in overlays where overlay.contains(route) || route.contains(overlay) {
+                throw .routeInvalid("\(route) overlaps the overlay prefix \(overlay); members' overlay addresses cannot be routed to another member")
+            }
+            if let address = taken.sorted(by: { "\($0)" < "\($1)" }).first(where: { route.contains($0) }) {
+                throw .routeInvalid("\(route) covers the overlay address \(address) of a member or pending invitation")
+            }
+        }
+    }
+
+    /// `a + b`, or `UInt64.max` if it overflows (operator input and stored state never trap).
+    static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
+    }
+
+    /// Drops invitations, used or not, that expired more than ``invitationGrace`` ago (the
+    /// reserved addresses of unused ones become free; used ones live on in their certificate).
     public mutating func expireInvitations(now: Timestamp) {
-        invitations = invitations.filter { $0.value.isUsed || $0.value.expiresAt + 86400 > now.seconds }
+        invitations = invitations.filter { Self.saturatingSum($0.value.expiresAt, Self.invitationGrace) > now.seconds }
+        joinReplay = joinReplay.filter { invitations[$0.key] != nil }
     }
 
     private func nameInUse(_ name: String) -> Bool {
@@ -176,9 +221,15 @@ public struct AuthorityService: Sendable {
             return .drop(.malformed)
         }
         let idHex = invitationID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        if let invitation = invitations[idHex], Self.saturatingSum(invitation.expiresAt, Self.invitationGrace) <= now.seconds {
+            invitations[idHex] = nil
+            joinReplay[idHex] = nil
+        }
         guard var invitation = invitations[idHex] else {
+            // 18 bytes, smaller than any request (50 bytes of header and more): no amplification.
             return .respond(JoinMessages.header(.joinUnknownInvitation, invitationID: invitationID), enrolled: nil)
         }
+        if let last = joinReplay[idHex], last.ephemeral == ephemeral { return .drop(.joinReplayed) }
         guard let shared = try? agreement.agree(staticSecret, ephemeral) else { return .drop(.authenticationFailed) }
         let keys = JoinMessages.keys(ephemeralStaticSecret: shared, ephemeralPublic: ephemeral, invitationID: invitationID, networkID: settings.networkID)
         let headerLength = JoinMessages.requestHeaderLength
@@ -201,9 +252,17 @@ public struct AuthorityService: Sendable {
 
         func reply(_ status: JoinMessages.Status, _ payload: [UInt8] = []) -> JoinHandling {
             let header = JoinMessages.header(.joinResponse, invitationID: invitationID)
-            let sealed = (try? XChaCha20Poly1305.seal([status.rawValue] + payload, key: keys.response, nonce: SecureChannel.nonce(0), authenticating: header)) ?? []
+            guard let sealed = try? XChaCha20Poly1305.seal([status.rawValue] + payload, key: keys.response, nonce: SecureChannel.nonce(0), authenticating: header) else {
+                return .drop(.sealFailed)
+            }
             return .respond(header + sealed, enrolled: nil)
         }
+        // An expired invitation is answered (small) whatever the request's age: the joiner learns why.
+        if invitation.expiresAt < now.seconds, invitation.enrolledIdentity == nil { return reply(.expired) }
+        // Replays: a request must be fresh and newer than the last one accepted for the invitation.
+        guard JoinMessages.isFresh(timestamp, now: now) else { return .drop(.joinReplayed) }
+        if let last = joinReplay[idHex], timestamp <= last.timestamp { return .drop(.joinReplayed) }
+        joinReplay[idHex] = (timestamp, ephemeral)
         func enrolledPayload(_ certificate: [UInt8]) -> [UInt8] {
             var writer = ByteWriter()
             writer.write(longBytes: settings.encoded)
@@ -229,7 +288,7 @@ public struct AuthorityService: Sendable {
         invitation.enrolledIdentity = identityBytes
         invitation.issuedCertificate = certificate.encoded
         invitations[idHex] = invitation
-        guard case let .respond(bytes, _) = reply(.enrolled, enrolledPayload(certificate.encoded)) else { return .drop(.malformed) }
+        guard case let .respond(bytes, _) = reply(.enrolled, enrolledPayload(certificate.encoded)) else { return .drop(.sealFailed) }
         return .respond(bytes, enrolled: certificate)
     }
 
@@ -241,7 +300,7 @@ public struct AuthorityService: Sendable {
         do {
             let revocation = try Revocation(
                 networkID: settings.networkID, identityKey: certificate.identityKey, name: name, revokedAt: now.seconds,
-                keepUntil: certificate.notAfter + 86400, issuer: key)
+                keepUntil: Self.saturatingSum(certificate.notAfter, 86400), issuer: key)
             revokedNames[name] = certificate.notAfter
             return revocation
         } catch {

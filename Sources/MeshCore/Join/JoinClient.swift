@@ -13,10 +13,17 @@ public struct JoinClient: Sendable {
 
     /// The token being used.
     public let token: InvitationToken
-    private let request: [UInt8]
-    private let responseKey: SymmetricKey
+    private var request: [UInt8]
+    /// Response keys of the latest requests (an answer to an earlier one may still arrive).
+    private var responseKeys: [SymmetricKey]
+    private let identity: Ed25519PrivateKey
     private let identityKey: Ed25519PublicKey
     private let wireGuardKey: X25519PublicKey
+    private let bootstrapStatic: [UInt8]
+    private let agreement: any KeyAgreement
+    private var lastTimestamp: UInt64
+    /// Response keys kept for late answers.
+    static let keptResponseKeys = 8
     /// Bootstrap endpoints that answered "unknown invitation".
     public private(set) var unknownAt: Set<SocketEndpoint> = []
 
@@ -32,11 +39,45 @@ public struct JoinClient: Sendable {
         do { bootstrapStatic = try agreement.staticPublicKey(for: token.bootstrapKey) } catch {
             throw .invalidToken("the token's bootstrap key is not usable")
         }
+        guard let (request, responseKey) = Self.build(
+            token: token, identity: identity, wireGuardKey: wireGuardKey, bootstrapStatic: bootstrapStatic, agreement: agreement,
+            timestamp: now.nanoseconds, random: &random)
+        else { throw .invalidToken("the token's bootstrap key is not usable") }
+        self.token = token
+        self.request = request
+        self.responseKeys = [responseKey]
+        self.identity = identity
+        self.identityKey = identity.publicKey
+        self.wireGuardKey = wireGuardKey
+        self.bootstrapStatic = bootstrapStatic
+        self.agreement = agreement
+        self.lastTimestamp = now.nanoseconds
+    }
+
+    /// A new request (new ephemeral key, newer timestamp) to resend after no answer came: the
+    /// bootstrap node answers a retry from the same identity with the same certificate, and
+    /// refuses a byte-identical replay.
+    public mutating func retryDatagrams(now: Timestamp, random: inout RandomSource) -> [OutboundDatagram] {
+        let timestamp = max(now.nanoseconds, lastTimestamp &+ 1)
+        guard let (request, responseKey) = Self.build(
+            token: token, identity: identity, wireGuardKey: wireGuardKey, bootstrapStatic: bootstrapStatic, agreement: agreement,
+            timestamp: timestamp, random: &random)
+        else { return [] }
+        lastTimestamp = timestamp
+        self.request = request
+        responseKeys = [responseKey] + responseKeys.prefix(Self.keptResponseKeys - 1)
+        return requestDatagrams
+    }
+
+    /// Builds one request and the key of its response.
+    private static func build(
+        token: InvitationToken, identity: Ed25519PrivateKey, wireGuardKey: X25519PublicKey, bootstrapStatic: [UInt8],
+        agreement: any KeyAgreement, timestamp: UInt64, random: inout RandomSource
+    ) -> (request: [UInt8], responseKey: SymmetricKey)? {
         let (ephemeralSecret, ephemeralPublic) = agreement.ephemeralKeyPair(using: &random)
-        guard let shared = try? agreement.agree(ephemeralSecret, bootstrapStatic) else { throw .invalidToken("the token's bootstrap key is not usable") }
+        guard let shared = try? agreement.agree(ephemeralSecret, bootstrapStatic) else { return nil }
         let invitationID = token.invitationID
         let keys = JoinMessages.keys(ephemeralStaticSecret: shared, ephemeralPublic: ephemeralPublic, invitationID: invitationID, networkID: token.networkID)
-        let timestamp = now.nanoseconds
         var body = ByteWriter()
         body.write(raw: identity.publicKey.bytes)
         body.write(raw: wireGuardKey.bytes)
@@ -47,16 +88,14 @@ public struct JoinClient: Sendable {
         body.write(raw: identity.signature(for: JoinMessages.possessionMessage(
             invitationID: invitationID, ephemeralPublic: ephemeralPublic, wireGuardKey: wireGuardKey.bytes, timestamp: timestamp)))
         let header = JoinMessages.header(.joinRequest, invitationID: invitationID) + ephemeralPublic
-        let sealed = (try? XChaCha20Poly1305.seal(body.bytes, key: keys.request, nonce: SecureChannel.nonce(0), authenticating: header)) ?? []
-        self.token = token
-        self.request = header + sealed
-        self.responseKey = keys.response
-        self.identityKey = identity.publicKey
-        self.wireGuardKey = wireGuardKey
+        guard let sealed = try? XChaCha20Poly1305.seal(body.bytes, key: keys.request, nonce: SecureChannel.nonce(0), authenticating: header) else {
+            return nil
+        }
+        return (header + sealed, keys.response)
     }
 
-    /// The request, once per bootstrap endpoint (resend the same bytes on retries: the bootstrap
-    /// node answers a retry from the same identity with the same certificate).
+    /// The current request, once per bootstrap endpoint (for retries use
+    /// ``retryDatagrams(now:random:)``: the same bytes again are refused as a replay).
     public var requestDatagrams: [OutboundDatagram] {
         token.bootstrapEndpoints.map { OutboundDatagram(bytes: request, endpoint: $0) }
     }
@@ -72,9 +111,11 @@ public struct JoinClient: Sendable {
             return .refused("the bootstrap node does not know this token: it was issued by another network or node, or it was cleaned up after expiring")
         }
         guard datagram[1] == PacketType.joinResponse.rawValue,
-              let body = try? XChaCha20Poly1305.open(
-                datagram[JoinMessages.responseHeaderLength...], key: responseKey, nonce: SecureChannel.nonce(0),
-                authenticating: datagram[..<JoinMessages.responseHeaderLength]),
+              let body = responseKeys.lazy.compactMap({ key in
+                  try? XChaCha20Poly1305.open(
+                    datagram[JoinMessages.responseHeaderLength...], key: key, nonce: SecureChannel.nonce(0),
+                    authenticating: datagram[..<JoinMessages.responseHeaderLength])
+              }).first,
               let code = body.first, let status = JoinMessages.Status(rawValue: code)
         else { return nil }
         switch status {

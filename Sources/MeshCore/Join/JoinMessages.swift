@@ -7,6 +7,17 @@ import MeshCrypto
 enum JoinMessages {
     static let requestHeaderLength = 2 + 16 + 32
     static let responseHeaderLength = 2 + 16
+    /// How far a join request's timestamp may be from the authority's clock. A joiner is a new
+    /// host whose clock may be less exact than members' (whose window is 300 s); older requests
+    /// are refused without any state, and newer ones must beat the last one per invitation.
+    static let freshnessWindow: UInt64 = 600 * 1_000_000_000
+
+    /// Whether a request timestamp (nanoseconds) is within the freshness window of `now`.
+    static func isFresh(_ timestamp: UInt64, now: Timestamp) -> Bool {
+        let low = now.nanoseconds >= freshnessWindow ? now.nanoseconds - freshnessWindow : 0
+        let (high, overflow) = now.nanoseconds.addingReportingOverflow(freshnessWindow)
+        return timestamp >= low && (overflow || timestamp <= high)
+    }
 
     /// Outcome codes in a join response.
     enum Status: UInt8 {

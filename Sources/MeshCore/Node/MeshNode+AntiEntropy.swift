@@ -71,10 +71,15 @@ extension MeshNode {
         var requests: [NodeID] = []
         var listed = Set<NodeID>()
         for entry in summary.entries {
+            guard RecordVersion.isAcceptable(entry.version, at: now) else {
+                // Not listed: what this node knows of that member is pushed to the sender below.
+                channel.countDrop(.futureVersion)
+                continue
+            }
             listed.insert(entry.node)
             if entry.node == id {
                 if entry.version > localRecord.version {
-                    publish(now: now, atLeast: entry.version + 1)
+                    publish(now: now, atLeast: RecordVersion.successor(of: entry.version))
                 } else if !entry.status.isLive, entry.version >= localRecord.version {
                     refute(now: now)
                 } else if entry.version < localRecord.version {
@@ -87,12 +92,12 @@ extension MeshNode {
                 if entry.status != .revoked { requests.append(entry.node) }
                 continue
             }
-            if entry.version > ours.record.version {
+            if entry.version > ours.record.version || !RecordVersion.isAcceptable(ours.record.version, at: now) {
                 requests.append(entry.node)
             } else if entry.version < ours.record.version {
                 push(ours, to: sender)
             } else if entry.status == .dead, ours.status.isLive {
-                declareDead(ours, reporter: sender, now: now)
+                handleSuspect(node: ours.id, version: entry.version, reporter: sender, from: sender, now: now)
             } else if ours.status == .dead, entry.status.isLive {
                 queueReply(.dead(node: ours.id, incarnation: ours.record.version, reporter: id), to: sender)
             }
@@ -107,7 +112,7 @@ extension MeshNode {
         }
         for chunk in stride(from: 0, to: requests.count, by: Message.requestLimit) {
             let part = Array(requests[chunk..<min(chunk + Message.requestLimit, requests.count)])
-            for node in part { antiEntropyRequested.insert(node) }
+            for node in part where antiEntropyRequested.count < Self.antiEntropyRequestLimit { antiEntropyRequested.insert(node) }
             queueReply(.request(part), to: sender)
         }
     }

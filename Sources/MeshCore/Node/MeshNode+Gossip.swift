@@ -11,6 +11,9 @@ extension MeshNode {
             return
         }
         noteContact(sender, at: endpoint, now: now)
+        let allowance = min(payload.count * Self.replyRatio, Int(replyBudgets.available(to: sender, now: now)))
+        replyAllowance = (sender, allowance, false)
+        defer { replyAllowance = nil }
         for message in messages {
             statistics.messagesReceived[Int(message.code & 63)] += 1
             switch message {
@@ -18,22 +21,19 @@ extension MeshNode {
             case let .ack(sequence): handleAck(sequence: sequence, from: sender, now: now)
             case let .pingRequest(sequence, target, hint):
                 handlePingRequest(sequence: sequence, target: target, hint: hint, from: sender, now: now)
-            case let .nack(sequence): handleNack(sequence: sequence)
+            case let .nack(sequence): handleNack(sequence: sequence, from: sender)
             case let .suspect(node, incarnation, reporter):
-                handleSuspect(node: node, version: incarnation, reporter: reporter, now: now)
+                handleSuspect(node: node, version: incarnation, reporter: reporter, from: sender, now: now)
                 answerRefutation(about: node, incarnation: incarnation, to: sender)
             case let .dead(node, incarnation, reporter):
-                handleDead(node: node, version: incarnation, reporter: reporter, now: now)
+                handleDead(node: node, version: incarnation, reporter: reporter, from: sender, now: now)
                 answerRefutation(about: node, incarnation: incarnation, to: sender)
             case let .record(bytes):
                 guard let record = decodeRecord(bytes) else { continue }
                 accept(record, certificate: nil, from: sender, spread: true, now: now)
             case let .member(certificateBytes, recordBytes):
                 guard let record = decodeRecord(recordBytes) else { continue }
-                guard let certificate = try? NodeCertificate(decoding: certificateBytes) else {
-                    channel.countDrop(.invalidRecord)
-                    continue
-                }
+                guard let certificate = memberCertificate(certificateBytes, of: record.nodeID) else { continue }
                 accept(record, certificate: certificate, from: sender, spread: !antiEntropyRequested.contains(record.nodeID), now: now)
                 antiEntropyRequested.remove(record.nodeID)
             case let .revocation(bytes):
@@ -50,7 +50,30 @@ extension MeshNode {
                 events.append(.extensionMessage(from: sender, type: type, body: body, endpoint: endpoint))
             }
         }
+        if let used = replyAllowance.map({ allowance - $0.bytes }), used > 0 {
+            _ = replyBudgets.take(from: sender, now: now, cost: Double(used))
+        }
+        replyAllowance = nil
         flushReplies(now: now)
+    }
+
+    /// The certificate in a `member` message: the one already held if identical (no signature to
+    /// check again), else decoded after the cheap checks (network and issuer) pass.
+    private func memberCertificate(_ bytes: [UInt8], of node: NodeID) -> NodeCertificate? {
+        if let known = members[node]?.certificate ?? admittedCertificates[node], known.encoded == bytes { return known }
+        guard let fields = try? NodeCertificate.parse(bytes) else {
+            channel.countDrop(.invalidRecord)
+            return nil
+        }
+        guard fields.networkID == settings.networkID, fields.issuerKey == settings.authorityKey else {
+            channel.countDrop(.foreignCertificate)
+            return nil
+        }
+        guard let certificate = try? NodeCertificate(decoding: bytes) else {
+            channel.countDrop(.invalidRecord)
+            return nil
+        }
+        return certificate
     }
 
     private func decodeRecord(_ bytes: [UInt8]) -> NodeRecord? {
@@ -64,9 +87,15 @@ extension MeshNode {
     /// Merges a record (and its certificate, when sent along): the newest valid version wins.
     func accept(_ record: NodeRecord, certificate offered: NodeCertificate?, from sender: NodeID?, spread: Bool, now: Timestamp) {
         let node = record.nodeID
+        guard RecordVersion.isAcceptable(record.version, at: now) else {
+            channel.countDrop(.futureVersion)
+            return
+        }
         if node == id {
             // Our own record from an earlier life is newer than what we hold: jump past it.
-            if record.version > localRecord.version, record.verify(with: identity.publicKey) { publish(now: now, atLeast: record.version + 1) }
+            if record.version > localRecord.version, record.verify(with: identity.publicKey) {
+                publish(now: now, atLeast: RecordVersion.successor(of: record.version))
+            }
             return
         }
         if !revocations.isEmpty, revocations[node] != nil {
@@ -74,7 +103,8 @@ extension MeshNode {
             return
         }
         let existing = members[node]
-        if let existing, record.version <= existing.record.version { return }
+        // A held version from the future (kept from before versions were bounded) never blocks a sane one.
+        if let existing, record.version <= existing.record.version, RecordVersion.isAcceptable(existing.record.version, at: now) { return }
         let certificate: NodeCertificate
         if let offered, offered.digest == record.certificateDigest {
             certificate = offered
@@ -92,6 +122,10 @@ extension MeshNode {
                 channel.countDrop(Self.dropReason(for: error))
                 return
             }
+        } else if hasExpired(certificate, at: now) {
+            channel.countDrop(.expiredCertificate)
+            expireMember(node, now: now)
+            return
         }
         do {
             try record.validate(against: certificate)
@@ -100,6 +134,8 @@ extension MeshNode {
             return
         }
         admittedCertificates[node] = nil
+        expiredMembers[node] = nil
+        earliestCertificateExpiry = min(earliestCertificateExpiry, certificate.notAfter)
         let status: MemberStatus = record.isTombstone ? .left : .alive
         var member = Member(certificate: certificate, record: record, status: status, statusChangedAt: now)
         if let existing, existing.status == status { member.statusChangedAt = existing.statusChangedAt }
@@ -130,11 +166,14 @@ extension MeshNode {
 
     // MARK: Verdicts
 
-    func raiseSuspicion(of member: Member, version: UInt64, reporter: NodeID, now: Timestamp) {
+    /// Starts suspecting `member`. `confirmedBy` is who vouches for it, as far as this node can
+    /// tell: itself, or the authenticated sender of the datagram (never the unsigned `reporter`
+    /// field, which only travels along in the gossip).
+    func raiseSuspicion(of member: Member, version: UInt64, reporter: NodeID, confirmedBy voucher: NodeID, now: Timestamp) {
         let n = Double(max(members.liveCount, 1) + 1)
         let minimum = timing.probeInterval * (timing.suspicionMultiplier * max(1, log10(n)))
         let suspicion = Suspicion(
-            version: version, reporter: reporter, startedAt: now, minimum: minimum,
+            version: version, reporter: voucher, startedAt: now, minimum: minimum,
             maximum: minimum * timing.suspicionMaximumMultiplier, expectedConfirmations: timing.indirectProbes)
         var updated = member
         updated.status = .suspect
@@ -142,12 +181,18 @@ extension MeshNode {
         updated.statusChangedAt = now
         members.put(updated)
         suspicions[member.id] = suspicion
-        statistics.suspicionsRaised += reporter == id ? 1 : 0
+        statistics.suspicionsRaised += voucher == id ? 1 : 0
         events.append(.statusChanged(member.id, .suspect))
         broadcast(.suspect(node: member.id, incarnation: version, reporter: reporter), about: .verdict(member.id), now: now, push: false)
     }
 
-    func handleSuspect(node: NodeID, version: UInt64, reporter: NodeID, now: Timestamp) {
+    /// A suspicion of `node` heard from `sender` (authenticated); Lifeguard confirmations count
+    /// distinct senders, so one member cannot make up several.
+    func handleSuspect(node: NodeID, version: UInt64, reporter: NodeID, from sender: NodeID, now: Timestamp) {
+        guard RecordVersion.isAcceptable(version, at: now) else {
+            channel.countDrop(.futureVersion)
+            return
+        }
         if node == id {
             if version >= localRecord.version { refute(now: now) }
             return
@@ -155,9 +200,9 @@ extension MeshNode {
         guard let member = members[node], version >= member.record.version else { return }
         switch member.status {
         case .alive:
-            raiseSuspicion(of: member, version: member.record.version, reporter: reporter, now: now)
+            raiseSuspicion(of: member, version: member.record.version, reporter: reporter, confirmedBy: sender, now: now)
         case .suspect:
-            if var suspicion = suspicions[node], suspicion.confirm(by: reporter) {
+            if var suspicion = suspicions[node], suspicion.confirm(by: sender) {
                 suspicions[node] = suspicion
                 broadcast(.suspect(node: node, incarnation: version, reporter: reporter), about: .verdict(node), now: now, push: false)
             }
@@ -166,13 +211,10 @@ extension MeshNode {
         }
     }
 
-    func handleDead(node: NodeID, version: UInt64, reporter: NodeID, now: Timestamp) {
-        if node == id {
-            if version >= localRecord.version { refute(now: now) }
-            return
-        }
-        guard let member = members[node], version >= member.record.version, member.status.isLive else { return }
-        declareDead(member, reporter: reporter, now: now)
+    /// Another member's death verdict counts as a suspicion from its sender: the target still
+    /// has the suspicion timeout to refute, and one member alone cannot kill another at once.
+    func handleDead(node: NodeID, version: UInt64, reporter: NodeID, from sender: NodeID, now: Timestamp) {
+        handleSuspect(node: node, version: version, reporter: reporter, from: sender, now: now)
     }
 
     func declareDead(_ member: Member, reporter: NodeID, now: Timestamp) {
@@ -208,7 +250,7 @@ extension MeshNode {
     func refute(now: Timestamp) {
         health.worsen()
         statistics.refutations += 1
-        publish(now: now, atLeast: localRecord.version + 1)
+        publish(now: now, atLeast: RecordVersion.successor(of: localRecord.version))
         events.append(.refuted(version: localRecord.version))
     }
 

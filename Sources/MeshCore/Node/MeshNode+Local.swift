@@ -12,7 +12,7 @@ extension MeshNode {
     /// Signs and spreads a new version of the local record.
     func publish(now: Timestamp, atLeast minimum: UInt64 = 0) {
         guard !hasLeft else { return }
-        let version = max(localRecord.version + 1, minimum, now.nanoseconds / 1_000_000)
+        let version = max(RecordVersion.successor(of: localRecord.version), minimum, RecordVersion.clockVersion(at: now))
         guard let record = try? Self.sign(
             announcement, reflexive: reflexiveGossipEndpoint, left: false, version: version,
             certificate: certificate, identity: identity, now: now)
@@ -26,7 +26,7 @@ extension MeshNode {
     /// stops probing and gossiping afterwards; keep running it a moment so the pushes go out.
     public func leave(now: Timestamp) {
         guard !hasLeft else { return }
-        let version = max(localRecord.version + 1, now.nanoseconds / 1_000_000)
+        let version = max(RecordVersion.successor(of: localRecord.version), RecordVersion.clockVersion(at: now))
         guard let tombstone = try? Self.sign(
             announcement, reflexive: nil, left: true, version: version, certificate: certificate, identity: identity, now: now)
         else { return }

@@ -10,8 +10,12 @@ struct ProbeState {
     let endsAt: Timestamp
     var acked = false
     var indirectSent = false
-    var nacks = 0
-    var expectedNacks = 0
+    /// Members asked to probe the target indirectly: the only ones whose acks and nacks count.
+    var helpers: Set<NodeID> = []
+    /// Helpers that answered "no answer" (each counts once).
+    var nackedBy: Set<NodeID> = []
+    var nacks: Int { nackedBy.count }
+    var expectedNacks: Int { helpers.count }
 
     var nextDeadline: Timestamp { acked ? endsAt : (indirectSent ? endsAt : min(indirectAt, endsAt)) }
 }
@@ -20,6 +24,8 @@ struct ProbeState {
 struct RelayedProbe {
     let requester: NodeID
     let requesterSequence: UInt32
+    /// The member pinged: only its ack is passed on.
+    let target: NodeID
     /// When to tell the requester "no answer" (Lifeguard's nack).
     let nackAt: Timestamp
 }
@@ -31,7 +37,7 @@ extension MeshNode {
             if !current.acked, !current.indirectSent, now >= current.indirectAt {
                 current.indirectSent = true
                 let helpers = randomMembers(count: timing.indirectProbes, includeRecentlyDead: false, now: now, excluding: current.target)
-                current.expectedNacks = helpers.count
+                current.helpers = Set(helpers)
                 let hint = endpoint(for: current.target)
                 // Ask again directly as well: one lost datagram should not make a suspicion.
                 send(pingMessages(current.sequence, target: current.target), to: current.target, now: now)
@@ -51,7 +57,7 @@ extension MeshNode {
         let period = timing.probeInterval * health.multiplier
         nextProbeAt = now + period
         guard let target = nextProbeTarget() else { return }
-        sequence &+= 1
+        sequence = unpredictableSequence()
         let timeout = timing.probeTimeout * health.multiplier
         probe = ProbeState(
             sequence: sequence, target: target.id, targetVersion: target.record.version, startedAt: now,
@@ -81,13 +87,13 @@ extension MeshNode {
         guard let member = members[finished.target], member.record.version == finished.targetVersion else { return }
         switch member.status {
         case .alive:
-            raiseSuspicion(of: member, version: member.record.version, reporter: id, now: now)
+            raiseSuspicion(of: member, version: member.record.version, reporter: id, confirmedBy: id, now: now)
             // The suspect hears it at once, so it can refute even if gossip reaches it late (in a
             // large mesh the next probe of it may be minutes away).
             send([.suspect(node: member.id, incarnation: member.record.version, reporter: id)], to: member.id, now: now)
         case .suspect:
             // Our own failed probe independently confirms the suspicion (Lifeguard).
-            handleSuspect(node: member.id, version: member.record.version, reporter: id, now: now)
+            handleSuspect(node: member.id, version: member.record.version, reporter: id, from: id, now: now)
         default:
             break
         }
@@ -110,17 +116,43 @@ extension MeshNode {
         send([.ack(sequence: sequence)], to: sender, now: now)
     }
 
+    /// An ack counts only from whom it is expected: the probed member, or a member asked to probe
+    /// it indirectly (and, for a ping sent on another's behalf, its target). Sequence numbers are
+    /// random, so a member cannot ack a probe it did not see either.
     func handleAck(sequence: UInt32, from sender: NodeID, now: Timestamp) {
         if var current = probe, current.sequence == sequence, !current.acked {
+            guard sender == current.target || current.helpers.contains(sender) else {
+                channel.countDrop(.unexpectedAck)
+                return
+            }
             current.acked = true
             probe = current
             if sender == current.target { recordRoundTrip(now - current.startedAt, to: sender) }
             return
         }
-        if let relayed = relayedProbes.removeValue(forKey: sequence) {
+        if let relayed = relayedProbes[sequence] {
+            guard sender == relayed.target else {
+                channel.countDrop(.unexpectedAck)
+                return
+            }
+            relayedProbes[sequence] = nil
             send([.ack(sequence: relayed.requesterSequence)], to: relayed.requester, now: now)
         }
+        // Anything else is a late or duplicate ack (a direct and an indirect one both came back).
     }
+
+    /// A fresh random probe sequence number, unused by the current probe and relayed probes.
+    func unpredictableSequence() -> UInt32 {
+        while true {
+            let candidate = UInt32.random(in: 1...UInt32.max, using: &random)
+            if candidate != probe?.sequence, relayedProbes[candidate] == nil { return candidate }
+        }
+    }
+
+    /// Most pings this node sends on others' behalf at once, and per requester: each request
+    /// costs a ping and a reply, so a member cannot make this node probe on its behalf unboundedly.
+    static let relayedProbeLimit = 64
+    static let relayedProbesPerRequester = 8
 
     /// Smooths round-trip samples (RFC 6298's α = 1/8), for relay choice and `meshctl peers`.
     func recordRoundTrip(_ sample: Interval, to node: NodeID) {
@@ -131,18 +163,27 @@ extension MeshNode {
         }
     }
 
-    func handleNack(sequence: UInt32) {
-        if var current = probe, current.sequence == sequence {
-            current.nacks += 1
-            probe = current
+    func handleNack(sequence: UInt32, from sender: NodeID) {
+        guard var current = probe, current.sequence == sequence else { return }
+        guard current.helpers.contains(sender) else {
+            channel.countDrop(.unexpectedAck)
+            return
         }
+        current.nackedBy.insert(sender)
+        probe = current
     }
 
     func handlePingRequest(sequence requesterSequence: UInt32, target: NodeID, hint: SocketEndpoint?, from requester: NodeID, now: Timestamp) {
-        guard target != id, members[target] != nil || contacts[target] != nil else { return }
-        sequence &+= 1
+        guard target != id, target != requester, members[target] != nil || contacts[target] != nil else { return }
+        guard relayedProbes.count < Self.relayedProbeLimit,
+              relayedProbes.values.lazy.filter({ $0.requester == requester }).count < Self.relayedProbesPerRequester
+        else {
+            channel.countDrop(.overBudget)
+            return
+        }
+        let sequence = unpredictableSequence()
         relayedProbes[sequence] = RelayedProbe(
-            requester: requester, requesterSequence: requesterSequence,
+            requester: requester, requesterSequence: requesterSequence, target: target,
             nackAt: now + timing.probeTimeout * 0.8)
         if let hint, contactEndpoints[target] == nil { contactEndpoints[target] = hint }
         send([.ping(sequence: sequence, target: target)], to: target, now: now)

@@ -5,8 +5,29 @@ extension MeshNode {
         sendPacked(messages, to: node, now: now)
     }
 
+    /// Replies to one datagram are at most this many times its payload: a member that spoofs its
+    /// source address can reflect only that much traffic at someone else.
+    static let replyRatio = 32
+    /// Reply bytes per member: a burst (a newcomer's first full synchronisation, about 350
+    /// bytes per member known) and a rate.
+    static let replyBurstBytes = 512.0 * 1024
+    static let replyBytesPerSecond = 32.0 * 1024
+    /// Most IDs remembered as requested by anti-entropy.
+    static let antiEntropyRequestLimit = 4096
+
     /// Queues a reply, sent (packed with others to the same node) by ``flushReplies(now:)``.
+    /// Replies to the member whose datagram is being handled draw on its allowance; beyond it
+    /// they are dropped (counted once per datagram as `over-budget`).
     func queueReply(_ message: Message, to node: NodeID) {
+        if let allowance = replyAllowance, allowance.node == node {
+            let size = message.encodedSize
+            guard size <= allowance.bytes else {
+                if !allowance.refused { channel.countDrop(.overBudget) }
+                replyAllowance?.refused = true
+                return
+            }
+            replyAllowance?.bytes -= size
+        }
         if let index = pendingReplies.firstIndex(where: { $0.node == node }) {
             pendingReplies[index].messages.append(message)
         } else {

@@ -33,6 +33,14 @@ public final class MeshNode {
     /// Certificates admitted before their record arrived (a newcomer's handshake).
     var admittedCertificates: [NodeID: NodeCertificate] = [:]
     var staticKeys: [NodeID: [UInt8]] = [:]
+    /// Members removed because their certificate expired, and when (their datagrams are dropped
+    /// as `expired-certificate`; bounded by the member table they came from).
+    var expiredMembers: [NodeID: Timestamp] = [:]
+    var nextCertificateCheckAt: Timestamp
+    /// Join requests per source address (authority only).
+    var joinSources = SourceRateLimiter(rate: MeshNode.joinRequestsPerSourcePerSecond, burst: MeshNode.joinRequestBurstPerSource)
+    /// The earliest `notAfter` among members' certificates, as of the last scan (0: scan).
+    var earliestCertificateExpiry: UInt64 = 0
 
     /// This node's current record.
     public internal(set) var localRecord: NodeRecord
@@ -68,8 +76,13 @@ public final class MeshNode {
 
     /// Replies gathered while handling one datagram, packed per destination.
     var pendingReplies: [(node: NodeID, messages: [Message])] = []
-    /// Members requested by anti-entropy: their arrival is not news to spread.
+    /// Members requested by anti-entropy: their arrival is not news to spread (capped at
+    /// ``antiEntropyRequestLimit``: the IDs come from members' bucket summaries).
     var antiEntropyRequested = Set<NodeID>()
+    /// Reply bytes each member may draw over time (answers go to a source address a member can spoof).
+    var replyBudgets = RateLimiter<NodeID>(rate: MeshNode.replyBytesPerSecond, burst: MeshNode.replyBurstBytes, capacity: 4096)
+    /// While one datagram from a member is handled: the reply bytes it may still draw.
+    var replyAllowance: (node: NodeID, bytes: Int, refused: Bool)?
 
     var outbox: [OutboundDatagram] = []
     /// Reused buffer for the plaintext of outgoing datagrams (see ``sendPacked(_:to:now:piggyback:oneShot:)``).
@@ -86,11 +99,13 @@ public final class MeshNode {
     ///   - newcomer: whether this node just joined (its handshakes then carry its certificate).
     ///   - resume: a record this node signed earlier for exactly this announcement and certificate,
     ///     used as is instead of signing a new version (a simulator's converged start).
+    ///   - replayState: the channel's replay state saved before a restart (``replayState(now:)``),
+    ///     so initiations and one-shots accepted before it stay refused.
     ///   - random: the generator for ephemeral keys and choices; a secure one in the daemon.
     public init(
         identity: Ed25519PrivateKey, certificate: NodeCertificate, settings: NetworkSettings,
         announcement: LocalAnnouncement, members: MemberTable = MemberTable(), revocations: [Revocation] = [],
-        previousVersion: UInt64 = 0, resume: NodeRecord? = nil, newcomer: Bool = true, timing: MeshTiming = .default, channelSettings: ChannelSettings = ChannelSettings(),
+        previousVersion: UInt64 = 0, resume: NodeRecord? = nil, replayState: ChannelReplayState = ChannelReplayState(), newcomer: Bool = true, timing: MeshTiming = .default, channelSettings: ChannelSettings = ChannelSettings(),
         agreement: any KeyAgreement = X25519KeyAgreement(), random: RandomSource, now: Timestamp
     ) throws(TrustError) {
         guard certificate.identityKey == identity.publicKey else { throw .identityMismatch }
@@ -109,13 +124,19 @@ public final class MeshNode {
         self.health = LocalHealth(maximum: timing.localHealthMaximum)
         let channel = SecureChannel(identity: identity, networkID: settings.networkID, agreement: agreement, settings: channelSettings)
         channel.certificate = certificate
+        channel.certificateIssuer = settings.authorityKey
+        channel.restoreReplayState(replayState)
         self.channel = channel
         joinedAt = newcomer ? now : Timestamp(nanoseconds: now.nanoseconds > timing.newcomerPeriod.nanoseconds ? now.nanoseconds - timing.newcomerPeriod.nanoseconds : 0)
+        // A persisted version from the future (corrupt, or adopted before versions were bounded)
+        // is forgotten: starting from it would leave no room to grow.
+        let ceiling = RecordVersion.ceiling(at: now)
         if let resume, resume.nodeID == certificate.nodeID, resume.certificateDigest == certificate.digest, !resume.isTombstone,
-           resume.verify(with: identity.publicKey) {
+           resume.version <= ceiling, resume.verify(with: identity.publicKey) {
             localRecord = resume
         } else {
-            let version = max(previousVersion + 1, now.nanoseconds / 1_000_000)
+            let previous = previousVersion <= ceiling ? previousVersion : 0
+            let version = max(RecordVersion.successor(of: previous), RecordVersion.clockVersion(at: now))
             localRecord = try Self.sign(announcement, reflexive: nil, left: false, version: version, certificate: certificate, identity: identity, now: now)
         }
         // Stagger timers so nodes started together do not act in lockstep.
@@ -125,6 +146,7 @@ public final class MeshNode {
         nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.5...1.5, using: &generator)
         nextReconnectAt = now + timing.reconnectInterval * (max(1, Double(table.liveCount) / 64) * Double.random(in: 0.5...1.5, using: &generator))
         nextHousekeepingAt = now + .seconds(10)
+        nextCertificateCheckAt = now + Self.certificateCheckInterval
         self.random = generator
         for revocation in revocations { _ = applyRevocation(revocation, now: now, spread: false) }
     }
@@ -138,9 +160,15 @@ public final class MeshNode {
         let result = channel.receive(
             datagram, from: endpoint, now: now, random: &random,
             resolvePeer: { [unowned self] peer in channelPeer(for: peer) },
-            admitCertificate: { [unowned self] certificate in admit(certificate, now: now) })
+            admitCertificate: { [unowned self] certificate in admit(certificate, now: now) },
+            refuseSender: { [unowned self] peer in senderRefusal(peer) })
         switch result {
         case let .delivered(from, payload, source):
+            if let certificate = members[from]?.certificate ?? admittedCertificates[from], hasExpired(certificate, at: now) {
+                channel.countDrop(.expiredCertificate)
+                expireMember(from, now: now)
+                break
+            }
             handlePayload(payload, from: from, endpoint: source, now: now)
         case .established, .dropped:
             break
@@ -180,12 +208,17 @@ public final class MeshNode {
         if now >= nextHousekeepingAt {
             nextHousekeepingAt = now + .seconds(10)
             expireTombstones(now: now)
+            authority?.expireInvitations(now: now)
+        }
+        if now >= nextCertificateCheckAt {
+            nextCertificateCheckAt = now + Self.certificateCheckInterval
+            expireCertificates(now: now)
         }
     }
 
     /// When ``tick(now:)`` next has work.
     public var nextDeadline: Timestamp {
-        var deadline = min(channel.nextDeadline, nextAntiEntropyAt, nextReconnectAt, nextHousekeepingAt)
+        var deadline = min(channel.nextDeadline, nextAntiEntropyAt, nextReconnectAt, nextHousekeepingAt, nextCertificateCheckAt)
         guard !hasLeft else { return channel.nextDeadline }
         deadline = min(deadline, probe?.nextDeadline ?? nextProbeAt)
         if !broadcasts.isEmpty { deadline = min(deadline, nextGossipAt) }
@@ -203,6 +236,10 @@ public final class MeshNode {
         events = []
         return drained
     }
+
+    /// What to persist so replays stay refused across a restart (pass it back as `replayState`
+    /// to ``init(identity:certificate:settings:announcement:members:revocations:previousVersion:resume:replayState:newcomer:timing:channelSettings:agreement:random:now:)``).
+    public func replayState(now: Timestamp) -> ChannelReplayState { channel.replayState(now: now) }
 
     /// Discards by reason (channel and protocol).
     public var drops: DropCounters { channel.drops }

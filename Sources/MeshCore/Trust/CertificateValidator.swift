@@ -3,7 +3,9 @@
 public struct CertificateValidator: Sendable {
     /// The network's settings (and so its authority key).
     public let settings: NetworkSettings
-    /// Tolerated clock difference when checking validity windows.
+    /// Tolerated clock difference when checking the start of validity windows (a certificate
+    /// issued by an authority whose clock runs ahead). The end is absolute: a member whose
+    /// certificate expired is removed while running, so tolerating skew there would let it flap.
     public var clockSkew: UInt64 = 300
 
     public init(settings: NetworkSettings) { self.settings = settings }
@@ -14,8 +16,18 @@ public struct CertificateValidator: Sendable {
         guard certificate.issuerKey == settings.authorityKey else { throw .wrongAuthority }
         let seconds = now.seconds
         guard seconds + clockSkew >= certificate.notBefore else { throw .notYetValid }
-        guard seconds <= certificate.notAfter + clockSkew else { throw .expired }
+        guard !Self.hasExpired(certificate, at: now) else { throw .expired }
         guard !revoked(certificate.nodeID) else { throw .revoked }
+    }
+
+    /// Whether `certificate` is past its end of validity at `now`.
+    public static func hasExpired(_ certificate: NodeCertificate, at now: Timestamp) -> Bool {
+        now.seconds > certificate.notAfter
+    }
+
+    /// Whether parsed, unverified certificate fields are past their end of validity at `now`.
+    public static func hasExpired(_ fields: NodeCertificate.Fields, at now: Timestamp) -> Bool {
+        now.seconds > fields.notAfter
     }
 
     /// Throws unless `revocation` is for this network and signed by its authority.

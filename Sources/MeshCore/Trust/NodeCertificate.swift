@@ -83,42 +83,77 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
     /// names. Whether that issuer is this network's authority, the validity window and revocation
     /// are checked by ``CertificateValidator``.
     public init(decoding bytes: [UInt8]) throws(TrustError) {
-        var reader = ByteReader(bytes, context: "certificate")
+        let fields: Fields
         do {
-            let version = try reader.readUInt8()
-            guard version == Self.version else { throw WireError.unsupportedVersion(what: "certificate", version: version) }
-            networkID = try reader.readNetworkID()
-            serial = try reader.readUInt64()
-            name = try reader.readShortString()
-            identityKey = try reader.readEd25519Key()
-            wireGuardKey = try reader.readX25519Key()
-            addresses = try reader.readList(limit: Self.maximumAddresses) { reader throws(WireError) in try reader.readAddress() }
-            routes = try reader.readList(limit: Self.maximumRoutes) { reader throws(WireError) in try reader.readPrefix() }
-            let roleBits = NodeRoles(rawValue: try reader.readUInt8())
-            guard NodeRoles.known.isSuperset(of: roleBits) else { throw WireError.invalidValue(what: "certificate roles") }
-            roles = roleBits
-            notBefore = try reader.readUInt64()
-            notAfter = try reader.readUInt64()
-            issuerKey = try reader.readEd25519Key()
-            let bodyLength = reader.offset
-            let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
-            try reader.expectEnd()
-            guard NodeName.problem(name) == nil, !addresses.isEmpty, notBefore < notAfter else {
-                throw WireError.invalidValue(what: "certificate fields")
-            }
-            guard SignatureDomain.certificate.verify(signature, of: bytes[..<bodyLength], by: issuerKey) else {
-                throw TrustError.badSignature("certificate")
-            }
-        } catch let error as TrustError {
-            throw error
-        } catch let error as WireError {
-            throw .malformed(error)
+            fields = try Self.parse(bytes)
         } catch {
-            throw .malformed(.invalidValue(what: "certificate"))
+            throw .malformed(error)
         }
+        guard SignatureDomain.certificate.verify(fields.signature, of: bytes[..<fields.bodyLength], by: fields.issuerKey) else {
+            throw .badSignature("certificate")
+        }
+        networkID = fields.networkID
+        serial = fields.serial
+        name = fields.name
+        identityKey = fields.identityKey
+        wireGuardKey = fields.wireGuardKey
+        addresses = fields.addresses
+        routes = fields.routes
+        roles = fields.roles
+        notBefore = fields.notBefore
+        notAfter = fields.notAfter
+        issuerKey = fields.issuerKey
         encoded = bytes
         nodeID = NodeID(identityKey: identityKey)
         digest = Self.digest(of: bytes)
+    }
+
+    /// A certificate's fields, parsed but not yet verified.
+    public struct Fields: Sendable {
+        public let networkID: NetworkID
+        public let serial: UInt64
+        public let name: String
+        public let identityKey: Ed25519PublicKey
+        public let wireGuardKey: X25519PublicKey
+        public let addresses: [IPAddress]
+        public let routes: [IPPrefix]
+        public let roles: NodeRoles
+        public let notBefore: UInt64
+        public let notAfter: UInt64
+        public let issuerKey: Ed25519PublicKey
+        let bodyLength: Int
+        let signature: ArraySlice<UInt8>
+    }
+
+    /// Parses `bytes` without verifying the signature: for cheap checks (network, issuer,
+    /// validity) before the costly verification. Nothing in it may be believed until
+    /// ``init(decoding:)`` succeeds.
+    public static func parse(_ bytes: [UInt8]) throws(WireError) -> Fields {
+        var reader = ByteReader(bytes, context: "certificate")
+        let version = try reader.readUInt8()
+        guard version == Self.version else { throw WireError.unsupportedVersion(what: "certificate", version: version) }
+        let networkID = try reader.readNetworkID()
+        let serial = try reader.readUInt64()
+        let name = try reader.readShortString()
+        let identityKey = try reader.readEd25519Key()
+        let wireGuardKey = try reader.readX25519Key()
+        let addresses = try reader.readList(limit: Self.maximumAddresses) { reader throws(WireError) in try reader.readAddress() }
+        let routes = try reader.readList(limit: Self.maximumRoutes) { reader throws(WireError) in try reader.readPrefix() }
+        let roles = NodeRoles(rawValue: try reader.readUInt8())
+        guard NodeRoles.known.isSuperset(of: roles) else { throw WireError.invalidValue(what: "certificate roles") }
+        let notBefore = try reader.readUInt64()
+        let notAfter = try reader.readUInt64()
+        let issuerKey = try reader.readEd25519Key()
+        let bodyLength = reader.offset
+        let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
+        try reader.expectEnd()
+        guard NodeName.problem(name) == nil, !addresses.isEmpty, notBefore < notAfter else {
+            throw WireError.invalidValue(what: "certificate fields")
+        }
+        return Fields(
+            networkID: networkID, serial: serial, name: name, identityKey: identityKey, wireGuardKey: wireGuardKey,
+            addresses: addresses, routes: routes, roles: roles, notBefore: notBefore, notAfter: notAfter, issuerKey: issuerKey,
+            bodyLength: bodyLength, signature: signature)
     }
 
     /// A short digest of the encoding, to refer to this exact certificate (computed once, when decoded).
