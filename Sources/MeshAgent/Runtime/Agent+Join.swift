@@ -82,7 +82,9 @@ extension Agent {
         guard now - attempt.lastSentAt >= .seconds(1) else { return }
         attempt.lastSentAt = now
         attempt.attempts += 1
-        for datagram in attempt.client.requestDatagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
+        // A fresh request each time: the bootstrap node refuses the same bytes again as a replay.
+        var random = RandomSource.secure()
+        for datagram in attempt.client.retryDatagrams(now: now, random: &random) { transport.send(datagram.bytes, to: datagram.endpoint) }
         joining = attempt
     }
 }

@@ -1,14 +1,16 @@
 import MeshCore
 
 extension Agent {
-    /// Writes the member snapshot when it changed (at most every 10 s) or when `force`d.
-    func saveSnapshot(force: Bool) {
+    /// Writes the member snapshot when it changed (at most every 10 s) or when `force`d; `clean`
+    /// only at shutdown, once no datagram can be accepted any more (see ``MemberSnapshot/clean``).
+    func saveSnapshot(force: Bool, clean: Bool = false) {
         guard let node, snapshotDirty || force else { return }
         let now = clock.now
         guard force || now - lastSnapshot >= .seconds(10) else { return }
         let snapshot = MemberSnapshot(
             lastVersion: node.localRecord.version, members: node.members.all,
-            revocations: node.revocations.values.sorted { $0.nodeID < $1.nodeID })
+            revocations: node.revocations.values.sorted { $0.nodeID < $1.nodeID },
+            replayState: node.replayState(now: now), clean: clean)
         do {
             try state.saveMemberSnapshot(snapshot)
             snapshotDirty = false

@@ -134,9 +134,10 @@ public actor Agent {
 
     private func shutdown() async {
         wakeTask?.cancel()
-        saveSnapshot(force: true)
         relay?.shutdown()
         await transport.close()
+        // After the transport closed: nothing accepted later can be missing from the replay state.
+        saveSnapshot(force: true, clean: true)
         logger.info("meshd stopped; the WireGuard interface stays up")
     }
 
@@ -154,7 +155,7 @@ public actor Agent {
         let node = try MeshNode(
             identity: identity, certificate: enrollment.certificate, settings: enrollment.settings,
             announcement: announcement(now: now), members: table, revocations: snapshot.revocations,
-            previousVersion: snapshot.lastVersion, newcomer: contact != nil || snapshot.members.isEmpty,
+            previousVersion: snapshot.lastVersion, replayState: snapshot.replayStateForStart(now: now), newcomer: contact != nil || snapshot.members.isEmpty,
             random: .secure(), now: now)
         if let key = try state.loadAuthorityKey() {
             node.authority = try state.loadAuthority(settings: enrollment.settings, key: key)
@@ -173,6 +174,9 @@ public actor Agent {
             "name": "\(enrollment.certificate.name)", "network": "\(enrollment.settings.name)",
             "members": "\(table.count)", "version": "\(node.localRecord.version)",
         ])
+        // Marks the saved replay state as not clean at once: a crash from here on must not leave a
+        // clean snapshot that misses what this run accepts.
+        saveSnapshot(force: true)
         snapshotDirty = true
         reconcileDue = now
         drain()

@@ -3,19 +3,52 @@ import SystemPackage
 
 /// What a node persists about the network so that a restart reconnects at once, even when the
 /// bootstrap node is down: every known member (certificate, record, verdict), the revocations,
-/// and the highest record version this node signed.
+/// the highest record version this node signed, and the secure channel's replay state.
 ///
-/// File `members.db`: `MWMS`, `u8` format 1, `u64` last version, `u32` member count, then per member
-/// `bytes16` certificate, `bytes16` record, `u8` status; `u32` revocation count, then `bytes16` each.
+/// File `members.db`: `MWMS`, `u8` format (2; 1 is still read), `u64` last version, `u32` member count,
+/// then per member `bytes16` certificate, `bytes16` record, `u8` status; `u32` revocation count, then
+/// `bytes16` each; format 2 only: `u8` clean (1 when written at shutdown), `u64` highest timestamp sent,
+/// `u32` replay mark count (≤ 65,536), then per mark node ID `u64`, initiation `u64`, one-shot `u64`.
 public struct MemberSnapshot: Sendable {
     public var lastVersion: UInt64
     public var members: [Member]
     public var revocations: [Revocation]
+    /// The channel's replay marks (newest accepted initiation and one-shot timestamps per peer).
+    public var replayState: ChannelReplayState
+    /// Whether `replayState` was written at shutdown, after the last datagram was accepted. A
+    /// snapshot written while running may miss what was accepted after it (a crash), so a start
+    /// from it refuses every timestamp older than the start (``replayStateForStart(now:)``).
+    public var clean: Bool
 
-    public init(lastVersion: UInt64 = 0, members: [Member] = [], revocations: [Revocation] = []) {
+    /// Most replay marks read from a file (more than any mesh's members; a bound on a damaged file).
+    static let maximumReplayMarks = 65_536
+
+    public init(
+        lastVersion: UInt64 = 0, members: [Member] = [], revocations: [Revocation] = [],
+        replayState: ChannelReplayState = ChannelReplayState(), clean: Bool = false
+    ) {
         self.lastVersion = lastVersion
         self.members = members
         self.revocations = revocations
+        self.replayState = replayState
+        self.clean = clean
+    }
+
+    /// The replay state to start the channel with at `now`. After a clean shutdown it is the saved
+    /// one. Otherwise meshd may have accepted handshakes after the last save, which an attacker
+    /// could replay: every known member's mark is raised to `now`, so only timestamps newer than
+    /// this start are accepted (a peer whose clock lags ours is refused for as long as it lags).
+    public func replayStateForStart(now: Timestamp) -> ChannelReplayState {
+        guard !clean else { return replayState }
+        var state = replayState
+        let floor = ReplayMark(initiation: now.nanoseconds, oneShot: now.nanoseconds)
+        for member in members {
+            let mark = state.marks[member.id] ?? ReplayMark()
+            state.marks[member.id] = ReplayMark(
+                initiation: max(mark.initiation, floor.initiation), oneShot: max(mark.oneShot, floor.oneShot))
+        }
+        state.highestTimestampSent = max(state.highestTimestampSent, now.nanoseconds)
+        return state
     }
 
     static let magic = Array("MWMS".utf8)
@@ -24,7 +57,7 @@ public struct MemberSnapshot: Sendable {
     public var encoded: [UInt8] {
         var writer = ByteWriter(capacity: 512 * members.count + 64)
         writer.write(raw: Self.magic)
-        writer.write(UInt8(1))
+        writer.write(UInt8(2))
         writer.write(lastVersion)
         writer.write(UInt32(members.count))
         for member in members {
@@ -34,6 +67,15 @@ public struct MemberSnapshot: Sendable {
         }
         writer.write(UInt32(revocations.count))
         for revocation in revocations { writer.write(longBytes: revocation.encoded) }
+        writer.write(UInt8(clean ? 1 : 0))
+        writer.write(replayState.highestTimestampSent)
+        let marks = replayState.marks.sorted { $0.key < $1.key }.prefix(Self.maximumReplayMarks)
+        writer.write(UInt32(marks.count))
+        for (peer, mark) in marks {
+            writer.write(peer)
+            writer.write(mark.initiation)
+            writer.write(mark.oneShot)
+        }
         return writer.bytes
     }
 
@@ -43,7 +85,7 @@ public struct MemberSnapshot: Sendable {
         var reader = ByteReader(bytes, context: "member snapshot")
         guard Array(try reader.readBytes(4)) == Self.magic else { throw .invalidValue(what: "member snapshot header") }
         let format = try reader.readUInt8()
-        guard format == 1 else { throw .unsupportedVersion(what: "member snapshot", version: format) }
+        guard format == 1 || format == 2 else { throw .unsupportedVersion(what: "member snapshot", version: format) }
         lastVersion = try reader.readUInt64()
         let count = Int(try reader.readUInt32())
         var revokedIDs = Set<NodeID>()
@@ -62,6 +104,20 @@ public struct MemberSnapshot: Sendable {
             guard revocation.networkID == settings.networkID, revocation.issuerKey == settings.authorityKey else { continue }
             revocations.append(revocation)
             revokedIDs.insert(revocation.nodeID)
+        }
+        replayState = ChannelReplayState()
+        clean = false
+        if format >= 2 {
+            let flag = try reader.readUInt8()
+            guard flag <= 1 else { throw .invalidValue(what: "member snapshot clean flag") }
+            clean = flag == 1
+            replayState.highestTimestampSent = try reader.readUInt64()
+            let markCount = Int(try reader.readUInt32())
+            guard markCount <= Self.maximumReplayMarks else { throw .invalidValue(what: "replay mark count") }
+            for _ in 0..<markCount {
+                let peer = try reader.readNodeID()
+                replayState.marks[peer] = ReplayMark(initiation: try reader.readUInt64(), oneShot: try reader.readUInt64())
+            }
         }
         try reader.expectEnd()
         let validator = CertificateValidator(settings: settings)
