@@ -152,6 +152,31 @@ import Testing
         #expect(Double(total) <= MeshNode.replyBurstBytes * 1.1)
     }
 
+    /// The bound leaves room for the smallest honest exchange: a request for one member (a
+    /// newcomer asking its bootstrap node for it) draws that member's certificate and record.
+    @Test func aRequestForOneMemberIsAnswered() {
+        let victimNode = network.node(1), asker = network.node(2), wanted = network.node(3)
+        let victim = network.meshNode(victimNode, members: [asker, wanted])
+        // The wanted member's record as a host announces it: IPv4 and IPv6 endpoints of both kinds.
+        let endpoints = (1...4).map { AnnouncedEndpoint(.local, SocketEndpoint("192.0.2.\($0):51821")!) }
+            + (1...3).map { AnnouncedEndpoint(.local, SocketEndpoint("[2001:db8::\($0)]:51821")!) }
+        let record = try! NodeRecord(
+            nodeID: wanted.id, version: 2, certificateDigest: wanted.certificate.digest, flags: [],
+            gossipEndpoints: endpoints, wireGuardEndpoints: endpoints, announcedPrefixes: wanted.certificate.grantedPrefixes,
+            relays: [], signedAt: network.now.seconds, signer: wanted.identity)
+        HostileMember(wanted, victim: victim, victimIdentity: victimNode.identity.publicKey, network: network)
+            .send([.record(record.encoded)], now: network.now)
+        let member = HostileMember(asker, victim: victim, victimIdentity: victimNode.identity.publicKey, network: network)
+        member.send([.ping(sequence: 1, target: victimNode.id)], now: network.now)  // session up
+        member.send([.request([wanted.id])], now: network.now)
+        #expect(victim.drops[.overBudget] == 0)
+        let answered = member.receivedMessages.contains { message in
+            if case let .member(_, record) = message, let decoded = try? NodeRecord(decoding: record) { return decoded.nodeID == wanted.id }
+            return false
+        }
+        #expect(answered)
+    }
+
     /// IDs that no member holds, listed in bucket summaries, do not grow the request set forever.
     @Test func bucketsListingUnknownIDsAreBounded() {
         let victimNode = network.node(1), mallory = network.node(2)

@@ -287,7 +287,11 @@ extension Agent {
             handleRelayMessage(message, from: sender)
             return
         }
-        guard let kind = AgentMessage(rawValue: type) else { return }
+        // Unknown types, and path or relay messages that do not parse, are counted and ignored.
+        guard let kind = AgentMessage(rawValue: type) else {
+            agentDrops.count(.invalidMessage)
+            return
+        }
         switch kind {
         case .wireGuardEndpointReport:
             var reader = ByteReader(body, context: "endpoint report")
@@ -309,7 +313,10 @@ extension Agent {
             serveRenewal(for: sender, now: clock.now)
         case .renewal:
             // Only the authority's word counts.
-            guard node?.members[sender]?.certificate.roles.contains(.authority) == true else { return }
+            guard node?.members[sender]?.certificate.roles.contains(.authority) == true else {
+                agentDrops.count(.invalidMessage)
+                return
+            }
             acceptRenewal(body, now: clock.now)
         }
     }

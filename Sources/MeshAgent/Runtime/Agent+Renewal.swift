@@ -41,7 +41,7 @@ extension Agent {
             node.sendExtension(type: AgentMessage.renewal.rawValue, body: renewed.encoded, to: sender, now: now)
             logger.info("renewed a member's certificate", metadata: ["member": "\(member.name)", "until": "\(renewed.notAfter)"])
         } catch {
-            switch error as? AuthorityError {
+            switch error {
             case .renewalTooSoon, .certificateExpired, .revoked: agentDrops.count(.renewalRefused)
             default: break
             }

@@ -225,6 +225,13 @@ public actor Agent {
         drain()
     }
 
+    /// Ends what this node keeps for `id` as a peer: its path, its relay pairs, its reports.
+    private func dropPeer(_ id: NodeID) {
+        perform(paths.forget(id), now: clock.now)
+        for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
+        forgetPeerState(id)
+    }
+
     private func react(to event: NodeEvent) {
         switch event {
         case let .memberAdded(id):
@@ -238,16 +245,15 @@ public actor Agent {
         case let .statusChanged(id, status):
             snapshotDirty = true
             reconcileSoon()
-            if !status.isLive {
-                perform(paths.forget(id), now: clock.now)
-                for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
-                forgetPeerState(id)
-            }
+            if !status.isLive { dropPeer(id) }
             logger.info("member \(status)", metadata: ["member": "\(memberName(id))"])
         case let .memberForgotten(id):
+            // A forgotten member may have been live (its certificate expired): it leaves
+            // WireGuard, its paths and its relay pairs at once.
             snapshotDirty = true
-            forgetPeerState(id)
-            logger.debug("member forgotten", metadata: ["member": "\(id)"])
+            reconcileSoon()
+            dropPeer(id)
+            logger.info("member forgotten", metadata: ["member": "\(id)"])
         case let .localRecordPublished(version):
             snapshotDirty = true
             logger.debug("record published", metadata: ["version": "\(version)"])

@@ -11,7 +11,7 @@ extension MeshNode {
             return
         }
         noteContact(sender, at: endpoint, now: now)
-        let allowance = min(payload.count * Self.replyRatio, Int(replyBudgets.available(to: sender, now: now)))
+        let allowance = min(Self.replyAllowance(forPayload: payload.count), Int(replyBudgets.available(to: sender, now: now)))
         replyAllowance = (sender, allowance, false)
         defer { replyAllowance = nil }
         for message in messages {

@@ -5,9 +5,20 @@ extension MeshNode {
         sendPacked(messages, to: node, now: now)
     }
 
-    /// Replies to one datagram are at most this many times its payload: a member that spoofs its
-    /// source address can reflect only that much traffic at someone else.
+    /// Replies to one datagram are at most this many times its size on the wire: a member that
+    /// spoofs its source address can reflect only that much traffic at someone else.
     static let replyRatio = 32
+    /// The smallest overhead of an authenticated datagram around its payload (a transport
+    /// datagram: 14 bytes of header and a 16-byte tag). Counting it lets the smallest request,
+    /// one ID (13 bytes: (13 + 30) × 32 = 1,376), draw its answer, one `member` message, which fits
+    /// one datagram (≤ 1,200 bytes of plaintext). 32 × the payload alone (416 bytes) did not, and a
+    /// newcomer asking its bootstrap node for it waited for another anti-entropy round (44 s in the lab).
+    static let smallestDatagramOverhead = 30
+
+    /// The reply allowance for a datagram whose plaintext is `payloadSize` bytes.
+    static func replyAllowance(forPayload payloadSize: Int) -> Int {
+        (payloadSize + smallestDatagramOverhead) * replyRatio
+    }
     /// Reply bytes per member: a burst (a newcomer's first full synchronisation, about 350
     /// bytes per member known) and a rate.
     static let replyBurstBytes = 512.0 * 1024
