@@ -29,7 +29,7 @@ extension AgentLabTests {
             let initiation = outsider.send(Array(repeating: 0, count: 32), to: alphaPeer, at: target, now: now, random: &random)
             let oneShot = SecureChannel(identity: Ed25519PrivateKey(), networkID: networkID)
                 .sendOneShot(Array(repeating: 0, count: 32), to: alphaPeer, at: target, now: now, random: &random)
-            // An initiation carrying a certificate signed by some other authority.
+            // An initiation carrying a certificate signed by some other authority (refused before its signature is checked).
             let forger = Ed25519PrivateKey(), impostor = Ed25519PrivateKey()
             let forged = try NodeCertificate(
                 networkID: networkID, serial: 7, name: "mallory", identityKey: impostor.publicKey, wireGuardKey: X25519PrivateKey().publicKey,
@@ -47,7 +47,8 @@ extension AgentLabTests {
                 ([0x01, 0x03, 0xDE, 0xAD, 0xBE, 0xEF] + Array(repeating: 0, count: 40), "unknown-session"),
                 (try #require(initiation.first).bytes, "unknown-sender"),
                 (try #require(oneShot.first).bytes, "unknown-sender"),
-                (try #require(certified.first).bytes, "certificate-rejected"),
+                // Its issuer is checked before any signature work: refused as foreign.
+                (try #require(certified.first).bytes, "foreign-certificate"),
             ]
             #expect(certified.first?.bytes[1] == PacketType.handshakeInitiationWithCertificate.rawValue)
             let before = status["drops"] as? [String: Any] ?? [:]
