@@ -125,6 +125,11 @@ enum MessageTargets {
                 BucketSummary.Entry(node: min(fixture.peer.id, fixture.third.id), version: 2, status: .alive),
                 BucketSummary.Entry(node: max(fixture.peer.id, fixture.third.id), version: 2, status: .alive),
             ])),
+            // About the node under test itself: it refutes, or republishes above the version it hears of.
+            .suspect(node: fixture.victim.id, incarnation: fixture.now.nanoseconds / 1_000_000 + 5, reporter: fixture.peer.id),
+            .bucket(BucketSummary(rangeStart: fixture.victim.id, rangeEnd: fixture.victim.id, entries: [
+                BucketSummary.Entry(node: fixture.victim.id, version: fixture.now.nanoseconds / 1_000_000 + 5, status: .alive),
+            ])),
             .request([fixture.peer.id, fixture.third.id]),
             .endpointReport(SocketEndpoint("198.51.100.2:51821")!),
         ] + relayMessageSamples().map { .extensionMessage(type: $0.type, body: $0.body) }
