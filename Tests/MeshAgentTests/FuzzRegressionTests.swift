@@ -26,3 +26,28 @@ struct FuzzRegressionTests {
         }
     }
 }
+
+/// The public entry points the fuzz targets use run the agent's decoders.
+@Suite("AgentDecoding (fuzzing entry points)")
+struct AgentDecodingTests {
+    @Test("a relay grant decodes and encodes back to its bytes; unknown types and short bodies are ignored")
+    func relayMessages() {
+        var body = ByteWriter()
+        body.write(UInt32(9))
+        body.write(NodeID(0x0102_0304_0506_0708))
+        body.write(UInt16(40001))
+        body.write(UInt16(120))
+        let decoded = AgentDecoding.reencodedRelayMessage(type: 0x27, body: body.bytes)
+        #expect(decoded?.type == 0x27)
+        #expect(decoded?.body == body.bytes)
+        #expect(AgentDecoding.reencodedRelayMessage(type: 0x3F, body: body.bytes) == nil)
+        #expect(AgentDecoding.reencodedRelayMessage(type: 0x27, body: Array(body.bytes.dropLast())) == nil)
+    }
+
+    @Test("YAML: a mapping parses; an anchor is a syntax error")
+    func yaml() throws {
+        #expect(try AgentDecoding.parseYAML("gossip:\n  port: 51821\n"))
+        #expect(try !AgentDecoding.parseYAML("# only a comment\n"))
+        #expect(throws: (any Error).self) { try AgentDecoding.parseYAML("a: &anchor 1\n") }
+    }
+}
