@@ -26,4 +26,11 @@ struct ReplyDecodingTests {
         let done: [UInt8] = [20, 0, 0, 0, 3, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         #expect(try ReplyDecoding.netlinkDatagram(done, interfaceName: "mesh0").peers.isEmpty)
     }
+
+    /// netlink-reply fuzz target: an error message with code Int32.min trapped on negation.
+    @Test("a netlink error with code Int32.min is read without trapping")
+    func errorCodeMinimum() throws {
+        let error: [UInt8] = [20, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0] + [0x00, 0x00, 0x00, 0x80]
+        _ = try ReplyDecoding.netlinkDatagram(error)
+    }
 }
