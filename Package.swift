@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "meshsim", targets: ["meshsim"]),
         .executable(name: "meshlab", targets: ["meshlab"]),
         .executable(name: "AgentBenchmark", targets: ["AgentBenchmark"]),
+        // For the fuzz package in Fuzz/ only (a package can depend only on products).
+        .library(name: "MeshworkFuzzable", targets: ["MeshCrypto", "MeshCore", "WireGuardControl", "MeshAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

@@ -100,7 +100,9 @@ public struct MemberSnapshot: Sendable {
         var revocations: [Revocation] = []
         let revocationCount = Int(try reader.readUInt32())
         for _ in 0..<revocationCount {
-            guard let revocation = try? Revocation(decoding: Array(try reader.readLongBytes())) else { continue }
+            // Read outside `try?`: a truncated file is an error, not one skipped revocation per counted entry.
+            let revocationBytes = Array(try reader.readLongBytes())
+            guard let revocation = try? Revocation(decoding: revocationBytes) else { continue }
             guard revocation.networkID == settings.networkID, revocation.issuerKey == settings.authorityKey else { continue }
             revocations.append(revocation)
             revokedIDs.insert(revocation.nodeID)

@@ -43,7 +43,9 @@ struct NetlinkMessage {
     /// acknowledgement) and the kernel's extended-ack message if it sent one.
     func errorStatus() throws -> (errno: Int32, message: String?) {
         guard payload.count >= 4 else { throw WireGuardControlError.malformedReply("netlink error message without a code") }
-        let code = -payload.loadUnaligned(as: Int32.self)
+        // Negated without trapping: Int32.min (never a real errno) is read as Int32.max.
+        let raw = payload.loadUnaligned(as: Int32.self)
+        let code = raw == .min ? .max : -raw
         guard isError, flags & UInt16(NLM_F_ACK_TLVS) != 0, payload.count >= 20 else { return (code, nil) }
         let originalLength = Int(payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let start = 4 + (flags & UInt16(NLM_F_CAPPED) != 0 ? NetlinkMessage.headerLength : (originalLength + 3) & ~3)

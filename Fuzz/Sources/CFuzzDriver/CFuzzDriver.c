@@ -1,0 +1,1 @@
+// The declarations in include/CFuzzDriver.h are implemented by libFuzzer (-sanitize=fuzzer).
