@@ -121,7 +121,7 @@ enum Tools {
         let relay = RelayService(group: group, limits: limits)
         let senderID = NodeID(1), receiverID = NodeID(2)
         let now = Timestamp(nanoseconds: UInt64(wallClock() * 1e9))
-        let allocation = try await relay.allocate(requester: senderID, requesterAddress: sender, peer: receiverID, peerAddress: receiver, now: now)
+        let allocation = try await relay.allocate(requester: senderID, requesterAddress: sender, peer: receiverID, peerAddress: receiver, now: now).allocation
         emit("ports \(allocation.ports[senderID] ?? 0) \(allocation.ports[receiverID] ?? 0)")
         while true {
             try await Task.sleep(nanoseconds: 1_000_000_000)

@@ -57,10 +57,20 @@ public final class RelayService: Sendable {
     /// The limits in force.
     public let limits: Limits
     private let group: EventLoopGroup
-    private let allocations = Mutex<[Pair: (allocation: Allocation, forwarder: PairForwarder)]>([:])
+    private let table = Mutex(AllocationTable())
     private let batches = Mutex<[ObjectIdentifier: SendBatch]>([:])
     /// Forwarded and dropped traffic.
     public let counters = RelayCounters()
+
+    /// The pairs allocated, and those whose ports are being bound. A pair is in at most one of
+    /// the two: a request for a pair being bound waits for that binding (when both ends of a pair
+    /// asked at the same moment, checking then binding then inserting allocated the pair twice
+    /// and orphaned one forwarder with two open ports).
+    private struct AllocationTable {
+        var ready: [Pair: (allocation: Allocation, forwarder: PairForwarder)] = [:]
+        var binding: [Pair: Task<Allocation, Error>] = [:]
+        var pairs: some Collection<Pair> { Array(ready.keys) + Array(binding.keys) }
+    }
 
     /// A relay whose ports are read on `group`.
     public init(group: EventLoopGroup, limits: Limits = Limits()) {
@@ -69,7 +79,7 @@ public final class RelayService: Sendable {
     }
 
     /// Number of live allocations.
-    public var allocationCount: Int { allocations.withLock { $0.count } }
+    public var allocationCount: Int { table.withLock { $0.ready.count } }
 
     /// Why a new pair of `requester` and `peer` may not be allocated, given the pairs allocated
     /// now (nil: it may). Pure, so the rule is unit-tested without sockets.
@@ -81,70 +91,113 @@ public final class RelayService: Sendable {
         return nil
     }
 
+    /// The outcome of ``allocate(requester:requesterAddress:peer:peerAddress:now:)``.
+    public struct Granted: Sendable {
+        public let allocation: Allocation
+        /// Whether this request created the allocation (false: the pair had one, or another
+        /// request was binding it at the same moment).
+        public let created: Bool
+    }
+
     /// Allocates (or returns the existing allocation for) the pair of `requester` and `peer`, which
     /// may send only from `requesterAddress` and `peerAddress` (the addresses the secure channel
-    /// authenticated them from).
+    /// authenticated them from). Requests for one pair arriving together get one allocation.
     public func allocate(
         requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress, now: Timestamp
-    ) async throws -> Allocation {
+    ) async throws -> Granted {
         guard requester != peer else { throw RelayError.pairWithItself }
         let pair = Pair(requester, peer)
-        if let existing = allocations.withLock({ $0[pair] }) {
-            existing.forwarder.allow(requester, from: requesterAddress)
-            existing.forwarder.allow(peer, from: peerAddress)
-            return renew(pair, now: now) ?? existing.allocation
+        enum Step { case existing, wait(Task<Allocation, Error>), bind(Task<Allocation, Error>), refused(RelayError) }
+        let lease = limits.lease
+        let step = table.withLock { table -> Step in
+            if table.ready[pair] != nil { return .existing }
+            if let binding = table.binding[pair] { return .wait(binding) }
+            if let refusal = Self.admissionRefusal(requester: requester, peer: peer, allocated: table.pairs, limits: limits) {
+                return .refused(refusal)
+            }
+            let allowed = [requester: requesterAddress, peer: peerAddress]
+            let task = Task { try await self.bind(pair, allowed: allowed, expiresAt: now + lease) }
+            table.binding[pair] = task
+            return .bind(task)
         }
-        if let refusal = allocations.withLock({ Self.admissionRefusal(requester: requester, peer: peer, allocated: $0.keys, limits: limits) }) {
-            throw refusal
+        let created: Bool
+        switch step {
+        case .existing: created = false
+        case let .wait(task): _ = try await task.value; created = false
+        case let .bind(task): _ = try await task.value; created = true
+        case let .refused(refusal): throw refusal
         }
-        let loop = group.next()
-        let forwarder = PairForwarder(pair: pair, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
+        guard let forwarder = table.withLock({ $0.ready[pair]?.forwarder }) else { throw RelayError.released }
         forwarder.allow(requester, from: requesterAddress)
         forwarder.allow(peer, from: peerAddress)
-        var ports: [NodeID: UInt16] = [:]
-        for (side, member) in [pair.low, pair.high].enumerated() {
-            let socket = try await bindRandomPort(on: loop, forwarder: forwarder, side: side)
-            ports[member] = socket.port
+        guard let allocation = renew(pair, now: now) else { throw RelayError.released }
+        return Granted(allocation: allocation, created: created)
+    }
+
+    /// Binds the two ports of `pair` and moves it from binding to ready (unless it was released
+    /// meanwhile: then its ports are closed again).
+    private func bind(_ pair: Pair, allowed: [NodeID: IPAddress], expiresAt: Timestamp) async throws -> Allocation {
+        let loop = group.next()
+        let forwarder = PairForwarder(
+            pair: pair, allowed: allowed, loop: loop, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
+        do {
+            var ports: [NodeID: UInt16] = [:]
+            for (side, member) in [pair.low, pair.high].enumerated() {
+                ports[member] = try await bindRandomPort(on: loop, forwarder: forwarder, side: side).port
+            }
+            let allocation = Allocation(pair: pair, ports: ports, expiresAt: expiresAt)
+            let kept = table.withLock { table -> Bool in
+                guard table.binding.removeValue(forKey: pair) != nil else { return false }
+                table.ready[pair] = (allocation, forwarder)
+                return true
+            }
+            guard kept else { throw RelayError.released }
+            return allocation
+        } catch {
+            table.withLock { _ = $0.binding.removeValue(forKey: pair) }
+            forwarder.close()
+            throw error
         }
-        let allocation = Allocation(pair: pair, ports: ports, expiresAt: now + limits.lease)
-        allocations.withLock { $0[pair] = (allocation, forwarder) }
-        return allocation
     }
 
     /// Extends a pair's lease; nil if it has none.
     @discardableResult
     public func renew(_ pair: Pair, now: Timestamp) -> Allocation? {
-        allocations.withLock { table in
-            guard var entry = table[pair] else { return nil }
+        table.withLock { table in
+            guard var entry = table.ready[pair] else { return nil }
             entry.allocation.expiresAt = now + limits.lease
-            table[pair] = entry
+            table.ready[pair] = entry
             return entry.allocation
         }
     }
 
     /// Updates the address `member` may send from (it was authenticated from there again).
     public func allow(_ member: NodeID, in pair: Pair, from address: IPAddress) {
-        allocations.withLock { $0[pair] }?.forwarder.allow(member, from: address)
+        table.withLock { $0.ready[pair] }?.forwarder.allow(member, from: address)
     }
 
     /// Whether `member` has sent to its relay port yet (the relay latched onto its WireGuard
     /// source): the sign that it switched to the relay. False for a pair without an allocation.
     public func hasLatched(_ member: NodeID, in pair: Pair) async -> Bool {
-        guard let forwarder = allocations.withLock({ $0[pair] })?.forwarder else { return false }
+        guard let forwarder = table.withLock({ $0.ready[pair] })?.forwarder else { return false }
         return await forwarder.hasLatched(member)
     }
 
-    /// Ends a pair's allocation and closes its ports.
+    /// Ends a pair's allocation and closes its ports (a pair still being bound is closed as soon
+    /// as its ports are bound).
     public func release(_ pair: Pair) {
-        let removed = allocations.withLock { $0.removeValue(forKey: pair) }
+        let removed = table.withLock { table in
+            table.binding[pair] = nil
+            return table.ready.removeValue(forKey: pair)
+        }
         removed?.forwarder.close()
     }
 
     /// Releases every allocation whose lease ran out; returns the pairs released.
     public func expire(now: Timestamp) -> [Pair] {
-        let expired = allocations.withLock { table -> [(Pair, PairForwarder)] in
-            let due = table.filter { $0.value.allocation.expiresAt <= now }
-            for pair in due.keys { table[pair] = nil }
+        let expired = table.withLock { table -> [(Pair, PairForwarder)] in
+            let due = table.ready.filter { $0.value.allocation.expiresAt <= now }
+            for pair in due.keys { table.ready[pair] = nil }
             return due.map { ($0.key, $0.value.forwarder) }
         }
         for (_, forwarder) in expired { forwarder.close() }
@@ -153,14 +206,14 @@ public final class RelayService: Sendable {
 
     /// Pairs involving `member` (to release when it leaves or is revoked).
     public func pairs(involving member: NodeID) -> [Pair] {
-        allocations.withLock { $0.keys.filter { $0.contains(member) } }
+        table.withLock { $0.ready.keys.filter { $0.contains(member) } }
     }
 
     /// Closes every port.
     public func shutdown() {
-        let all = allocations.withLock { table -> [PairForwarder] in
-            defer { table.removeAll() }
-            return table.values.map(\.forwarder)
+        let all = table.withLock { table -> [PairForwarder] in
+            defer { table.ready.removeAll(); table.binding.removeAll() }
+            return table.ready.values.map(\.forwarder)
         }
         for forwarder in all { forwarder.close() }
     }
@@ -201,6 +254,8 @@ public enum RelayError: Error, Equatable {
     case pairWithItself
     /// The requester already has ``RelayService/Limits/maximumPairsPerMember`` pairs.
     case memberPairLimit
+    /// The pair was released (or the relay shut down) while its ports were being bound.
+    case released
 }
 
 /// Traffic counters of the relay (atomic: the forwarding event loops add, the agent reads).
@@ -215,16 +270,16 @@ public final class RelayCounters: Sendable {
     public let unauthorized = Atomic<UInt64>(0)
 }
 
-/// The forwarding state of one pair. Both of its channels live on one event loop, so the state
-/// is touched from that loop only (the agent's calls hop onto it).
+/// The forwarding state of one pair. Both of its ports are read on one event loop, fixed when the
+/// pair is allocated, and the mutable state lives in a `NIOLoopBoundBox` of that loop: it is read
+/// and written only there (every other caller hops onto the loop), which the box checks.
 ///
 /// The hot path (``received(_:from:side:)``) allocates nothing: the sides are two slots mutated in
 /// place, and the datagram is copied into the loop's ``SendBatch``, which the port's
 /// `channelReadComplete` flushes — one `sendmmsg` (with UDP GSO for runs of equal-sized
 /// datagrams) per read burst instead of one `sendto` per datagram.
-final class PairForwarder: @unchecked Sendable {
+final class PairForwarder: Sendable {
     private struct Side {
-        let member: NodeID
         var socket: UDPSocket?
         var allowedAddress: IPAddress?
         var latched: SocketEndpoint?
@@ -234,96 +289,107 @@ final class PairForwarder: @unchecked Sendable {
         var tokensUpdated: NIODeadline
     }
 
-    /// The pair's two sides: index 0 is `pair.low`, 1 is `pair.high`.
-    private var sides: [Side]
+    private struct State {
+        /// The pair's two sides: index 0 is `pair.low`, 1 is `pair.high`.
+        var sides: [Side]
+        var closed = false
+    }
+
+    let pair: RelayService.Pair
+    /// The loop both ports are read on, and the only place ``state`` is touched.
+    let loop: EventLoop
+    private let state: NIOLoopBoundBox<State>
     private let counters: RelayCounters
     private let bytesPerSecond: Double
+    /// Shared by the ports read on ``loop`` (a loop-confined batch: see ``SendBatch``).
     private let batch: SendBatch
-    private var closed = false
 
-    init(pair: RelayService.Pair, counters: RelayCounters, bytesPerSecond: UInt64, batch: SendBatch) {
+    /// `allowed`: the address each member may send from, from the first datagram on (a later
+    /// ``allow(_:from:)`` hops onto the loop, which may read a datagram before it runs the hop).
+    init(pair: RelayService.Pair, allowed: [NodeID: IPAddress], loop: EventLoop, counters: RelayCounters, bytesPerSecond: UInt64, batch: SendBatch) {
+        self.pair = pair
+        self.loop = loop
         self.counters = counters
         self.bytesPerSecond = Double(bytesPerSecond)
         self.batch = batch
         let now = NIODeadline.now()
-        sides = [pair.low, pair.high].map { Side(member: $0, tokens: Double(bytesPerSecond), tokensUpdated: now) }
+        let sides = [pair.low, pair.high].map {
+            Side(allowedAddress: allowed[$0], tokens: Double(bytesPerSecond), tokensUpdated: now)
+        }
+        state = NIOLoopBoundBox.makeBoxSendingValue(State(sides: sides), eventLoop: loop)
     }
 
     /// The slot of `member` (0 or 1), nil for a node outside the pair.
     func side(of member: NodeID) -> Int? {
-        sides[0].member == member ? 0 : sides[1].member == member ? 1 : nil
+        pair.low == member ? 0 : pair.high == member ? 1 : nil
     }
 
-    private var loop: EventLoop? { sides.lazy.compactMap(\.socket).first?.channel.eventLoop }
-
     func attach(_ socket: UDPSocket, side: Int) {
-        socket.channel.eventLoop.execute {
-            self.sides[side].socket = socket
-        }
+        loop.execute { self.state.withValue { $0.sides[side].socket = socket } }
     }
 
     /// Lets `member` send from `address` (its authenticated address on the secure channel).
     func allow(_ member: NodeID, from address: IPAddress) {
         guard let side = side(of: member) else { return }
-        let apply: @Sendable () -> Void = { self.sides[side].allowedAddress = address }
-        if let loop { loop.execute(apply) } else { apply() }
+        loop.execute { self.state.withValue { $0.sides[side].allowedAddress = address } }
     }
 
     /// Whether `member`'s side has latched (sent from its WireGuard port).
     func hasLatched(_ member: NodeID) async -> Bool {
-        guard let side = side(of: member), let loop else { return false }
-        return (try? await loop.submit { self.sides[side].latched != nil }.get()) ?? false
+        guard let side = side(of: member) else { return false }
+        return (try? await loop.submit { self.state.withValue { $0.sides[side].latched != nil } }.get()) ?? false
     }
 
     func close() {
-        let run: @Sendable () -> Void = {
-            self.closed = true
-            for side in self.sides {
-                guard let socket = side.socket else { continue }
-                Task { await socket.close() }
+        loop.execute {
+            let sockets = self.state.withValue { state -> [UDPSocket] in
+                state.closed = true
+                return state.sides.compactMap(\.socket)
             }
+            for socket in sockets { Task { await socket.close() } }
         }
-        if let loop { loop.execute(run) } else { run() }
     }
 
     /// A datagram from side `side`'s member arrived on its port: queue it to leave from the other
-    /// port (sent when the read burst ends).
+    /// port (sent when the read burst ends). Runs on ``loop``.
     func received(_ buffer: ByteBuffer, from source: SocketEndpoint, side: Int) {
-        guard !closed, let allowed = sides[side].allowedAddress, allowed == source.address else {
-            counters.dropped.add(1, ordering: .relaxed)
-            counters.unauthorized.add(1, ordering: .relaxed)
-            return
+        let outcome = state.withValue { state -> SendBatch.Outcome? in
+            guard !state.closed, let allowed = state.sides[side].allowedAddress, allowed == source.address else {
+                counters.dropped.add(1, ordering: .relaxed)
+                counters.unauthorized.add(1, ordering: .relaxed)
+                return nil
+            }
+            // Latch onto the member's WireGuard source port (its NAT may rewrite it; the newest wins).
+            state.sides[side].latched = source
+            // Token bucket: at most `bytesPerSecond` per side, one second of burst.
+            let now = NIODeadline.now()
+            let elapsed = Double((now - state.sides[side].tokensUpdated).nanoseconds) / 1e9
+            let tokens = min(bytesPerSecond, state.sides[side].tokens + elapsed * bytesPerSecond)
+            state.sides[side].tokensUpdated = now
+            guard tokens >= Double(buffer.readableBytes) else {
+                state.sides[side].tokens = tokens
+                counters.dropped.add(1, ordering: .relaxed)
+                return nil
+            }
+            state.sides[side].tokens = tokens - Double(buffer.readableBytes)
+            let other = 1 - side
+            // Flush what waited for this side to appear.
+            if !state.sides[side].waiting.isEmpty, let mySocket = state.sides[side].socket {
+                for waiting in state.sides[side].waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
+                state.sides[side].waiting.removeAll()
+            }
+            guard let destination = state.sides[other].latched, let otherSocket = state.sides[other].socket else {
+                // The other side has not sent anything yet: keep the newest few datagrams for it.
+                if state.sides[other].waiting.count >= 4 { state.sides[other].waiting.removeFirst() }
+                state.sides[other].waiting.append(buffer)
+                return nil
+            }
+            return buffer.withUnsafeReadableBytes { batch.append($0, to: destination, through: otherSocket) }
         }
-        // Latch onto the member's WireGuard source port (its NAT may rewrite it; the newest wins).
-        sides[side].latched = source
-        // Token bucket: at most `bytesPerSecond` per side, one second of burst.
-        let now = NIODeadline.now()
-        let elapsed = Double((now - sides[side].tokensUpdated).nanoseconds) / 1e9
-        let tokens = min(bytesPerSecond, sides[side].tokens + elapsed * bytesPerSecond)
-        sides[side].tokensUpdated = now
-        guard tokens >= Double(buffer.readableBytes) else {
-            sides[side].tokens = tokens
-            counters.dropped.add(1, ordering: .relaxed)
-            return
-        }
-        sides[side].tokens = tokens - Double(buffer.readableBytes)
-        let other = 1 - side
-        guard let otherSocket = sides[other].socket else { return }
-        // Flush what waited for this side to appear.
-        if !sides[side].waiting.isEmpty, let mySocket = sides[side].socket {
-            for waiting in sides[side].waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
-            sides[side].waiting.removeAll()
-        }
-        guard let destination = sides[other].latched else {
-            // The other side has not sent anything yet: keep the newest few datagrams for it.
-            if sides[other].waiting.count >= 4 { sides[other].waiting.removeFirst() }
-            sides[other].waiting.append(buffer)
-            return
-        }
-        account(buffer.withUnsafeReadableBytes { batch.append($0, to: destination, through: otherSocket) })
+        if let outcome { account(outcome) }
     }
 
-    /// The read burst of one of the ports ended: send what it queued.
+    /// The read burst of one of the ports ended: send what it queued. Runs on ``loop``.
     func readComplete() {
         account(batch.flush())
     }

@@ -41,7 +41,7 @@ extension Agent {
         var rerouted: [NodeID] = []
         defer {
             if !rerouted.isEmpty {
-                restartHandshakesIfNeverConnected(rerouted)
+                restartHandshakesIfNeverConnected(rerouted, now: now)
                 reconcile(now: now)
             }
         }
@@ -80,16 +80,19 @@ extension Agent {
         }
     }
 
-    /// Peers never heard from are re-created on their new paths, so WireGuard
-    /// handshakes there at once (it waits 5 s between attempts).
-    func restartHandshakesIfNeverConnected(_ peers: [NodeID]) {
-        let keys = peers.compactMap { peer -> X25519PublicKey? in
+    /// Peers never heard from start their first handshake afresh on their new paths: the
+    /// initiating end re-creates them (WireGuard initiates at once instead of after its 5 s
+    /// retry), the other end waits its turn (see ``FirstHandshakes``).
+    func restartHandshakesIfNeverConnected(_ peers: [NodeID], now: Timestamp) {
+        var recreate: [X25519PublicKey] = []
+        for peer in peers {
             guard let key = node?.members[peer]?.certificate.wireGuardKey,
                   let state = lastDeviceState?.peers[key], state.neverHeardFrom
-            else { return nil }
-            return key
+            else { continue }
+            firstHandshakes.start(key, now: now)
+            if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }
         }
-        removeForFreshHandshake(keys)
+        removeForFreshHandshake(recreate)
     }
 
     func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {
@@ -232,12 +235,13 @@ extension Agent {
             drain()
             return
         }
-        // A repeated request for a pair already relayed gets its grants again, but no second
-        // round of repeats (a flood of requests must not multiply the grants sent to the peer).
-        let repeated = relay.pairs(involving: requester).contains(RelayService.Pair(requester, peer))
         do {
-            let allocation = try await relay.allocate(
+            // A repeated request, or the other end asking for the same pair at the same moment,
+            // gets the one allocation of the pair and its grants again, but no second round of
+            // repeats (a flood of requests must not multiply the grants sent to the peer).
+            let granted = try await relay.allocate(
                 requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
+            let allocation = granted.allocation
             let lease = UInt16(min(65535, relay.limits.lease.seconds))
             send(.grant(id: id, peer: peer, port: allocation.ports[requester] ?? 0, lease: lease), to: requester, now: clock.now)
             let peerGrant = RelayMessage.grant(id: 0, peer: requester, port: allocation.ports[peer] ?? 0, lease: lease)
@@ -246,7 +250,7 @@ extension Agent {
             // and 5 s later) until the peer sends through the relay. Without it, a lost grant left
             // one end relayed and the other direct, and no traffic passed until the next refresh.
             let pair = allocation.pair
-            if !repeated { Task {
+            if granted.created { Task {
                 for delay in [0.3, 0.7, 1.5, 2.5] {
                     try? await Task.sleep(for: .seconds(delay))
                     guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }

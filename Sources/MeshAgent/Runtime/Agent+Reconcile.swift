@@ -44,13 +44,13 @@ extension Agent {
                 ])
                 let touched = changes.peersToAdd.filter { $0.endpoint != nil }.map(\.publicKey)
                     + changes.peersToUpdate.filter { $0.endpoint != nil }.map(\.publicKey)
-                nudge(touched)
+                nudge(touched.filter { firstHandshakes.mayInitiate($0, now: now) })
                 // A new peer's path is watched closely at once: the first handshake shows whether
                 // the direct path works, long before WireGuard's counters would.
                 let ids = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
                 for added in changes.peersToAdd {
                     if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) }
-                    if added.endpoint != nil, awaitingFirstHandshake[added.publicKey] == nil { awaitingFirstHandshake[added.publicKey] = (now, 0) }
+                    if added.endpoint != nil, !firstHandshakes.isWaiting(added.publicKey) { firstHandshakes.start(added.publicKey, now: now) }
                 }
                 lastDeviceState = try? device.read()
             }
@@ -93,6 +93,9 @@ extension Agent {
             } else {
                 endpoint = chooseEndpoint(for: member, now: now, subnets: subnets)
             }
+            // Turning a keepalive on makes WireGuard send (and, without a session, initiate) at
+            // once: the end that does not initiate the first handshake waits its turn.
+            if keepalive > 0, !firstHandshakes.mayInitiate(key, now: now) { keepalive = 0 }
             peers.append(WireGuardDesiredPeer(publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
         }
         return WireGuardDesiredState(
@@ -179,27 +182,13 @@ extension Agent {
             .filter { seen.insert($0).inserted }
     }
 
-    /// A new peer's first handshake initiation is often lost: it reaches the other end before
-    /// that end has learned of this node (gossip is a few hundred milliseconds behind), or before
-    /// its interface exists, and WireGuard waits 5 s before trying again. A peer still without a
-    /// handshake 0.5 s after it was added (a handshake takes one round trip) is re-created, so
-    /// WireGuard initiates at once — at most three times (0.5, 1.5 and 3 s), after which
-    /// WireGuard's own retries and the path manager take over.
+    /// Re-creates peers still silent on their first handshake (see ``FirstHandshakes``): the
+    /// initiating end 0.5, 1.5 and 3 s after the peer was added or moved, the other end after its
+    /// silence; WireGuard then initiates at once instead of after its 5 s retry.
     func hurryFirstHandshakes(now: Timestamp) {
-        guard !awaitingFirstHandshake.isEmpty else { return }
-        let schedule = [0.5, 1.5, 3.0]  // seconds after the peer was added
-        let due = awaitingFirstHandshake.filter { now - $0.value.since >= .seconds(schedule[min($0.value.attempts, schedule.count - 1)]) }
-        guard !due.isEmpty, let current = try? device.read() else { return }
+        guard firstHandshakes.anyDue(now: now), let current = try? device.read() else { return }
         lastDeviceState = current
-        var recreate: [X25519PublicKey] = []
-        for (key, entry) in due {
-            guard let peer = current.peers[key], peer.neverHeardFrom, entry.attempts < schedule.count else {
-                awaitingFirstHandshake[key] = nil
-                continue
-            }
-            recreate.append(key)
-            awaitingFirstHandshake[key] = (entry.since, entry.attempts + 1)
-        }
+        let recreate = firstHandshakes.due(now: now) { key in current.peers[key].map { !$0.neverHeardFrom } }
         if removeForFreshHandshake(recreate) { reconcile(now: now) }
     }
 

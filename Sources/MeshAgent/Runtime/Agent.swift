@@ -55,9 +55,9 @@ public actor Agent {
     var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
     /// Per peer, which announced endpoint we try and since when.
     var endpointChoices: [NodeID: EndpointChoice] = [:]
-    /// WireGuard peers added recently that have not completed a handshake yet: when added, and
-    /// how often they were re-created since (see ``hurryFirstHandshakes(now:)``).
-    var awaitingFirstHandshake: [X25519PublicKey: (since: Timestamp, attempts: Int)] = [:]
+    /// WireGuard peers that have not completed a first handshake yet: which end initiates, and
+    /// when they are re-created (see ``hurryFirstHandshakes(now:)``).
+    var firstHandshakes: FirstHandshakes
     var lastError: String?
     /// Endpoint settings (reloadable with SIGHUP).
     var liveEndpoints: MeshdConfiguration.Endpoints
@@ -86,6 +86,7 @@ public actor Agent {
         lock = try StateDirectoryLock(state)
         identity = try state.loadOrCreateIdentityKey()
         wireGuardKey = try state.loadOrCreateWireGuardKey()
+        firstHandshakes = FirstHandshakes(ownKey: wireGuardKey.publicKey)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
         device = DeviceController(
             settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)

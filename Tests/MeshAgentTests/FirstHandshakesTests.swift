@@ -1,0 +1,70 @@
+@testable import MeshAgent
+import MeshCore
+import MeshCrypto
+import Testing
+
+/// One end of a pair starts the first handshake; the other waits, so initiations do not cross
+/// (issue 11: crossing initiations through a relay cost WireGuard's 5 s retransmission).
+@Suite struct FirstHandshakesTests {
+    static let low = try! X25519PublicKey(bytes: [UInt8](repeating: 0x11, count: 32))
+    static let high = try! X25519PublicKey(bytes: [UInt8](repeating: 0xEE, count: 32))
+    let start = Timestamp(seconds: 1_800_000_000)
+
+    @Test func exactlyOneEndInitiates() {
+        let lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
+        #expect(lowEnd.isInitiator(towards: Self.high))
+        #expect(!highEnd.isInitiator(towards: Self.low))
+    }
+
+    @Test func theInitiatorMayActAtOnceTheOtherEndAfterItsSilence() {
+        var lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
+        lowEnd.start(Self.high, now: start)
+        highEnd.start(Self.low, now: start)
+        #expect(lowEnd.mayInitiate(Self.high, now: start))
+        #expect(!highEnd.mayInitiate(Self.low, now: start))
+        #expect(!highEnd.mayInitiate(Self.low, now: start + .milliseconds(999)))
+        #expect(highEnd.mayInitiate(Self.low, now: start + highEnd.timing.responderSilence))
+        // A peer not waiting (it has a session) may always be nudged.
+        #expect(highEnd.mayInitiate(try! X25519PublicKey(bytes: [UInt8](repeating: 0x01, count: 32)), now: start))
+    }
+
+    @Test func silentPeersAreRecreatedOnTheirSchedulesWhichNeverCoincide() {
+        var lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
+        lowEnd.start(Self.high, now: start)
+        highEnd.start(Self.low, now: start)
+        var lowTimes: [Double] = [], highTimes: [Double] = []
+        var now = start
+        while now < start + .seconds(10) {
+            if !lowEnd.due(now: now, heardFrom: { _ in false }).isEmpty { lowTimes.append((now - start).seconds) }
+            if !highEnd.due(now: now, heardFrom: { _ in false }).isEmpty { highTimes.append((now - start).seconds) }
+            now = now + .milliseconds(50)
+        }
+        #expect(lowTimes.map { ($0 * 100).rounded() / 100 } == [0.5, 1.5, 3.0])
+        #expect(highTimes.map { ($0 * 100).rounded() / 100 } == [1.0, 2.25, 4.0])
+        for low in lowTimes { for high in highTimes { #expect(abs(low - high) >= 0.5) } }
+        #expect(lowEnd.count == 0 && highEnd.count == 0)
+    }
+
+    @Test func aPeerHeardFromOrGoneStopsWaiting() {
+        var end = FirstHandshakes(ownKey: Self.low)
+        end.start(Self.high, now: start)
+        #expect(end.due(now: start + .seconds(1), heardFrom: { _ in true }).isEmpty)
+        #expect(!end.isWaiting(Self.high))
+        end.start(Self.high, now: start)
+        #expect(end.due(now: start + .seconds(1), heardFrom: { _ in nil }).isEmpty)
+        #expect(!end.isWaiting(Self.high))
+    }
+
+    @Test func movingAPeerRestartsItsSchedule() {
+        var end = FirstHandshakes(ownKey: Self.high)
+        end.start(Self.low, now: start)
+        #expect(end.due(now: start + .seconds(1), heardFrom: { _ in false }) == [Self.low])
+        #expect(end.mayInitiate(Self.low, now: start + .seconds(1)))
+        // Moved to a relay: silent again for a second.
+        let moved = start + .seconds(1.2)
+        end.start(Self.low, now: moved)
+        #expect(!end.mayInitiate(Self.low, now: moved + .milliseconds(500)))
+        #expect(end.anyDue(now: moved + .seconds(1)))
+        #expect(!end.anyDue(now: moved + .milliseconds(900)))
+    }
+}
