@@ -9,12 +9,15 @@ import Testing
     let relayEndpoint = SocketEndpoint("198.51.100.1:40001")!
     let malloryEndpoint = SocketEndpoint("203.0.113.66:40002")!
 
-    /// Advances `clock` in 50 ms ticks for `duration`, answering probes of the nodes in `answering`.
+    /// Advances `clock` in 50 ms ticks for `duration`, answering probes of the nodes in `answering`
+    /// while WireGuard sends to `peer`.
     func run(_ paths: inout PathManager, clock: inout Timestamp, for duration: Interval, answering: Set<NodeID>) -> [PathManager.Action] {
         var all: [PathManager.Action] = []
         let end = clock + duration
         while clock < end {
             clock = clock + .milliseconds(50)
+            // The peer is in use: every 100 ms reading sees WireGuard sending to it.
+            if (clock.nanoseconds / 50_000_000) % 2 == 0 { paths.noteActivity(peer, now: clock) }
             let actions = paths.tick(now: clock, relayCandidates: { _, excluded in [relay, otherRelay].filter { !excluded.contains($0) } }, name: { $0.hex })
             all += actions
             for case let .probe(target, sequence) in actions where answering.contains(target) {

@@ -1,13 +1,19 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshCore
 
 /// Decides, per peer, whether WireGuard traffic goes direct or through a relay (sans-I/O: fed
 /// probe answers, traffic activity and relay answers with the time, it returns actions).
 ///
-/// - Only peers with traffic are watched (SWIM already watches liveness): their direct path is
-///   probed every ``Settings/probeInterval``; with no answer for ``Settings/failureTimeout`` the
-///   path is declared failed and a relay that both ends reach is requested — unless WireGuard
-///   still receives from the peer (``noteReceived(_:now:)``): data getting through is a working
-///   path, even when the peer's agent is not answering (it is restarting, say).
+/// - Only peers with traffic are watched (SWIM already watches liveness), and only while this end
+///   sends without receiving: a path whose WireGuard receive counter keeps advancing is working
+///   and needs no probes (``noteReceived(_:now:)``), so a pair with two-way traffic is quiet. Once
+///   WireGuard sends and nothing comes back, the path is probed every ``Settings/probeInterval``;
+///   with no answer for ``Settings/failureTimeout`` and no data received for as long, it is
+///   declared failed and a relay that both ends reach is requested. Data getting through is a
+///   working path even when the peer's agent is not answering (it is restarting, say), and a lossy
+///   path that still carries data stays put.
 /// - While relayed, the relay is probed the same way (a silent relay is replaced), and the direct
 ///   path is retried after a backoff; it is taken back after ``Settings/healProbes`` answers in a
 ///   row (hysteresis). Falling back to the relay soon after healing doubles the next backoff.
@@ -25,7 +31,18 @@ import MeshCore
 struct PathManager {
     struct Settings {
         var probeInterval = Interval.milliseconds(100)
+        /// Unanswered direct probes (and no data received) for this long on a clean path: failed.
         var failureTimeout = Interval.milliseconds(450)
+        /// A lossy path needs more evidence: enough unanswered probes in a row that its measured
+        /// loss would produce them by chance with at most this probability (30 % loss each way
+        /// loses about half of all probe round trips: 11 in a row, 1.1 s).
+        var falseFailureProbability = 0.001
+        /// …but never more than this (a lossy path that is cut still fails over this fast).
+        var maximumFailureTimeout = Interval.seconds(2)
+        /// A probe not answered this long counts as lost in the path's loss estimate.
+        var probeLossJudgedAfter = Interval.seconds(1)
+        /// Weight of each probe's outcome in the loss estimate (an exponential moving average).
+        var lossWeight = 0.1
         var healProbeInterval = Interval.milliseconds(250)
         var healProbes = 4
         var initialRetryBackoff = Interval.seconds(1)
@@ -74,15 +91,19 @@ struct PathManager {
     struct PeerPath {
         var route: Route = .direct
         var reason: String?
+        /// When WireGuard last moved bytes with the peer (or the path was put in use).
         var lastActivity = Timestamp.zero
         /// When WireGuard's receive counter for the peer last grew.
         var lastReceived = Timestamp.zero
         var directProbeSentAt = Timestamp.zero
         var directAnsweredAt = Timestamp.zero
+        /// The share of direct probes lost lately (moving average; 0 on a clean path).
+        var directLoss = 0.0
         /// Since when direct probes go unanswered (nil: the last one was answered).
         var unansweredSince: Timestamp?
         var directStreak = 0
         var relayProbeSentAt = Timestamp.zero
+        var relayAnsweredAt = Timestamp.zero
         /// Since when relay probes go unanswered (nil: the last one was answered).
         var relayUnansweredSince: Timestamp?
         var nextDirectRetry = Timestamp.zero
@@ -96,6 +117,13 @@ struct PathManager {
         var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
 
         var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
+
+        /// Whether this end sent since anything showed the direct path working: WireGuard data
+        /// received, or a probe answered. Without that, there is nothing to check.
+        var sendingWithoutAnswer: Bool { lastActivity > max(lastReceived, directAnsweredAt) }
+
+        /// The same for the relayed path (data received through it, or the relay answering).
+        var sendingThroughRelayWithoutAnswer: Bool { lastActivity > max(lastReceived, relayAnsweredAt) }
 
         /// Whether ``PathManager/tick(now:relayCandidates:name:)`` has anything to do for this
         /// peer: it has traffic, is relayed, or has a relay request or quarantined relays.
@@ -140,13 +168,12 @@ struct PathManager {
         peers[peer]?.lastReceived = now
     }
 
-    /// Whether a direct path in use has unanswered probes: the caller should then read WireGuard's
-    /// receive counters often (every ``Settings/probeInterval``), so a path that still carries
-    /// data is not declared failed and a silent one is declared failed on time.
+    /// Whether a path is in use: the caller should then read WireGuard's counters often (every
+    /// ``Settings/probeInterval``). Received bytes are what keeps a busy path quiet, and sent
+    /// bytes with nothing received are what starts probing it, so a silent path is declared failed
+    /// on time and one that still carries data is not.
     func wantsReceiveCounters(now: Timestamp) -> Bool {
-        peers.values.contains { path in
-            path.route == .direct && path.unansweredSince != nil && now - path.lastActivity < settings.activityWindow
-        }
+        peers.values.contains { path in now - path.lastActivity < settings.activityWindow }
     }
 
     /// Forgets a peer that is gone (left, dead, revoked); releases its relay.
@@ -169,9 +196,11 @@ struct PathManager {
         defer { peers[probe.peer] = path }
         guard probe.target == probe.peer else {
             path.relayUnansweredSince = nil
+            path.relayAnsweredAt = now
             return []
         }
         path.directAnsweredAt = now
+        path.directLoss *= 1 - settings.lossWeight
         path.unansweredSince = nil
         path.directStreak += 1
         if path.hint != nil, path.route == .direct {
@@ -208,6 +237,7 @@ struct PathManager {
         path.reason = nil
         path.relayedSince = nil
         path.healedAt = now
+        path.directLoss = 0  // probes lost while the path was cut say nothing about it now
         path.directStreak = 0
         path.unansweredSince = nil
         path.pending = nil
@@ -355,16 +385,24 @@ struct PathManager {
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }
+                // Quiet while data comes back (or probes were answered since this end last sent).
+                if path.route == .direct, path.unansweredSince == nil, !path.sendingWithoutAnswer { break }
                 if now - path.directProbeSentAt >= settings.probeInterval, takeProbeToken() {
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
-                    if path.unansweredSince == nil { path.unansweredSince = now }
+                    // The doubt dates from the read that saw sending without receiving (counters
+                    // are read every probe interval), not from this first probe.
+                    if path.unansweredSince == nil {
+                        path.unansweredSince = max(path.lastReceived, path.directAnsweredAt, now - settings.probeInterval)
+                    }
                 }
-                guard let since = path.unansweredSince, now - since >= settings.failureTimeout else { break }
+                let timeout = failureTimeout(loss: path.directLoss)
+                guard let since = path.unansweredSince, now - since >= timeout else { break }
                 // Data still arriving over WireGuard means the path works (the agent is what is silent).
-                if path.route == .direct, now - path.lastReceived < settings.failureTimeout { break }
+                if path.route == .direct, now - path.lastReceived < timeout { break }
                 if path.route == .direct {
-                    path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms, no WireGuard data received"
+                    let loss = path.directLoss >= 0.01 ? " (\(Int(path.directLoss * 100)) % of probes lost lately)" : ""
+                    path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms\(loss), no WireGuard data received"
                 }
                 if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
                     actions.append(request)
@@ -374,7 +412,8 @@ struct PathManager {
                     actions.append(.reachabilityChanged(peer))
                 }
             case let .relayed(relay, _):
-                if active, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken() {
+                let relayInDoubt = path.relayUnansweredSince != nil || path.sendingThroughRelayWithoutAnswer
+                if active, relayInDoubt, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken() {
                     actions.append(probe(about: peer, target: relay, now: now))
                     path.relayProbeSentAt = now
                     if path.relayUnansweredSince == nil { path.relayUnansweredSince = now }
@@ -410,8 +449,31 @@ struct PathManager {
             }
             peers[peer] = path
         }
-        outstanding = outstanding.filter { now - $0.value.sentAt < .seconds(5) }
+        judgeUnansweredProbes(now: now)
         return actions
+    }
+
+    /// How long direct probes must go unanswered before a path with `loss` is declared failed.
+    func failureTimeout(loss: Double) -> Interval {
+        guard loss > 0.05 else { return settings.failureTimeout }
+        let probes = (log(settings.falseFailureProbability) / log(min(loss, 0.95))).rounded(.up)
+        let timeout = Interval.seconds(probes * settings.probeInterval.seconds)
+        return min(settings.maximumFailureTimeout, max(settings.failureTimeout, timeout))
+    }
+
+    /// Direct probes unanswered for ``Settings/probeLossJudgedAfter`` count as lost.
+    private mutating func judgeUnansweredProbes(now: Timestamp) {
+        guard !outstanding.isEmpty else { return }
+        var lost: [NodeID] = []
+        outstanding = outstanding.filter { _, probe in
+            guard now - probe.sentAt >= settings.probeLossJudgedAfter else { return true }
+            if probe.target == probe.peer { lost.append(probe.peer) }
+            return false
+        }
+        for peer in lost {
+            guard let loss = peers[peer]?.directLoss else { continue }
+            peers[peer]?.directLoss = loss * (1 - settings.lossWeight) + settings.lossWeight
+        }
     }
 
     private mutating func takeProbeToken() -> Bool {

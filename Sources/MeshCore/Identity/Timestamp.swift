@@ -24,6 +24,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         Timestamp(nanoseconds: lhs.nanoseconds &+ rhs.nanoseconds)
     }
 
+    /// This time less `interval` (``zero`` at the earliest).
+    public static func - (lhs: Timestamp, rhs: Interval) -> Timestamp {
+        Timestamp(nanoseconds: lhs.nanoseconds >= rhs.nanoseconds ? lhs.nanoseconds - rhs.nanoseconds : 0)
+    }
+
     /// The interval from `rhs` to `lhs` (zero if `rhs` is later).
     public static func - (lhs: Timestamp, rhs: Timestamp) -> Interval {
         Interval(nanoseconds: lhs.nanoseconds >= rhs.nanoseconds ? lhs.nanoseconds - rhs.nanoseconds : 0)
