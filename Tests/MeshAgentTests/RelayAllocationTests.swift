@@ -93,6 +93,26 @@ import Testing
         }
     }
 
+    /// The end that does not initiate sends nothing before it receives: the initiator's first
+    /// datagram goes to where the other end's WireGuard listens (at its authenticated address).
+    @Test func beforeTheOtherSideLatchesItsExpectedEndpointReceives() async throws {
+        try await withRelay { relay in
+            let now = Timestamp(seconds: 1_800_000_000)
+            let alpha = try LoopbackSocket(), charlie = try LoopbackSocket()
+            let charlieWireGuard = SocketEndpoint(address: Self.loopback, port: charlie.port)
+            let granted = try await relay.allocate(
+                requester: NodeID(1), requesterAddress: Self.loopback, peer: NodeID(2), peerAddress: Self.loopback,
+                expected: [NodeID(2): charlieWireGuard, NodeID(1): SocketEndpoint("192.0.2.1:51820")!], now: now)
+            let alphaPort = granted.allocation.ports[NodeID(1)]!, charliePort = granted.allocation.ports[NodeID(2)]!
+            alpha.send([7, 7], to: alphaPort)
+            #expect(charlie.receive() == [7, 7])
+            // Charlie answers to where it came from: its relay port. That latches it, and alpha
+            // (latched by its first datagram) gets the answer.
+            charlie.send([8], to: charliePort)
+            #expect(alpha.receive() == [8])
+        }
+    }
+
     static func canBind(_ port: UInt16) -> Bool {
         guard let socket = try? LoopbackSocket(port: port) else { return false }
         _ = socket
@@ -119,6 +139,16 @@ private final class LoopbackSocket {
     }
 
     deinit { close(descriptor) }
+
+    /// The port the socket is bound to.
+    var port: UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
 
     static func address(_ port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()

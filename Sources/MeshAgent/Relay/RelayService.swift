@@ -102,8 +102,14 @@ public final class RelayService: Sendable {
     /// Allocates (or returns the existing allocation for) the pair of `requester` and `peer`, which
     /// may send only from `requesterAddress` and `peerAddress` (the addresses the secure channel
     /// authenticated them from). Requests for one pair arriving together get one allocation.
+    ///
+    /// `expected`: where each member's WireGuard is expected to listen (an endpoint it announces
+    /// at its authenticated address). Until a side has sent (latched), what the other side sends
+    /// goes there: the end that does not initiate the first handshake sends nothing before it
+    /// receives, and an initiation held for it would wait for WireGuard's 5 s retry.
     public func allocate(
-        requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress, now: Timestamp
+        requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress,
+        expected: [NodeID: SocketEndpoint] = [:], now: Timestamp
     ) async throws -> Granted {
         guard requester != peer else { throw RelayError.pairWithItself }
         let pair = Pair(requester, peer)
@@ -116,7 +122,7 @@ public final class RelayService: Sendable {
                 return .refused(refusal)
             }
             let allowed = [requester: requesterAddress, peer: peerAddress]
-            let task = Task { try await self.bind(pair, allowed: allowed, expiresAt: now + lease) }
+            let task = Task { try await self.bind(pair, allowed: allowed, expected: expected, expiresAt: now + lease) }
             table.binding[pair] = task
             return .bind(task)
         }
@@ -128,18 +134,18 @@ public final class RelayService: Sendable {
         case let .refused(refusal): throw refusal
         }
         guard let forwarder = table.withLock({ $0.ready[pair]?.forwarder }) else { throw RelayError.released }
-        forwarder.allow(requester, from: requesterAddress)
-        forwarder.allow(peer, from: peerAddress)
+        forwarder.allow(requester, from: requesterAddress, expecting: expected[requester])
+        forwarder.allow(peer, from: peerAddress, expecting: expected[peer])
         guard let allocation = renew(pair, now: now) else { throw RelayError.released }
         return Granted(allocation: allocation, created: created)
     }
 
     /// Binds the two ports of `pair` and moves it from binding to ready (unless it was released
     /// meanwhile: then its ports are closed again).
-    private func bind(_ pair: Pair, allowed: [NodeID: IPAddress], expiresAt: Timestamp) async throws -> Allocation {
+    private func bind(_ pair: Pair, allowed: [NodeID: IPAddress], expected: [NodeID: SocketEndpoint], expiresAt: Timestamp) async throws -> Allocation {
         let loop = group.next()
         let forwarder = PairForwarder(
-            pair: pair, allowed: allowed, loop: loop, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
+            pair: pair, allowed: allowed, expected: expected, loop: loop, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
         do {
             var ports: [NodeID: UInt16] = [:]
             for (side, member) in [pair.low, pair.high].enumerated() {
@@ -282,6 +288,9 @@ final class PairForwarder: Sendable {
     private struct Side {
         var socket: UDPSocket?
         var allowedAddress: IPAddress?
+        /// Where the member's WireGuard is expected (at its allowed address): the destination
+        /// until it latches.
+        var expected: SocketEndpoint?
         var latched: SocketEndpoint?
         /// Datagrams that arrived before the other side latched (a WireGuard handshake, mostly).
         var waiting: [ByteBuffer] = []
@@ -306,7 +315,7 @@ final class PairForwarder: Sendable {
 
     /// `allowed`: the address each member may send from, from the first datagram on (a later
     /// ``allow(_:from:)`` hops onto the loop, which may read a datagram before it runs the hop).
-    init(pair: RelayService.Pair, allowed: [NodeID: IPAddress], loop: EventLoop, counters: RelayCounters, bytesPerSecond: UInt64, batch: SendBatch) {
+    init(pair: RelayService.Pair, allowed: [NodeID: IPAddress], expected: [NodeID: SocketEndpoint] = [:], loop: EventLoop, counters: RelayCounters, bytesPerSecond: UInt64, batch: SendBatch) {
         self.pair = pair
         self.loop = loop
         self.counters = counters
@@ -314,7 +323,7 @@ final class PairForwarder: Sendable {
         self.batch = batch
         let now = NIODeadline.now()
         let sides = [pair.low, pair.high].map {
-            Side(allowedAddress: allowed[$0], tokens: Double(bytesPerSecond), tokensUpdated: now)
+            Side(allowedAddress: allowed[$0], expected: Self.expected(expected[$0], at: allowed[$0]), tokens: Double(bytesPerSecond), tokensUpdated: now)
         }
         state = NIOLoopBoundBox.makeBoxSendingValue(State(sides: sides), eventLoop: loop)
     }
@@ -324,14 +333,40 @@ final class PairForwarder: Sendable {
         pair.low == member ? 0 : pair.high == member ? 1 : nil
     }
 
+    /// Sets side `side`'s port; what arrived for that side before (the loop may read a datagram
+    /// before it runs this) leaves now if the side has a destination.
     func attach(_ socket: UDPSocket, side: Int) {
-        loop.execute { self.state.withValue { $0.sides[side].socket = socket } }
+        loop.execute {
+            self.state.withValue { state in
+                state.sides[side].socket = socket
+                guard let destination = state.sides[side].latched ?? state.sides[side].expected else { return }
+                for waiting in state.sides[side].waiting { waiting.withUnsafeReadableBytes { _ = socket.send($0, to: destination) } }
+                state.sides[side].waiting.removeAll()
+            }
+        }
     }
 
-    /// Lets `member` send from `address` (its authenticated address on the secure channel).
-    func allow(_ member: NodeID, from address: IPAddress) {
+    /// An expected endpoint counts only at the member's allowed address: the relay never sends
+    /// a member's traffic anywhere else.
+    private static func expected(_ endpoint: SocketEndpoint?, at address: IPAddress?) -> SocketEndpoint? {
+        guard let endpoint, endpoint.address == address, endpoint.port != 0 else { return nil }
+        return endpoint
+    }
+
+    /// Lets `member` send from `address` (its authenticated address on the secure channel), and
+    /// sets where its WireGuard is expected until it latches (kept when nil).
+    func allow(_ member: NodeID, from address: IPAddress, expecting endpoint: SocketEndpoint? = nil) {
         guard let side = side(of: member) else { return }
-        loop.execute { self.state.withValue { $0.sides[side].allowedAddress = address } }
+        loop.execute {
+            self.state.withValue { state in
+                state.sides[side].allowedAddress = address
+                if let expected = Self.expected(endpoint, at: address) {
+                    state.sides[side].expected = expected
+                } else if state.sides[side].expected?.address != address {
+                    state.sides[side].expected = nil
+                }
+            }
+        }
     }
 
     /// Whether `member`'s side has latched (sent from its WireGuard port).
@@ -378,7 +413,7 @@ final class PairForwarder: Sendable {
                 for waiting in state.sides[side].waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
                 state.sides[side].waiting.removeAll()
             }
-            guard let destination = state.sides[other].latched, let otherSocket = state.sides[other].socket else {
+            guard let destination = state.sides[other].latched ?? state.sides[other].expected, let otherSocket = state.sides[other].socket else {
                 // The other side has not sent anything yet: keep the newest few datagrams for it.
                 if state.sides[other].waiting.count >= 4 { state.sides[other].waiting.removeFirst() }
                 state.sides[other].waiting.append(buffer)

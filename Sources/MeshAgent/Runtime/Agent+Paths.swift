@@ -239,8 +239,14 @@ extension Agent {
             // A repeated request, or the other end asking for the same pair at the same moment,
             // gets the one allocation of the pair and its grants again, but no second round of
             // repeats (a flood of requests must not multiply the grants sent to the peer).
+            // Where each end's WireGuard listens, as it announces at the address it was
+            // authenticated from: the relay sends there until that end has sent itself.
+            var expected: [NodeID: SocketEndpoint] = [:]
+            for (member, address) in [(requesterMember, requesterAddress), (peerMember, peerAddress)] {
+                expected[member.id] = member.record.wireGuardEndpoints.first { $0.endpoint.address == address }?.endpoint
+            }
             let granted = try await relay.allocate(
-                requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, now: now)
+                requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, expected: expected, now: now)
             let allocation = granted.allocation
             let lease = UInt16(min(65535, relay.limits.lease.seconds))
             send(.grant(id: id, peer: peer, port: allocation.ports[requester] ?? 0, lease: lease), to: requester, now: clock.now)
@@ -256,7 +262,7 @@ extension Agent {
                     guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
                 }
             } }
-            logger.info("relaying", metadata: [
+            logger.info(granted.created ? "relaying" : "relaying (an allocated pair asked again)", metadata: [
                 "pair": "\(memberName(requester))↔\(memberName(peer))",
                 "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",
             ])
