@@ -48,7 +48,11 @@ extension DemoMesh {
 func labDirectory(_ lab: Lab) throws -> String {
     let directory = "/tmp/mwab-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    lab.addCleanup { try? FileManager.default.removeItem(atPath: directory) }
+    if ProcessInfo.processInfo.environment["MESHWORK_LAB_KEEP_LOGS"] == nil {
+        lab.addCleanup { try? FileManager.default.removeItem(atPath: directory) }
+    } else {
+        progress("state and logs kept in \(directory)")
+    }
     return directory
 }
 

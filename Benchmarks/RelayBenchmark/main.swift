@@ -3,6 +3,7 @@
 //   swift build -c release --product RelayBenchmark      # also builds meshd and meshctl beside it
 //   .build/release/RelayBenchmark failover   [--trials 10] [--hold 5] [--warmup 3] [--settle 62] [--backend userspace]
 //   .build/release/RelayBenchmark start      [--trials 10] [--backend userspace]
+//   .build/release/RelayBenchmark quiet      [--trials 3] [--seconds 20] [--backend userspace]
 //   .build/release/RelayBenchmark throughput [--trials 10] [--seconds 5] [--omit 1] [--backend userspace]
 //   .build/release/RelayBenchmark forward    [--trials 10] [--sizes 64,1400] [--window 2] [--relay-cpu 1] [--sender-cpu 0] [--rps yes|no]
 //
@@ -28,7 +29,7 @@ holder.tearDownOnSignals()
 do {
     let given = try options(arguments.dropFirst())
     switch command {
-    case "failover", "start", "throughput", "forward":
+    case "failover", "start", "quiet", "throughput", "forward":
         let lab = try Lab(prefix: "mwrbench")
         holder.set(lab)
         defer { lab.teardown() }
@@ -45,6 +46,11 @@ do {
         case "start":
             var benchmark = RelayedStartBenchmark()
             benchmark.trials = trials
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        case "quiet":
+            var benchmark = QuietPathBenchmark()
+            benchmark.trials = Int(given["--trials"] ?? "") ?? 3
+            benchmark.seconds = Double(given["--seconds"] ?? "") ?? benchmark.seconds
             try benchmark.run(lab: lab, binaries: binaries, backend: backend)
         case "throughput":
             var benchmark = ThroughputBenchmark()

@@ -293,7 +293,7 @@ final class PairForwarder: Sendable {
         var expected: SocketEndpoint?
         var latched: SocketEndpoint?
         /// Datagrams that arrived before the other side latched (a WireGuard handshake, mostly).
-        var waiting: [ByteBuffer] = []
+        var waiting: [(datagram: ByteBuffer, arrived: NIODeadline)] = []
         var tokens: Double
         var tokensUpdated: NIODeadline
     }
@@ -340,7 +340,9 @@ final class PairForwarder: Sendable {
             self.state.withValue { state in
                 state.sides[side].socket = socket
                 guard let destination = state.sides[side].latched ?? state.sides[side].expected else { return }
-                for waiting in state.sides[side].waiting { waiting.withUnsafeReadableBytes { _ = socket.send($0, to: destination) } }
+                for datagram in Self.fresh(state.sides[side].waiting, now: .now()) {
+                    datagram.withUnsafeReadableBytes { _ = socket.send($0, to: destination) }
+                }
                 state.sides[side].waiting.removeAll()
             }
         }
@@ -351,6 +353,16 @@ final class PairForwarder: Sendable {
     private static func expected(_ endpoint: SocketEndpoint?, at address: IPAddress?) -> SocketEndpoint? {
         guard let endpoint, endpoint.address == address, endpoint.port != 0 else { return nil }
         return endpoint
+    }
+
+    /// How long a datagram waits for its side to latch. A stale handshake initiation delivered
+    /// late crosses the initiation that side is sending by then (each end consumes the other's and
+    /// drops the response to its own: nothing moves until WireGuard's 5 s retry).
+    static let waitingLifetime = TimeAmount.milliseconds(250)
+
+    /// The waiting datagrams still fresh at `now`.
+    private static func fresh(_ waiting: [(datagram: ByteBuffer, arrived: NIODeadline)], now: NIODeadline) -> [ByteBuffer] {
+        waiting.filter { now - $0.arrived < waitingLifetime }.map(\.datagram)
     }
 
     /// Lets `member` send from `address` (its authenticated address on the secure channel), and
@@ -410,13 +422,15 @@ final class PairForwarder: Sendable {
             let other = 1 - side
             // Flush what waited for this side to appear.
             if !state.sides[side].waiting.isEmpty, let mySocket = state.sides[side].socket {
-                for waiting in state.sides[side].waiting { waiting.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) } }
+                for datagram in Self.fresh(state.sides[side].waiting, now: now) {
+                    datagram.withUnsafeReadableBytes { _ = mySocket.send($0, to: source) }
+                }
                 state.sides[side].waiting.removeAll()
             }
             guard let destination = state.sides[other].latched ?? state.sides[other].expected, let otherSocket = state.sides[other].socket else {
                 // The other side has not sent anything yet: keep the newest few datagrams for it.
                 if state.sides[other].waiting.count >= 4 { state.sides[other].waiting.removeFirst() }
-                state.sides[other].waiting.append(buffer)
+                state.sides[other].waiting.append((buffer, now))
                 return nil
             }
             return buffer.withUnsafeReadableBytes { batch.append($0, to: destination, through: otherSocket) }

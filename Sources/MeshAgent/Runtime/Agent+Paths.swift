@@ -80,14 +80,14 @@ extension Agent {
         }
     }
 
-    /// Peers never heard from start their first handshake afresh on their new paths: the
+    /// Peers without a handshake start their first handshake afresh on their new paths: the
     /// initiating end re-creates them (WireGuard initiates at once instead of after its 5 s
     /// retry), the other end waits its turn (see ``FirstHandshakes``).
     func restartHandshakesIfNeverConnected(_ peers: [NodeID], now: Timestamp) {
         var recreate: [X25519PublicKey] = []
         for peer in peers {
             guard let key = node?.members[peer]?.certificate.wireGuardKey,
-                  let state = lastDeviceState?.peers[key], state.neverHeardFrom
+                  let state = lastDeviceState?.peers[key], state.lastHandshakeTime == nil
             else { continue }
             firstHandshakes.start(key, now: now)
             if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }

@@ -50,7 +50,7 @@ extension Agent {
                 let ids = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
                 for added in changes.peersToAdd {
                     if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) }
-                    if added.endpoint != nil, !firstHandshakes.isWaiting(added.publicKey) { firstHandshakes.start(added.publicKey, now: now) }
+                    if added.endpoint != nil, !firstHandshakes.isWaiting(added.publicKey) { firstHandshakes.start(added.publicKey, now: now, moved: false) }
                 }
                 lastDeviceState = try? device.read()
             }
@@ -188,7 +188,9 @@ extension Agent {
     func hurryFirstHandshakes(now: Timestamp) {
         guard firstHandshakes.anyDue(now: now), let current = try? device.read() else { return }
         lastDeviceState = current
-        let recreate = firstHandshakes.due(now: now) { key in current.peers[key].map { !$0.neverHeardFrom } }
+        let recreate = firstHandshakes.due(now: now) { key in
+            current.peers[key].map { $0.lastHandshakeTime != nil ? .handshake : $0.receivedBytes > 0 ? .received : .nothing }
+        }
         if removeForFreshHandshake(recreate) { reconcile(now: now) }
     }
 

@@ -10,7 +10,10 @@ import MeshCrypto
 /// a pair without a session only one end — the one whose WireGuard key sorts first — initiates
 /// at once (re-creating the peer, nudging it, turning keepalives on); the other stays silent for
 /// ``Timing/responderSilence`` and initiates only if it still has heard nothing by then (the
-/// initiator's packets were lost, or the initiator does not know it yet).
+/// initiator's packets were lost, dropped by this end's NAT, or the initiator does not know it yet).
+///
+/// A peer just added is different: both ends learn of each other at different times (gossip), so
+/// they rarely cross, and two hosts behind NAT need both to send to punch through; both initiate.
 ///
 /// Sans-I/O: fed with "peer added or moved" and the device's view of which peers were heard from.
 struct FirstHandshakes {
@@ -21,18 +24,37 @@ struct FirstHandshakes {
         /// other end before that end had learned of this node from gossip, or before its
         /// interface existed). Three tries, then WireGuard's own retries take over.
         var initiatorRetries: [Interval] = [.milliseconds(500), .milliseconds(1500), .seconds(3)]
-        /// The other end stays silent this long: longer than a handshake round trip through a
-        /// relay on another continent, short enough that a lost initiation costs under a second more.
-        var responderSilence = Interval.seconds(1)
-        /// After its silence, the other end re-creates the peer at these offsets (each at least
-        /// 0.5 s from the initiator's, so the two never cross again).
-        var responderRetries: [Interval] = [.seconds(1), .milliseconds(2250), .seconds(4)]
+        /// The other end stays silent this long, and then initiates only if nothing has arrived:
+        /// longer than half a round trip on another continent (the initiator's packet would have
+        /// arrived), short enough that two hosts behind NAT still punch through directly (the
+        /// initiator's first packet is dropped by the other end's NAT; the other end's own packet
+        /// then opens its mapping and passes the initiator's).
+        var responderSilence = Interval.milliseconds(300)
+        /// After its silence, the other end re-creates a peer it has heard nothing from at these
+        /// offsets (each at least 0.2 s from the initiator's, so the two do not cross).
+        var responderRetries: [Interval] = [.milliseconds(300), .seconds(1), .milliseconds(2250)]
+    }
+
+    /// How an end takes part in a peer's first handshake.
+    private enum Role {
+        /// A peer just added: both ends initiate (their packets open each other's NAT mappings,
+        /// and the two ends learn of each other at different times, so they rarely cross); each
+        /// re-creates a peer it has received nothing from, and the end with the lower key also
+        /// one whose initiation crossed its own.
+        case both
+        /// A peer moved (to a relay, say) at the same moment at both ends: this end initiates.
+        case initiator
+        /// …and the other end waits.
+        case responder
     }
 
     private struct Entry {
         var since: Timestamp
         var attempts: Int
-        let initiator: Bool
+        let role: Role
+        /// This end's key sorts first (it breaks ties after crossed initiations).
+        let lowerKey: Bool
+        var initiator: Bool { role != .responder }
     }
 
     let ownKey: X25519PublicKey
@@ -54,9 +76,11 @@ struct FirstHandshakes {
     /// Whether `peer` waits for its first handshake.
     func isWaiting(_ peer: X25519PublicKey) -> Bool { waiting[peer] != nil }
 
-    /// `peer`, never heard from, was added or given a new endpoint: its schedule starts now.
-    mutating func start(_ peer: X25519PublicKey, now: Timestamp) {
-        waiting[peer] = Entry(since: now, attempts: 0, initiator: isInitiator(towards: peer))
+    /// `peer`, without a handshake, was added (`moved` false) or given a new endpoint at both
+    /// ends at once (`moved` true: it was rerouted): its schedule starts now.
+    mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) {
+        let role: Role = !moved ? .both : isInitiator(towards: peer) ? .initiator : .responder
+        waiting[peer] = Entry(since: now, attempts: 0, role: role, lowerKey: isInitiator(towards: peer))
     }
 
     /// `peer` was heard from, or is gone.
@@ -77,14 +101,35 @@ struct FirstHandshakes {
         waiting.values.contains { now - $0.since >= delay(for: $0) }
     }
 
-    /// The peers to re-create now. `heardFrom(peer)`: whether the device has a handshake or
-    /// received bytes for it (nil: the device has no such peer); peers heard from or gone stop
-    /// being tracked, and so do peers past their last try.
-    mutating func due(now: Timestamp, heardFrom: (X25519PublicKey) -> Bool?) -> [X25519PublicKey] {
+    /// What the device has seen of a peer.
+    enum Contact {
+        /// Nothing arrived.
+        case nothing
+        /// Bytes arrived (an initiation, say), but no handshake completed.
+        case received
+        /// A handshake completed.
+        case handshake
+    }
+
+    /// The peers to re-create now. `contact(peer)`: what the device has seen of it (nil: the
+    /// device has no such peer). The initiator re-creates a peer until a handshake completes:
+    /// having received bytes without one means the two initiations crossed (each end consumed the
+    /// other's and dropped the response to its own) and a fresh initiation breaks the tie. The
+    /// other end re-creates only a peer it has received nothing from: one that received an
+    /// initiation may hold a session the initiator already uses (a responder's handshake completes
+    /// only at the first data packet), and re-creating it would drop that session for up to 15 s.
+    /// Peers past their last try, heard from enough, or gone stop being tracked.
+    mutating func due(now: Timestamp, contact: (X25519PublicKey) -> Contact?) -> [X25519PublicKey] {
         var recreate: [X25519PublicKey] = []
         for (peer, entry) in waiting where now - entry.since >= delay(for: entry) {
             let retries = entry.initiator ? timing.initiatorRetries : timing.responderRetries
-            guard heardFrom(peer) == false, entry.attempts < retries.count else {
+            let silent: Bool
+            switch contact(peer) {
+            case .nothing?: silent = true
+            case .received?: silent = entry.lowerKey
+            case .handshake?, nil: silent = false
+            }
+            guard silent, entry.attempts < retries.count else {
                 waiting[peer] = nil
                 continue
             }
