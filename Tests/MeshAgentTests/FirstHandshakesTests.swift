@@ -75,10 +75,9 @@ import Testing
         #expect(highEnd.due(now: start + .milliseconds(500), contact: { _ in FirstHandshakes.Contact.nothing }) == [Self.low])
         highEnd.start(Self.low, now: start, moved: false)
         #expect(highEnd.due(now: start + .milliseconds(500), contact: { _ in .received }).isEmpty)
-        // After crossed initiations, the end with the lower key starts again.
         var lowEnd = FirstHandshakes(ownKey: Self.low)
         lowEnd.start(Self.high, now: start, moved: false)
-        #expect(lowEnd.due(now: start + .milliseconds(500), contact: { _ in .received }) == [Self.high])
+        #expect(lowEnd.due(now: start + .milliseconds(500), contact: { _ in .received }).isEmpty)
     }
 
     @Test func movingAPeerRestartsItsSchedule() {

@@ -184,6 +184,16 @@ import Testing
         #expect(delay <= .milliseconds(600), "relay requested \(delay) after the last data: \(log.prefix(12)) \(String(describing: paths.peers[peer]))")
     }
 
+    /// A host that moved refreshes its relayed pairs at once (the relay learns its new address).
+    @Test func movingRefreshesEveryRelayedPair() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
+        paths.noteActivity(NodeID(0xD), now: clock)
+        #expect(paths.localAddressesChanged() == [.refresh(relay: relayA, peer: peer)])
+        clock = clock + .seconds(1)
+    }
+
     @Test func aLossyPathNeedsMoreEvidenceButNotForever() {
         let paths = PathManager()
         #expect(paths.failureTimeout(loss: 0) == .milliseconds(450))

@@ -223,6 +223,15 @@ struct PathManager {
         }
     }
 
+    /// This host's addresses changed: refresh every relayed pair now, so each relay hears from
+    /// the new address (and accepts this end's WireGuard traffic from there).
+    func localAddressesChanged() -> [Action] {
+        peers.compactMap { peer, path in
+            if case let .relayed(relay, _) = path.route { return .refresh(relay: relay, peer: peer) }
+            return nil
+        }.sorted { "\($0)" < "\($1)" }
+    }
+
     /// The peer says the direct path works again: switch back too.
     mutating func directRestored(_ peer: NodeID, now: Timestamp) -> [Action] {
         guard var path = peers[peer], case .relayed = path.route else { return [] }

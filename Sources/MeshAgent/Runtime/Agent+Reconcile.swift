@@ -243,8 +243,13 @@ extension Agent {
             }
         }
         for member in node.members.all where member.status.isLive {
+            // Reported only while data arrives from there (the receive counter grew since the
+            // last reading): a recent handshake alone is no evidence. After a member moved, its
+            // old endpoint (where the kernel still sends) was reported back to it within 100 ms,
+            // it announced that as observed, and peers kept sending there for 15 s.
             guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
-                  let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150
+                  let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150,
+                  let before = previous?.peers[member.certificate.wireGuardKey], peer.receivedBytes > before.receivedBytes
             else { continue }
             // What the member announces of its own knowledge needs no report; an observed endpoint
             // is reported still, so it stays corroborated by every peer that sees it.

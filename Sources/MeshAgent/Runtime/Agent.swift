@@ -330,6 +330,10 @@ public actor Agent {
         // Endpoints peers saw before the move are stale now.
         observedEndpoints.removeAll()
         announceIfChanged()
+        // Relays we use learn the new address at once (a pair accepts a member only from the
+        // address it was last authenticated from): with traffic flowing nothing else would be
+        // sent to them before the next lease refresh, up to 10 s later.
+        perform(paths.localAddressesChanged(), now: now)
     }
 
     func reconcileSoon() {

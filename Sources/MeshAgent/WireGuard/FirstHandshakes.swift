@@ -39,8 +39,9 @@ struct FirstHandshakes {
     private enum Role {
         /// A peer just added: both ends initiate (their packets open each other's NAT mappings,
         /// and the two ends learn of each other at different times, so they rarely cross); each
-        /// re-creates a peer it has received nothing from, and the end with the lower key also
-        /// one whose initiation crossed its own.
+        /// re-creates only a peer it has received nothing from. (Re-creating after bytes arrived,
+        /// to break crossed initiations, once cost a joining host 24.6 s to one peer in the join
+        /// benchmark: the peer's session was dropped before its first data arrived.)
         case both
         /// A peer moved (to a relay, say) at the same moment at both ends: this end initiates.
         case initiator
@@ -52,8 +53,6 @@ struct FirstHandshakes {
         var since: Timestamp
         var attempts: Int
         let role: Role
-        /// This end's key sorts first (it breaks ties after crossed initiations).
-        let lowerKey: Bool
         var initiator: Bool { role != .responder }
     }
 
@@ -80,7 +79,7 @@ struct FirstHandshakes {
     /// ends at once (`moved` true: it was rerouted): its schedule starts now.
     mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) {
         let role: Role = !moved ? .both : isInitiator(towards: peer) ? .initiator : .responder
-        waiting[peer] = Entry(since: now, attempts: 0, role: role, lowerKey: isInitiator(towards: peer))
+        waiting[peer] = Entry(since: now, attempts: 0, role: role)
     }
 
     /// `peer` was heard from, or is gone.
@@ -126,7 +125,7 @@ struct FirstHandshakes {
             let silent: Bool
             switch contact(peer) {
             case .nothing?: silent = true
-            case .received?: silent = entry.lowerKey
+            case .received?: silent = entry.role == .initiator
             case .handshake?, nil: silent = false
             }
             guard silent, entry.attempts < retries.count else {
