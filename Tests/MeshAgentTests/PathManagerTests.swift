@@ -184,14 +184,18 @@ import Testing
         #expect(delay <= .milliseconds(600), "relay requested \(delay) after the last data: \(log.prefix(12)) \(String(describing: paths.peers[peer]))")
     }
 
-    /// A host that moved refreshes its relayed pairs at once (the relay learns its new address).
+    /// A host that moved refreshes its relayed pairs at once (the relay learns its new address)
+    /// and probes its direct paths in use (the probes carry its new record).
     @Test func movingRefreshesEveryRelayedPair() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.noteActivity(peer, now: clock)
         _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
-        paths.noteActivity(NodeID(0xD), now: clock)
-        #expect(paths.localAddressesChanged() == [.refresh(relay: relayA, peer: peer)])
-        clock = clock + .seconds(1)
+        let direct = NodeID(0xD)
+        paths.noteActivity(direct, now: clock)
+        let actions = paths.localAddressesChanged(now: clock)
+        #expect(actions.contains(.refresh(relay: relayA, peer: peer)))
+        #expect(actions.contains { if case .probe(direct, _) = $0 { true } else { false } }, "the direct path in use is probed (it carries the new record)")
+        #expect(actions.count == 2)
     }
 
     @Test func aLossyPathNeedsMoreEvidenceButNotForever() {

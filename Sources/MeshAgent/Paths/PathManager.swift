@@ -224,12 +224,24 @@ struct PathManager {
     }
 
     /// This host's addresses changed: refresh every relayed pair now, so each relay hears from
-    /// the new address (and accepts this end's WireGuard traffic from there).
-    func localAddressesChanged() -> [Action] {
-        peers.compactMap { peer, path in
-            if case let .relayed(relay, _) = path.route { return .refresh(relay: relay, peer: peer) }
-            return nil
-        }.sorted { "\($0)" < "\($1)" }
+    /// the new address (and accepts this end's WireGuard traffic from there), and probe every
+    /// direct path in use, which carries this node's new record to those peers at once (gossip
+    /// rides on every datagram): they point WireGuard at the new address without waiting for a
+    /// gossip round. A quiet path sent nothing else to them.
+    mutating func localAddressesChanged(now: Timestamp) -> [Action] {
+        var actions: [Action] = []
+        for (peer, path) in peers.sorted(by: { $0.key < $1.key }) {
+            switch path.route {
+            case let .relayed(relay, _):
+                actions.append(.refresh(relay: relay, peer: peer))
+            case .direct where now - path.lastActivity < settings.activityWindow:
+                actions.append(probe(about: peer, target: peer, now: now))
+                peers[peer]?.directProbeSentAt = now
+            default:
+                break
+            }
+        }
+        return actions
     }
 
     /// The peer says the direct path works again: switch back too.

@@ -331,9 +331,9 @@ public actor Agent {
         observedEndpoints.removeAll()
         announceIfChanged()
         // Relays we use learn the new address at once (a pair accepts a member only from the
-        // address it was last authenticated from): with traffic flowing nothing else would be
-        // sent to them before the next lease refresh, up to 10 s later.
-        perform(paths.localAddressesChanged(), now: now)
+        // address it was last authenticated from), and peers in use the new record: with traffic
+        // flowing, quiet paths would send them nothing before the next refresh or gossip round.
+        perform(paths.localAddressesChanged(now: now), now: now)
     }
 
     func reconcileSoon() {
