@@ -67,7 +67,7 @@ struct FailoverBenchmark {
         let cutDone = cutWall + nftSeconds
         pause(hold)
         let entry = (try? triangle.peer("charlie", seenBy: "bravo")) ?? [:]
-        let relayedVia = entry["path"] as? String == "relay" ? (entry["relay"] as? String ?? "?") : "— (\(entry["path"] as? String ?? "?"))"
+        let relayedVia = Triangle.relayedVia(entry)
 
         let healWall = wallClock()
         let healStart = monotonic()

@@ -1,6 +1,7 @@
 import BenchmarkSupport
 import Foundation
 import MeshLab
+import Synchronization
 
 /// Issue 11, point 4: how long a pair whose direct path is blocked from the start takes to talk
 /// through the relay. All three hosts are enrolled and know each other (members.db); per trial
@@ -64,8 +65,7 @@ struct RelayedStartBenchmark {
         while monotonic() < deadline, ping.replies.isEmpty { pause(0.05) }
         pause(1)
         let replies = ping.finish()
-        let entry = (try? triangle.peer("charlie", seenBy: "bravo")) ?? [:]
-        let relayedVia = entry["path"] as? String == "relay" ? (entry["relay"] as? String ?? "?") : "— (\(entry["path"] as? String ?? "?"))"
+        let relayedVia = triangle.relayedVia("charlie", seenBy: "bravo")
         let relayText = (try? String(contentsOfFile: relayLog, encoding: .utf8)) ?? ""
         let newLog = relayText.utf8.count > relayLogStart ? String(decoding: Array(relayText.utf8)[relayLogStart...], as: UTF8.self) : ""
         let allocations = newLog.split(separator: "\n").filter { $0.contains("relaying") && $0.contains("pair=") && !$0.contains("asked again") }.count
@@ -95,10 +95,8 @@ struct RelayedStartBenchmark {
 }
 
 /// Strings appended from several threads.
-final class LockedList: @unchecked Sendable {
-    // Every access holds `lock`.
-    private let lock = NSLock()
-    private var storage: [String] = []
-    func append(_ item: String) { lock.lock(); storage.append(item); lock.unlock() }
-    var items: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+final class LockedList: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ item: String) { storage.withLock { $0.append(item) } }
+    var items: [String] { storage.withLock { $0 } }
 }

@@ -43,6 +43,16 @@ struct Triangle {
         return entry
     }
 
+    /// Which relay `observer` reports for `peer` (its name), or "— (PATH)" when not relayed.
+    func relayedVia(_ peer: String, seenBy observer: String) -> String {
+        Self.relayedVia((try? self.peer(peer, seenBy: observer)) ?? [:])
+    }
+
+    /// The same, from a `peers --json` entry already read.
+    static func relayedVia(_ entry: [String: Any]) -> String {
+        entry["path"] as? String == "relay" ? (entry["relay"] as? String ?? "?") : "— (\(entry["path"] as? String ?? "?"))"
+    }
+
     /// Whether `observer` reports `peer` on `path` ("direct" or "relay").
     func reports(_ path: String, peer: String, seenBy observer: String) -> Bool {
         (try? self.peer(peer, seenBy: observer))?["path"] as? String == path

@@ -209,19 +209,19 @@ import Testing
     /// meshd's own packets on it stay few.
     @Test func aLossyPathThatCarriesDataStaysPut() {
         for seed in UInt64(1)...20 {
-            var random = SplitMix(seed: seed)
+            var random = RandomSource.seeded(seed)
             var paths = PathManager(), clock = Timestamp(seconds: 1000)
             var actions: [PathManager.Action] = []
             // 20 pings a second: per 100 ms reading, two requests out and each reply back with
             // probability 0.7 × 0.7; probes and acks lost with 30 % each.
             for _ in 0..<600 {
-                let replies = (0..<2).filter { _ in random.unit() < 0.49 }.count
+                let replies = (0..<2).filter { _ in Double.random(in: 0..<1, using: &random) < 0.49 }.count
                 if replies > 0 { paths.noteReceived(peer, now: clock) } else { paths.noteActivity(peer, now: clock) }
                 for _ in 0..<2 {
                     clock = clock + .milliseconds(50)
                     let step = paths.tick(now: clock, relayCandidates: { _, _ in [NodeID(0xA)] }, name: { $0.hex })
                     actions += step
-                    for case let .probe(target, sequence) in step where random.unit() < 0.49 {
+                    for case let .probe(target, sequence) in step where Double.random(in: 0..<1, using: &random) < 0.49 {
                         actions += paths.probeAnswered(sequence, from: target, now: clock + .milliseconds(1))
                     }
                 }
@@ -234,20 +234,6 @@ import Testing
             #expect(probes <= 60 * 5, "seed \(seed): \(probes) probes in 60 s")
         }
     }
-}
-
-/// A small deterministic generator for the loss model (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 @Suite struct RelayMessageTests {

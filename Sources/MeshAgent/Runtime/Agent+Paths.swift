@@ -41,7 +41,7 @@ extension Agent {
         var rerouted: [NodeID] = []
         defer {
             if !rerouted.isEmpty {
-                restartHandshakesIfNeverConnected(rerouted, now: now)
+                restartFirstHandshakes(rerouted, now: now)
                 reconcile(now: now)
             }
         }
@@ -83,7 +83,7 @@ extension Agent {
     /// Peers without a handshake start their first handshake afresh on their new paths: the
     /// initiating end re-creates them (WireGuard initiates at once instead of after its 5 s
     /// retry), the other end waits its turn (see ``FirstHandshakes``).
-    func restartHandshakesIfNeverConnected(_ peers: [NodeID], now: Timestamp) {
+    func restartFirstHandshakes(_ peers: [NodeID], now: Timestamp) {
         var recreate: [X25519PublicKey] = []
         for peer in peers {
             guard let key = node?.members[peer]?.certificate.wireGuardKey,

@@ -47,9 +47,9 @@ extension Agent {
                 nudge(touched.filter { firstHandshakes.mayInitiate($0, now: now) })
                 // A new peer's path is watched closely at once: the first handshake shows whether
                 // the direct path works, long before WireGuard's counters would.
-                let ids = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
+                let members = membersByWireGuardKey(node)
                 for added in changes.peersToAdd {
-                    if let id = ids[added.publicKey] { paths.noteActivity(id, now: now) }
+                    if let member = members[added.publicKey] { paths.noteActivity(member.id, now: now) }
                     if added.endpoint != nil, !firstHandshakes.isWaiting(added.publicKey) { firstHandshakes.start(added.publicKey, now: now, moved: false) }
                 }
                 lastDeviceState = try? device.read()
@@ -214,8 +214,8 @@ extension Agent {
     /// Sends one small packet into the tunnel towards each peer, so WireGuard starts a handshake
     /// now rather than at the next traffic (both sides doing it opens NAT mappings for each other).
     func nudge(_ keys: [X25519PublicKey]) {
-        guard let node else { return }
-        let byKey = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0) }, uniquingKeysWith: { first, _ in first })
+        guard let node, !keys.isEmpty else { return }
+        let byKey = membersByWireGuardKey(node)
         for key in keys {
             guard let member = byKey[key], let address = member.certificate.addresses.first else { continue }
             TunnelNudge.send(to: address)
@@ -230,43 +230,51 @@ extension Agent {
         guard let current = try? device.read() else { return }
         let previous = lastDeviceState
         lastDeviceState = current
-        // Traffic activity drives path probing (only peers in use are watched closely).
-        let byKey = Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0.id) }, uniquingKeysWith: { first, _ in first })
+        guard let previous, !current.peers.isEmpty else { return announceObservedEndpointsIfChanged(now: now) }
+        // Traffic activity drives path probing (only peers in use are watched closely). Read every
+        // 100 ms while a path is in use: one pass over the device's peers, the members indexed once.
+        let members = membersByWireGuardKey(node)
         for (key, peer) in current.peers {
-            guard let id = byKey[key] else { continue }
-            let before = previous?.peers[key]
-            guard let before else { continue }
+            guard let member = members[key], let before = previous.peers[key] else { continue }
             if peer.receivedBytes != before.receivedBytes {
-                paths.noteReceived(id, now: now)
+                paths.noteReceived(member.id, now: now)
+                // Reported only while data arrives from there: a recent handshake alone is no
+                // evidence. After a member moved, its old endpoint (where the kernel still sends)
+                // was reported back to it within 100 ms, it announced that as observed, and peers
+                // kept sending there for 15 s.
+                if member.status.isLive { reportEndpoint(of: member, peer, now: now) }
             } else if peer.transmittedBytes != before.transmittedBytes {
-                paths.noteActivity(id, now: now)
+                paths.noteActivity(member.id, now: now)
             }
-        }
-        for member in node.members.all where member.status.isLive {
-            // Reported only while data arrives from there (the receive counter grew since the
-            // last reading): a recent handshake alone is no evidence. After a member moved, its
-            // old endpoint (where the kernel still sends) was reported back to it within 100 ms,
-            // it announced that as observed, and peers kept sending there for 15 s.
-            guard let peer = current.peers[member.certificate.wireGuardKey], let seen = peer.endpoint,
-                  let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150,
-                  let before = previous?.peers[member.certificate.wireGuardKey], peer.receivedBytes > before.receivedBytes
-            else { continue }
-            // What the member announces of its own knowledge needs no report; an observed endpoint
-            // is reported still, so it stays corroborated by every peer that sees it.
-            if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen && $0.kind != .observed && $0.kind != .reflexive }) { continue }
-            // A relayed peer is seen at the relay's port: that is not where it can be reached
-            // directly (reported, the peer announced the relay port as its own observed endpoint,
-            // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
-            if relayEndpoints.contains(seen) { continue }
-            // Report changes at once, and re-report every minute so the observation stays fresh.
-            if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { continue }
-            reportedEndpoints[member.id] = (seen, now)
-            var writer = ByteWriter()
-            writer.write(seen)
-            node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
         }
         // Reports age out and corroboration follows how many peers are in contact.
         announceObservedEndpointsIfChanged(now: now)
+    }
+
+    /// Tells `member` where our WireGuard sees it (`peer`, whose data is arriving), when that is not
+    /// an endpoint it announces itself.
+    private func reportEndpoint(of member: Member, _ peer: WireGuardPeerState, now: Timestamp) {
+        guard let node, let seen = peer.endpoint, let handshake = peer.lastHandshakeTime,
+              now.secondsValue - Double(handshake.components.seconds) < 150
+        else { return }
+        // What the member announces of its own knowledge needs no report; an observed endpoint
+        // is reported still, so it stays corroborated by every peer that sees it.
+        if member.record.wireGuardEndpoints.contains(where: { $0.endpoint == seen && $0.kind != .observed && $0.kind != .reflexive }) { return }
+        // A relayed peer is seen at the relay's port: that is not where it can be reached
+        // directly (reported, the peer announced the relay port as its own observed endpoint,
+        // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
+        if relayEndpoints.contains(seen) { return }
+        // Report changes at once, and re-report every minute so the observation stays fresh.
+        if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { return }
+        reportedEndpoints[member.id] = (seen, now)
+        var writer = ByteWriter()
+        writer.write(seen)
+        node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
+    }
+
+    /// Every member by its WireGuard key (the device names peers by key).
+    func membersByWireGuardKey(_ node: MeshNode) -> [X25519PublicKey: Member] {
+        Dictionary(node.members.all.map { ($0.certificate.wireGuardKey, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Announces again when the corroborated observed endpoints changed (a new report, a report

@@ -149,11 +149,3 @@ final class DeviceController {
         logger.info("interface deleted", metadata: ["interface": "\(name)"])
     }
 }
-
-extension WireGuardPeerState {
-    /// Nothing ever arrived from this peer: no handshake and no bytes. Only such a peer may be
-    /// re-created to hurry a handshake — a responder's handshake counts as complete only at the
-    /// first data packet, so a peer that received an initiation may hold a session the other end
-    /// already uses, and re-creating it would silently drop that session (≈ 15 s of loss).
-    var neverHeardFrom: Bool { lastHandshakeTime == nil && receivedBytes == 0 }
-}
