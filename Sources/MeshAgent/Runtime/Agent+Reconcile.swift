@@ -230,19 +230,21 @@ extension Agent {
         guard let current = try? device.read() else { return }
         let previous = lastDeviceState
         lastDeviceState = current
-        guard let previous, !current.peers.isEmpty else { return announceObservedEndpointsIfChanged(now: now) }
         // Traffic activity drives path probing (only peers in use are watched closely). Read every
         // 100 ms while a path is in use: one pass over the device's peers, the members indexed once.
-        let members = membersByWireGuardKey(node)
+        let members = current.peers.isEmpty ? [:] : membersByWireGuardKey(node)
         for (key, peer) in current.peers {
-            guard let member = members[key], let before = previous.peers[key] else { continue }
+            guard let member = members[key] else { continue }
+            let before = previous?.peers[key]
+            // Reported only while data arrives from there (the receive counter grew since the
+            // last reading, or a peer new since then has received some): a recent handshake alone
+            // is no evidence. After a member moved, its old endpoint (where the kernel still
+            // sends) was reported back to it within 100 ms, it announced that as observed, and
+            // peers kept sending there for 15 s.
+            if peer.receivedBytes != (before?.receivedBytes ?? 0), member.status.isLive { reportEndpoint(of: member, peer, now: now) }
+            guard let before else { continue }
             if peer.receivedBytes != before.receivedBytes {
                 paths.noteReceived(member.id, now: now)
-                // Reported only while data arrives from there: a recent handshake alone is no
-                // evidence. After a member moved, its old endpoint (where the kernel still sends)
-                // was reported back to it within 100 ms, it announced that as observed, and peers
-                // kept sending there for 15 s.
-                if member.status.isLive { reportEndpoint(of: member, peer, now: now) }
             } else if peer.transmittedBytes != before.transmittedBytes {
                 paths.noteActivity(member.id, now: now)
             }
