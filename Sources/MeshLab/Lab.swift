@@ -163,10 +163,16 @@ public final class Lab: @unchecked Sendable {
     /// masquerade keeps a source port for every destination (endpoint-independent mapping, which
     /// hole punching can cross); `fullyRandom` picks a new port per destination
     /// (address-and-port-dependent mapping: a "symmetric" NAT, which it cannot).
+    ///
+    /// Like any NAT router, it drops unsolicited TCP and UDP arriving at its outside address. Left
+    /// to the kernel, such a datagram (a peer punching first) was delivered to the router itself
+    /// and left a connection-tracking entry behind; the inside host's own datagram back to that
+    /// peer then clashed with it, went out from another port, and the punch failed.
     public func masquerade(outOf interface: String, in namespace: String, fullyRandom: Bool = false) throws {
         try nft("""
             table ip meshlab_nat {
               chain postrouting { type nat hook postrouting priority 100; oifname "\(interface)" masquerade\(fullyRandom ? " random,fully-random" : ""); }
+              chain input { type filter hook input priority 0; iifname "\(interface)" ct state new meta l4proto { tcp, udp } drop; }
             }
             """, in: namespace)
     }

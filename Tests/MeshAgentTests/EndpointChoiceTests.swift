@@ -39,4 +39,49 @@ import Testing
             healthy: true, onRelay: false, now: now + .seconds(1))
         #expect(peerSide.endpoint == nil)
     }
+
+    /// A NATed peer announced only its inside address at first; its outside one (observed,
+    /// ranked first) arrives while WireGuard still points at the unproven inside one: the outside
+    /// one is tried at once (the hole-punching lab scenario sat on the inside address).
+    @Test func aBetterCandidateReplacesAnUnprovenEndpoint() {
+        let inside = SocketEndpoint("192.0.2.34:51820")!
+        let first = EndpointChoice.decide(previous: nil, candidates: [inside], kernelEndpoint: nil, healthy: false, onRelay: false, now: now)
+        #expect(first.endpoint == inside)
+        let second = EndpointChoice.decide(
+            previous: first.choice, candidates: [fresh, inside], kernelEndpoint: inside, healthy: false, onRelay: false, now: now + .seconds(1))
+        #expect(second.endpoint == fresh)
+    }
+
+    /// Back from a relay, a direct attempt that brought no data moves the next heal to the next
+    /// candidate; one that brought data is kept.
+    @Test func aFailedDirectAttemptFromTheRelayTriesTheNextCandidate() {
+        let relay = SocketEndpoint("198.51.100.1:40000")!
+        let inside = SocketEndpoint("192.0.2.34:51820")!
+        let candidates = [inside, fresh]
+        let relayed = EndpointChoice(candidates: candidates, index: 0, since: now)
+        // Heal: WireGuard still points at the relay (a fresh session made through it).
+        let heal = EndpointChoice.decide(previous: relayed, candidates: candidates, kernelEndpoint: relay, healthy: false, onRelay: true, now: now)
+        #expect(heal.endpoint == inside)
+        // A second reconcile of the same heal (the device not read again yet) changes nothing.
+        let again = EndpointChoice.decide(
+            previous: heal.choice, candidates: candidates, kernelEndpoint: relay, healthy: false, onRelay: true, now: now + .milliseconds(50))
+        #expect(again.endpoint == inside)
+        // On the candidate, the session's recent handshake (made through the relay) is no proof.
+        let onCandidate = EndpointChoice.decide(
+            previous: again.choice, candidates: candidates, kernelEndpoint: inside, healthy: true, onRelay: false, receivedAt: now - .seconds(1),
+            now: now + .milliseconds(500))
+        #expect(onCandidate.endpoint == inside, "still unproven: configured again, not kept as working")
+        // No data came: the pair went back to the relay. The next heal tries the next candidate.
+        let nextHeal = EndpointChoice.decide(
+            previous: onCandidate.choice, candidates: candidates, kernelEndpoint: relay, healthy: false, onRelay: true, now: now + .seconds(20))
+        #expect(nextHeal.endpoint == fresh)
+        // Data arrives there: it is working, and a later heal returns to it.
+        let proven = EndpointChoice.decide(
+            previous: nextHeal.choice, candidates: candidates, kernelEndpoint: fresh, healthy: true, onRelay: false,
+            receivedAt: now + .seconds(21), now: now + .seconds(22))
+        #expect(proven.endpoint == nil)
+        let laterHeal = EndpointChoice.decide(
+            previous: proven.choice, candidates: candidates, kernelEndpoint: relay, healthy: false, onRelay: true, now: now + .seconds(100))
+        #expect(laterHeal.endpoint == fresh)
+    }
 }

@@ -125,6 +125,7 @@ import Testing
         _ = paths.relayGranted(peer, relay: relayA, endpoint: relayEndpoint, requested: true, now: clock)
         let actions = run(&paths, clock: &clock, for: .seconds(12), answering: [relayA], sending: [])
         #expect(actions.contains(.release(relay: relayA, peer: peer)))
+        #expect(actions.contains(.notifyDirect(peer)), "the other end leaves the relay too")
         #expect(paths.route(to: peer) == .direct)
     }
 

@@ -10,6 +10,10 @@ import Testing
         let me = network.node(1), honestA = network.node(2), honestB = network.node(3), mallory = network.node(4)
         let node = network.meshNode(me, members: [honestA, honestB, mallory])
         let real = SocketEndpoint("203.0.113.7:51821")!
+        // All three reach this node directly (a report only ever arrives in an authenticated datagram).
+        for (index, member) in [honestA, honestB, mallory].enumerated() {
+            node.noteContact(member.id, at: SocketEndpoint(address: IPAddress("192.0.2.\(index + 1)")!, port: 51821), now: network.now)
+        }
         node.handleEndpointReport(real, from: honestA.id, now: network.now)
         for index in 0..<500 {
             let forged = SocketEndpoint(address: IPAddress("198.51.100.\(index % 200 + 1)")!, port: UInt16(2000 + index))
@@ -20,5 +24,16 @@ import Testing
         node.handleEndpointReport(real, from: honestB.id, now: network.now)
         #expect(node.reflexiveEndpoint == real, "the honest report from before the flood still counts")
         #expect(node.reflexiveReports.count <= MeshNode.maximumReflexiveReporters)
+    }
+
+    /// Behind NAT, with only one member reaching this node so far (the other member is behind NAT
+    /// too, and needs this node's outside endpoint to reach it), that member's report is enough.
+    @Test func theOnlyMemberInContactIsEnough() {
+        let me = network.node(1), publicMember = network.node(2), natedMember = network.node(3)
+        let node = network.meshNode(me, members: [publicMember, natedMember])
+        let outside = SocketEndpoint("203.0.113.7:51821")!
+        node.noteContact(publicMember.id, at: SocketEndpoint("203.0.113.1:51821")!, now: network.now)
+        node.handleEndpointReport(outside, from: publicMember.id, now: network.now)
+        #expect(node.reflexiveEndpoint == outside)
     }
 }

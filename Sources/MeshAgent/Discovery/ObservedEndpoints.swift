@@ -83,9 +83,10 @@ struct ObservedEndpoints {
 
     /// The WireGuard endpoints of this node's record: local, then configured (advertised), then
     /// observed in the slots left, at most ``Settings/maximumAnnounced`` of them (observed
-    /// endpoints never push a local or configured one out); duplicates are announced once.
+    /// endpoints never push a local or configured one out), then `reflexive` if a slot is left;
+    /// duplicates are announced once.
     static func recordEndpoints(
-        local: [SocketEndpoint], advertised: [SocketEndpoint], observed: [SocketEndpoint],
+        local: [SocketEndpoint], advertised: [SocketEndpoint], observed: [SocketEndpoint], reflexive: SocketEndpoint? = nil,
         maximumObserved: Int = Settings().maximumAnnounced, slots: Int = NodeRecord.maximumEndpoints
     ) -> [AnnouncedEndpoint] {
         var seen = Set<SocketEndpoint>()
@@ -99,6 +100,9 @@ struct ObservedEndpoints {
         for endpoint in observed where endpoints.count < slots && observedCount < maximumObserved && seen.insert(endpoint).inserted {
             endpoints.append(AnnouncedEndpoint(.observed, endpoint))
             observedCount += 1
+        }
+        if let reflexive, endpoints.count < slots, seen.insert(reflexive).inserted {
+            endpoints.append(AnnouncedEndpoint(.reflexive, reflexive))
         }
         return endpoints
     }

@@ -150,6 +150,9 @@ struct PathManager {
     /// Why traffic to `peer` does not go direct, if it does not.
     func reason(for peer: NodeID) -> String? { peers[peer]?.reason }
 
+    /// When WireGuard data from `peer` last arrived (as the device's counters showed).
+    func lastReceived(from peer: NodeID) -> Timestamp { peers[peer]?.lastReceived ?? .zero }
+
     /// Whether `peer` has had traffic recently.
     func isActive(_ peer: NodeID, now: Timestamp) -> Bool {
         guard let path = peers[peer] else { return false }
@@ -463,9 +466,11 @@ struct PathManager {
                 }
                 if !active, let since = path.relayedSince, now - since >= settings.activityWindow {
                     // Idle: give the allocation back; direct is tried again when traffic resumes.
+                    // The peer is told, so both ends move together (one end direct and the other
+                    // on the relay lost what the direct end sent into the other's NAT).
                     path = healed(path, now: now)
                     path.healedAt = nil
-                    actions += [.release(relay: relay, peer: peer), .reroute(peer)]
+                    actions += [.release(relay: relay, peer: peer), .notifyDirect(peer), .reroute(peer)]
                 }
             }
             peers[peer] = path

@@ -4,7 +4,8 @@ extension Agent {
     /// What this node announces: its local addresses with the gossip and WireGuard ports, the
     /// configured extra endpoints, the WireGuard endpoints peers observed (only corroborated ones,
     /// in at most two slots that never push out a local or configured endpoint: see
-    /// ``ObservedEndpoints``), and its overlay addresses.
+    /// ``ObservedEndpoints``), behind NAT the reflexive address with the WireGuard port, and its
+    /// overlay addresses.
     func announcement(now: Timestamp) -> LocalAnnouncement {
         let gossipPort = configuration.gossip.port, wireGuardPort = configuration.interface.listenPort
         let slots = NodeRecord.maximumEndpoints
@@ -13,8 +14,12 @@ extension Agent {
             gossip.append(AnnouncedEndpoint(.advertised, SocketEndpoint(address: endpoint.address, port: gossipPort)))
         }
         let local = localAddresses.map { SocketEndpoint(address: $0, port: wireGuardPort) }
+        // Behind NAT, where peers see the gossip socket with the WireGuard port: a port-keeping
+        // NAT maps WireGuard's socket there too. Peers can try it before any peer's WireGuard has
+        // reported the outside endpoint (an observed one; the first report took up to 25 s).
+        let reflexive = isBehindNAT ? node?.reflexiveEndpoint.map { SocketEndpoint(address: $0.address, port: wireGuardPort) } : nil
         let wireGuard = ObservedEndpoints.recordEndpoints(
-            local: local, advertised: liveEndpoints.advertise, observed: observedEndpoints.announced)
+            local: local, advertised: liveEndpoints.advertise, observed: observedEndpoints.announced, reflexive: reflexive)
         let prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
         // One gossip slot stays free for the reflexive endpoint MeshCore adds when signing, so it
         // never pushes a local endpoint out either.

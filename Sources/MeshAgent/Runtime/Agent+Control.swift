@@ -248,6 +248,7 @@ extension Agent: ControlHandler {
         self.node = nil
         self.enrollment = nil
         endpointChoices.removeAll()
+        observedCounters.removeAll()
         logger.notice("left the network")
         await reply(Self.encode(ControlReply(ok: true, result: NoResult())))
     }

@@ -43,6 +43,7 @@ extension Agent {
             if !rerouted.isEmpty {
                 restartFirstHandshakes(rerouted, now: now)
                 reconcile(now: now)
+                punchHealedPaths(rerouted)
             }
         }
         for action in actions {
@@ -93,6 +94,20 @@ extension Agent {
             if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }
         }
         removeForFreshHandshake(recreate)
+    }
+
+    /// Peers back on a direct path with a session (made through the relay) get one packet into
+    /// the tunnel now: WireGuard sends it to the peer's direct endpoint, which opens this end's NAT
+    /// towards the peer's. Both ends heal together (the first tells the other), so their packets
+    /// cross and punch through; without it a session waits for a keepalive (up to 25 s) while the
+    /// first packets die at the other end's NAT, and the path failed back to the relay.
+    func punchHealedPaths(_ peers: [NodeID]) {
+        var keys: [X25519PublicKey] = []
+        for peer in peers where paths.route(to: peer) == .direct {
+            guard let key = node?.members[peer]?.certificate.wireGuardKey, lastDeviceState?.peers[key]?.lastHandshakeTime != nil else { continue }
+            keys.append(key)
+        }
+        nudge(keys)
     }
 
     func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {

@@ -141,7 +141,8 @@ extension Agent {
     ///
     /// A working path (a recent handshake) is kept, including one the kernel learned by roaming;
     /// it is abandoned when the member's new record no longer lists it (the member moved).
-    /// Otherwise the announced candidates are tried in order, each for a few seconds.
+    /// Otherwise the announced candidates are tried in order, each for a few seconds (back from a
+    /// relay, each for one direct attempt: see ``EndpointChoice``).
     func chooseEndpoint(for member: Member, now: Timestamp, subnets: [(address: IPAddress, subnet: IPPrefix)]) -> SocketEndpoint? {
         let candidates = rankedCandidates(member, subnets: subnets)
         guard !candidates.isEmpty else { return nil }
@@ -152,23 +153,25 @@ extension Agent {
         let healthy = handshake > 0 && now.secondsValue - handshake < 150 && !onRelay
         let decision = EndpointChoice.decide(
             previous: endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy, onRelay: onRelay,
-            now: now)
+            receivedAt: paths.lastReceived(from: member.id), now: now)
         endpointChoices[member.id] = decision.choice
         return decision.endpoint
     }
 
     /// A member's WireGuard endpoints in the order worth trying from here: on one of our subnets;
-    /// global IPv6; what peers observed (the outside of a NAT); configured; other IPv4; reflexive.
+    /// global IPv6; what peers observed (the outside of a NAT); configured; other IPv4; reflexive
+    /// (a member behind NAT: its other IPv4 addresses last, they are its inside).
     /// `subnets`: this host's subnets (read once per plan by the caller).
     func rankedCandidates(_ member: Member, subnets: [(address: IPAddress, subnet: IPPrefix)]) -> [SocketEndpoint] {
         let haveIPv4 = localAddresses.isEmpty || localAddresses.contains { $0.isIPv4 }
         let haveIPv6 = localAddresses.contains { !$0.isIPv4 }
+        let behindNAT = member.record.flags.contains(.behindNAT)
         func rank(_ announced: AnnouncedEndpoint) -> Int? {
             let address = announced.endpoint.address
             guard address.isIPv4 ? haveIPv4 : haveIPv6 else { return nil }
             if announced.kind == .local, subnets.contains(where: { $0.subnet.contains(address) }) { return 0 }
             switch announced.kind {
-            case .local: return address.isIPv4 ? 4 : 1
+            case .local: return address.isIPv4 ? (behindNAT ? 6 : 4) : 1
             case .observed: return 2
             case .advertised: return 3
             case .reflexive: return 5
@@ -228,24 +231,28 @@ extension Agent {
         lastObservation = now
         guard let node else { return }
         guard let current = try? device.read() else { return }
-        let previous = lastDeviceState
         lastDeviceState = current
+        // Counters are compared with this function's own last reading: other reads (reconcile,
+        // first handshakes) refresh lastDeviceState too, and compared with theirs, the bytes of a
+        // first handshake went unseen (no endpoint report for 25 s, until the next keepalive).
+        let previous = observedCounters
+        observedCounters = current.peers.mapValues { ObservedCounters(received: $0.receivedBytes, transmitted: $0.transmittedBytes) }
         // Traffic activity drives path probing (only peers in use are watched closely). Read every
         // 100 ms while a path is in use: one pass over the device's peers, the members indexed once.
         let members = current.peers.isEmpty ? [:] : membersByWireGuardKey(node)
         for (key, peer) in current.peers {
             guard let member = members[key] else { continue }
-            let before = previous?.peers[key]
+            let before = previous[key]
             // Reported only while data arrives from there (the receive counter grew since the
             // last reading, or a peer new since then has received some): a recent handshake alone
             // is no evidence. After a member moved, its old endpoint (where the kernel still
             // sends) was reported back to it within 100 ms, it announced that as observed, and
             // peers kept sending there for 15 s.
-            if peer.receivedBytes != (before?.receivedBytes ?? 0), member.status.isLive { reportEndpoint(of: member, peer, now: now) }
+            if peer.receivedBytes != (before?.received ?? 0), member.status.isLive { reportEndpoint(of: member, peer, now: now) }
             guard let before else { continue }
-            if peer.receivedBytes != before.receivedBytes {
+            if peer.receivedBytes != before.received {
                 paths.noteReceived(member.id, now: now)
-            } else if peer.transmittedBytes != before.transmittedBytes {
+            } else if peer.transmittedBytes != before.transmitted {
                 paths.noteActivity(member.id, now: now)
             }
         }

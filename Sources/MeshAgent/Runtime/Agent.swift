@@ -37,6 +37,8 @@ public actor Agent {
     var reconcileDue = Timestamp.zero
     var reconcileFailures = 0
     var lastDeviceState: WireGuardDeviceState?
+    /// Each peer's byte counters at the last ``observe(now:)`` (what its next reading is compared with).
+    var observedCounters: [X25519PublicKey: ObservedCounters] = [:]
     var lastObservation = Timestamp.zero
     var lastAddressPoll = Timestamp.zero
     var lastSnapshot = Timestamp.zero

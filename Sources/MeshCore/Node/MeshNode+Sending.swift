@@ -148,9 +148,11 @@ extension MeshNode {
         queueReply(.endpointReport(endpoint), to: sender)
     }
 
-    /// A peer reports seeing us at `reported`. Two independent reports of the same endpoint (or
-    /// one, in a network of two) make it our reflexive gossip endpoint. Each reporter holds one
-    /// slot (its newest report), so one member's flood can neither outvote nor wipe the others'.
+    /// A peer reports seeing us at `reported`. Two independent reports of the same endpoint make
+    /// it our reflexive gossip endpoint, or one while only one live member reaches us directly (a
+    /// host behind NAT that only a public member reaches so far: nobody else could corroborate,
+    /// and the other members reach it only once it announces where it is seen). Each reporter
+    /// holds one slot (its newest report), so one member's flood can neither outvote nor wipe the others'.
     func handleEndpointReport(_ reported: SocketEndpoint, from sender: NodeID, now: Timestamp) {
         guard reported != reflexiveGossipEndpoint,
               !announcement.gossipEndpoints.contains(where: { $0.endpoint == reported })
@@ -159,7 +161,7 @@ extension MeshNode {
             reflexiveReports.remove(at: reflexiveReports.startIndex)
         }
         reflexiveReports[sender] = reported
-        let needed = members.liveCount >= 2 ? 2 : 1
+        let needed = min(2, max(1, membersInDirectContact))
         guard reflexiveReports.values.lazy.filter({ $0 == reported }).count >= needed else { return }
         reflexiveReports = reflexiveReports.filter { $0.value != reported }
         reflexiveGossipEndpoint = reported
@@ -169,6 +171,12 @@ extension MeshNode {
 }
 
 extension MeshNode {
+    /// Live members whose authenticated datagrams reach this node directly (the ones that can see
+    /// where it is reached from outside).
+    var membersInDirectContact: Int {
+        contactEndpoints.keys.lazy.filter { self.members[$0]?.status.isLive == true }.count
+    }
+
     /// Most reporters whose endpoint reports are remembered.
     static let maximumReflexiveReporters = 1024
 }
