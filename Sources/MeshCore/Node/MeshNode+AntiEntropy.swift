@@ -137,12 +137,21 @@ extension MeshNode {
         }
     }
 
-    /// Tries to reach a random dead member: if it is alive again (a healed partition), the
-    /// exchange makes it refute and both sides converge.
+    /// Tries to reach a random dead member, one that died recently if any: if it is alive again
+    /// (a healed partition), the exchange makes it refute and both sides converge.
     func reconnect(now: Timestamp) {
-        let dead = members.tombstones.filter { members[$0]?.status == .dead }.sorted()
+        let dead = members.tombstones.compactMap { members[$0] }.filter { $0.status == .dead }
         guard !dead.isEmpty else { return }
-        let node = dead[Int.random(in: 0..<dead.count, using: &random)]
-        startAntiEntropy(with: node, now: now)
+        let recent = dead.filter { now - $0.statusChangedAt < timing.recentDeathWindow }
+        let pool = (recent.isEmpty ? dead : recent).map(\.id).sorted()
+        startAntiEntropy(with: pool[Int.random(in: 0..<pool.count, using: &random)], now: now)
+    }
+
+    /// Time between reconnection attempts: frequent while a member died recently, spread over the
+    /// network (about one attempt per interval per 64 members).
+    func reconnectPeriod(now: Timestamp) -> Interval {
+        let scale = max(1, Double(members.liveCount) / 64)
+        let recentDeath = lastDeathAt.map { now - $0 < timing.recentDeathWindow } ?? false
+        return (recentDeath ? timing.recentDeathReconnectInterval : timing.reconnectInterval) * scale
     }
 }

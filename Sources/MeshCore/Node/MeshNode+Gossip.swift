@@ -194,7 +194,14 @@ extension MeshNode {
             return
         }
         if node == id {
-            if version >= localRecord.version { refute(now: now) }
+            if version >= localRecord.version {
+                refute(now: now)
+            } else {
+                // The sender still suspects a version this node has already refuted (the
+                // refutation's gossip missed it): answer with the current record directly. After a
+                // partition heal, a member otherwise stayed suspect for 11 s, until anti-entropy.
+                queueReply(.record(localRecord.encoded), to: sender)
+            }
             return
         }
         guard let member = members[node], version >= member.record.version else { return }
@@ -225,6 +232,9 @@ extension MeshNode {
         members.put(updated)
         suspicions[member.id] = nil
         if reporter == id { statistics.deathsDeclared += 1 }
+        lastDeathAt = now
+        // Reconnection turns frequent now (see ``MeshTiming/recentDeathReconnectInterval``).
+        nextReconnectAt = min(nextReconnectAt, now + reconnectPeriod(now: now))
         events.append(.statusChanged(member.id, .dead))
         broadcast(.dead(node: member.id, incarnation: member.record.version, reporter: reporter), about: .verdict(member.id), now: now)
     }
@@ -262,9 +272,18 @@ extension MeshNode {
         if push { gossipRound(fanout: timing.gossipFanout, now: now) }
     }
 
-    /// Sends queued broadcasts to `fanout` random members.
+    /// Sends queued broadcasts to `fanout` random live members, and to one recently dead member
+    /// (so it can refute) besides: when dead members took fanout slots, a refutation after a
+    /// partition heal could miss a live member of its own side (it stayed suspect there for 11 s).
     func gossipRound(fanout: Int, now: Timestamp) {
-        for target in randomMembers(count: fanout, includeRecentlyDead: true, now: now) {
+        var targets = randomMembers(count: fanout, includeRecentlyDead: false, now: now)
+        if let lastDeathAt, now - lastDeathAt < timing.gossipToDeadFor,
+           let recentlyDead = randomMembers(count: fanout + 1, includeRecentlyDead: true, now: now).first(where: { candidate in
+               !targets.contains(candidate) && members[candidate]?.status == .dead
+           }) {
+            targets.append(recentlyDead)
+        }
+        for target in targets {
             guard !broadcasts.isEmpty else { return }
             sendPacked([], to: target, now: now, piggyback: true, oneShot: true)
         }

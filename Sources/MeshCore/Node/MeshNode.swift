@@ -63,6 +63,8 @@ public final class MeshNode {
     var nextGossipAt: Timestamp
     var nextAntiEntropyAt: Timestamp
     var nextReconnectAt: Timestamp
+    /// When this node last saw a member declared dead (reconnection is frequent for a while after).
+    var lastDeathAt: Timestamp?
     var nextHousekeepingAt: Timestamp
     let joinedAt: Timestamp
     /// Endpoints learned from authenticated traffic, preferred over announced ones.
@@ -200,9 +202,7 @@ public final class MeshNode {
             startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
         }
         if now >= nextReconnectAt {
-            // Spread over the network: about one attempt per reconnect interval per 64 members.
-            let scale = max(1, Double(members.liveCount) / 64)
-            nextReconnectAt = now + timing.reconnectInterval * (scale * Double.random(in: 0.75...1.25, using: &random))
+            nextReconnectAt = now + reconnectPeriod(now: now) * Double.random(in: 0.75...1.25, using: &random)
             reconnect(now: now)
         }
         if now >= nextHousekeepingAt {

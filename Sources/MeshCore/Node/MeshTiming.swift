@@ -25,6 +25,13 @@ public struct MeshTiming: Sendable {
     public var antiEntropyInterval = Interval.seconds(30)
     /// Interval of attempts to reach a random dead member (heals partitions).
     public var reconnectInterval = Interval.seconds(30)
+    /// The same while a member died within ``recentDeathWindow``: a partition shows as members
+    /// declared dead, and its heal is noticed at the next attempt (at 30 s, six nodes split 3|3
+    /// for 40 s took 10 s after the heal to see each other alive again). Attempts go to the
+    /// recently dead first; like ``reconnectInterval``, it is scaled by the members / 64.
+    public var recentDeathReconnectInterval = Interval.seconds(2)
+    /// How long after a death reconnection attempts stay frequent.
+    public var recentDeathWindow = Interval.seconds(600)
     /// Keep gossiping to members declared dead for this long, so they can refute.
     public var gossipToDeadFor = Interval.seconds(30)
     /// Dead members are forgotten after this long.
