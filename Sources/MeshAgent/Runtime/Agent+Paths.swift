@@ -172,7 +172,7 @@ extension Agent {
         case let .pathAck(sequence):
             perform(paths.probeAnswered(sequence, from: sender, now: now), now: now)
         case let .request(id, peer):
-            Task { await self.serveRelayRequest(id: id, peer: peer, from: sender) }
+            ownedWork.start { await self.serveRelayRequest(id: id, peer: peer, from: sender) }
         case let .grant(id, peer, port, _):
             // The relay port is on the address the relay was authenticated from, never elsewhere.
             guard let node, let address = node.lastEndpoint(of: sender)?.address else {
@@ -199,7 +199,7 @@ extension Agent {
             // sends through the relay.
             let grant = RelayMessage.grant(
                 id: 0, peer: sender, port: allocation.ports[peer] ?? 0, lease: UInt16(min(65535, relay.limits.lease.seconds)))
-            Task { _ = await self.regrantIfNotLatched(grant, to: peer, in: pair) }
+            ownedWork.start { _ = await self.regrantIfNotLatched(grant, to: peer, in: pair) }
         case let .release(peer):
             relay?.release(RelayService.Pair(sender, peer))
         case .directRestored:
@@ -271,12 +271,14 @@ extension Agent {
             // and 5 s later) until the peer sends through the relay. Without it, a lost grant left
             // one end relayed and the other direct, and no traffic passed until the next refresh.
             let pair = allocation.pair
-            if granted.created { Task {
-                for delay in [0.3, 0.7, 1.5, 2.5] {
-                    try? await Task.sleep(for: .seconds(delay))
-                    guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
+            if granted.created {
+                ownedWork.start {
+                    for delay in [0.3, 0.7, 1.5, 2.5] {
+                        guard (try? await Task.sleep(for: .seconds(delay))) != nil else { return }  // shutting down
+                        guard await self.regrantIfNotLatched(peerGrant, to: peer, in: pair) else { return }
+                    }
                 }
-            } }
+            }
             logger.info(granted.created ? "relaying" : "relaying (an allocated pair asked again)", metadata: [
                 "pair": "\(memberName(requester))↔\(memberName(peer))",
                 "ports": "\(allocation.ports[requester] ?? 0)/\(allocation.ports[peer] ?? 0)",

@@ -33,6 +33,8 @@ public actor Agent {
     var joining: JoinAttempt?
 
     var wakeTask: Task<Void, Never>?
+    /// Relay requests being served and grants being repeated (cancelled at shutdown).
+    let ownedWork = OwnedWork()
     var scheduledWake = Timestamp.distantFuture
     var reconcileDue = Timestamp.zero
     var reconcileFailures = 0
@@ -108,6 +110,7 @@ public actor Agent {
             group.addTask { await self.receiveLoop() }
             group.addTask { await self.housekeepingLoop() }
             group.addTask { await self.pathLoop() }
+            group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
         }
