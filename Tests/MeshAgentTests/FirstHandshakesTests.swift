@@ -85,11 +85,29 @@ import Testing
         end.start(Self.low, now: start)
         #expect(end.due(now: start + .milliseconds(300), contact: { _ in FirstHandshakes.Contact.nothing }) == [Self.low])
         #expect(end.mayInitiate(Self.low, now: start + .milliseconds(300)))
-        // Moved to a relay: silent again for its silence.
-        let moved = start + .seconds(1.2)
+        // Moved to a relay (past the spacing of moves): silent again for its silence.
+        let moved = start + .seconds(31.2)
         end.start(Self.low, now: moved)
         #expect(!end.mayInitiate(Self.low, now: moved + .milliseconds(200)))
         #expect(end.anyDue(now: moved + .milliseconds(300)))
         #expect(!end.anyDue(now: moved + .milliseconds(250)))
     }
+
+    /// A peer that flaps between paths without ever answering WireGuard is re-created at most once
+    /// per ``FirstHandshakes/Timing/moveSpacing`` (each re-creation is traffic that starts probes).
+    @Test func aPeerMovedAgainSoonIsLeftToWireGuard() {
+        var lowEnd = FirstHandshakes(ownKey: Self.low)
+        let first = lowEnd.start(Self.high, now: start)
+        #expect(first)
+        lowEnd.finish(Self.high)
+        let soon = lowEnd.start(Self.high, now: start + .seconds(5))
+        #expect(!soon, "moved again 5 s later")
+        #expect(!lowEnd.isWaiting(Self.high))
+        let later = lowEnd.start(Self.high, now: start + .seconds(31))
+        #expect(later)
+        // A peer just added is never held back.
+        let added = lowEnd.start(Self.high, now: start + .seconds(32), moved: false)
+        #expect(added)
+    }
 }
+

@@ -34,6 +34,23 @@ import Testing
         #expect(paths.route(to: peer) == .direct)
     }
 
+    /// With the probe budget spread over many peers in use, a path probed once in its failure
+    /// timeout is not failed by one slow answer: failing needs several unanswered probes.
+    @Test func aStarvedProbeBudgetFailsNoPath() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.settings.maximumProbesPerSecond = 1000
+        // 3,000 peers in use, none answering: each gets a probe about every 3 s.
+        let many = (1...3000).map { NodeID(UInt64(0x1000 + $0)) }
+        for node in many { paths.noteActivity(node, now: clock) }
+        func failures(_ actions: [PathManager.Action]) -> Int {
+            actions.filter { if case .requestRelay = $0 { return true } else { return false } }.count
+        }
+        let early = run(&paths, clock: &clock, for: .seconds(2), answering: [], sending: many)
+        #expect(failures(early) == 0, "one unanswered probe each: no path failed yet")
+        let later = run(&paths, clock: &clock, for: .seconds(10), answering: [], sending: many)
+        #expect(failures(later) > 0, "three unanswered probes: failed")
+    }
+
     @Test func probesStayWithinTheBudgetAndReachEveryPeer() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.settings.maximumProbesPerSecond = 1000
@@ -137,10 +154,10 @@ import Testing
         #expect(paths.reason(for: peer)?.contains("no relay reachable from both ends") == true)
         // The WireGuard endpoint stays: only the status changes (no reconcile, no re-created peer).
         #expect(actions.contains(.reachabilityChanged(peer)) && !actions.contains(.reroute(peer)))
-        // Healing goes through a reroute: a peer never heard from is re-created then.
+        // Healing changes the status only too (the agent re-creates a peer never heard from).
         let healed = run(&paths, clock: &clock, for: .milliseconds(200), answering: [peer], relays: [])
         #expect(paths.route(to: peer) == .direct)
-        #expect(healed.contains(.reroute(peer)))
+        #expect(healed.contains(.reachabilityChanged(peer)) && !healed.contains(.reroute(peer)))
     }
 
     @Test func aRelapseDoublesTheWaitBeforeTheNextDirectRetry() {

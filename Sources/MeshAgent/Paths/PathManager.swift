@@ -56,6 +56,9 @@ struct PathManager {
         /// `maximumProbesPerSecond × probeInterval` peers in use, each is probed less often
         /// (the least recently probed first), so probe traffic does not grow with the mesh.
         var maximumProbesPerSecond = 1000.0
+        /// Direct probes that must go unanswered (besides the failure timeout) before a path is
+        /// declared failed; a clean path sends 5 in its 450 ms.
+        var minimumUnansweredProbes = 3
         /// An unsolicited grant is taken once direct probes have gone unanswered this long (the
         /// direct path is in doubt). Short, so the second end of a failed pair follows the first
         /// within a few hundred milliseconds (failover stays under a second).
@@ -101,6 +104,8 @@ struct PathManager {
         var directLoss = 0.0
         /// Since when direct probes go unanswered (nil: the last one was answered).
         var unansweredSince: Timestamp?
+        /// Direct probes sent since `unansweredSince` was set.
+        var unansweredProbes = 0
         var directStreak = 0
         var relayProbeSentAt = Timestamp.zero
         var relayAnsweredAt = Timestamp.zero
@@ -216,11 +221,12 @@ struct PathManager {
             path = healed(path, now: now)
             return [.release(relay: relay, peer: probe.peer), .notifyDirect(probe.peer), .reroute(probe.peer)]
         case .unreachable:
-            // Healed: a peer never heard from is re-created on the way (its handshake starts at
-            // once instead of at WireGuard's next 5 s retry — the first handshake towards a host
-            // behind NAT often needs it).
+            // Healed. WireGuard's endpoint is the same for both routes, so this is no reroute
+            // (a reroute replans the whole device: at 1,000 flapping peers, most of a core); the
+            // agent re-creates a peer never heard from, so its handshake starts at once instead of
+            // at WireGuard's 5 s retry (the first handshake towards a host behind NAT often needs it).
             path = healed(path, now: now)
-            return [.reroute(probe.peer)]
+            return [.reachabilityChanged(probe.peer)]
         default:
             return []
         }
@@ -418,10 +424,15 @@ struct PathManager {
                     // are read every probe interval), not from this first probe.
                     if path.unansweredSince == nil {
                         path.unansweredSince = max(path.lastReceived, path.directAnsweredAt, now - settings.probeInterval)
+                        path.unansweredProbes = 0
                     }
+                    path.unansweredProbes += 1
                 }
                 let timeout = failureTimeout(loss: path.directLoss)
-                guard let since = path.unansweredSince, now - since >= timeout else { break }
+                // A failure needs probes to have gone unanswered, not only time: when the probe
+                // budget is spread over many peers in use, one slow answer failed a path.
+                guard let since = path.unansweredSince, now - since >= timeout, path.unansweredProbes >= settings.minimumUnansweredProbes
+                else { break }
                 // Data still arriving over WireGuard means the path works (the agent is what is silent).
                 if path.route == .direct, now - path.lastReceived < timeout { break }
                 if path.route == .direct {

@@ -23,7 +23,7 @@ extension Agent {
         if pendingLocalAddresses != nil, now - lastAddressPoll >= .milliseconds(100) { pollLocalAddresses(now: now) }
         hurryFirstHandshakes(now: now)
         // A direct path with unanswered probes is judged by WireGuard's receive counter too.
-        if paths.wantsReceiveCounters(now: now), now - lastObservation >= paths.settings.probeInterval { observe(now: now) }
+        if paths.wantsReceiveCounters(now: now), now - lastObservation >= observationIntervalInUse { observe(now: now) }
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
         perform(actions, now: now)
         if let relay, now - lastRelayExpiry >= .seconds(1) {
@@ -38,12 +38,14 @@ extension Agent {
     func perform(_ actions: [PathManager.Action], now: Timestamp) {
         // Reroutes are applied by one reconcile after the batch: a reconcile reads and plans the
         // whole device, so one per peer made a batch of 1,000 reroutes take seconds.
-        var rerouted: [NodeID] = []
+        var rerouted: [NodeID] = [], reachable: [NodeID] = []
         defer {
             if !rerouted.isEmpty {
-                restartFirstHandshakes(rerouted, now: now)
+                restartFirstHandshakes(rerouted + reachable, now: now)
                 reconcile(now: now)
                 punchHealedPaths(rerouted)
+            } else if restartFirstHandshakes(reachable, now: now) {
+                reconcile(now: now)  // adds the re-created peers back
             }
         }
         for action in actions {
@@ -66,6 +68,7 @@ extension Agent {
                 rerouted.append(peer)
             case let .reachabilityChanged(peer):
                 logRoute(of: peer)
+                if paths.route(to: peer) == .direct { reachable.append(peer) }
             }
         }
     }
@@ -83,17 +86,19 @@ extension Agent {
 
     /// Peers without a handshake start their first handshake afresh on their new paths: the
     /// initiating end re-creates them (WireGuard initiates at once instead of after its 5 s
-    /// retry), the other end waits its turn (see ``FirstHandshakes``).
-    func restartFirstHandshakes(_ peers: [NodeID], now: Timestamp) {
+    /// retry), the other end waits its turn (see ``FirstHandshakes``). Returns whether any peer
+    /// was removed (a reconcile adds it back).
+    @discardableResult
+    func restartFirstHandshakes(_ peers: [NodeID], now: Timestamp) -> Bool {
         var recreate: [X25519PublicKey] = []
         for peer in peers {
             guard let key = node?.members[peer]?.certificate.wireGuardKey,
                   let state = lastDeviceState?.peers[key], state.lastHandshakeTime == nil
             else { continue }
-            firstHandshakes.start(key, now: now)
+            guard firstHandshakes.start(key, now: now) else { continue }
             if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }
         }
-        removeForFreshHandshake(recreate)
+        return removeForFreshHandshake(recreate)
     }
 
     /// Peers back on a direct path with a session (made through the relay) get one packet into

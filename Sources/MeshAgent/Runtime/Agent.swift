@@ -42,6 +42,8 @@ public actor Agent {
     /// Each peer's byte counters at the last ``observe(now:)`` (what its next reading is compared with).
     var observedCounters: [X25519PublicKey: ObservedCounters] = [:]
     var lastObservation = Timestamp.zero
+    /// How long the last full read of the device took (see ``observationIntervalInUse``).
+    var lastReadCost = Duration.zero
     var lastAddressPoll = Timestamp.zero
     var lastSnapshot = Timestamp.zero
     var snapshotDirty = false

@@ -33,6 +33,9 @@ struct FirstHandshakes {
         /// After its silence, the other end re-creates a peer it has heard nothing from at these
         /// offsets (each at least 0.2 s from the initiator's, so the two do not cross).
         var responderRetries: [Interval] = [.milliseconds(300), .seconds(1), .milliseconds(2250)]
+        /// A moved peer is re-created at most once in this long (longer than WireGuard's 5 s
+        /// retry and the first-handshake schedule, short against a path's retry backoff).
+        var moveSpacing = Interval.seconds(30)
     }
 
     /// How an end takes part in a peer's first handshake.
@@ -76,11 +79,26 @@ struct FirstHandshakes {
     func isWaiting(_ peer: X25519PublicKey) -> Bool { waiting[peer] != nil }
 
     /// `peer`, without a handshake, was added (`moved` false) or given a new endpoint at both
-    /// ends at once (`moved` true: it was rerouted): its schedule starts now.
-    mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) {
+    /// ends at once (`moved` true: it was rerouted): its schedule starts now. A peer moved again
+    /// within ``Timing/moveSpacing`` of its last move is left to WireGuard's own retries (returns
+    /// false): a peer that never answers WireGuard but flaps between paths was otherwise re-created
+    /// and nudged at every flap, and each nudge was traffic that started the next round of probes
+    /// (at 1,000 such peers, half a core).
+    @discardableResult
+    mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) -> Bool {
+        if moved {
+            if let last = movedAt[peer], now - last < timing.moveSpacing { return false }
+            if movedAt.count >= Self.maximumRemembered { movedAt = movedAt.filter { now - $0.value < timing.moveSpacing } }
+            if movedAt.count < Self.maximumRemembered { movedAt[peer] = now }
+        }
         let role: Role = !moved ? .both : isInitiator(towards: peer) ? .initiator : .responder
         waiting[peer] = Entry(since: now, attempts: 0, role: role)
+        return true
     }
+
+    /// When each peer's schedule last started because it moved (capped at ``maximumRemembered``).
+    private var movedAt: [X25519PublicKey: Timestamp] = [:]
+    static let maximumRemembered = 16_384
 
     /// `peer` was heard from, or is gone.
     mutating func finish(_ peer: X25519PublicKey) {
