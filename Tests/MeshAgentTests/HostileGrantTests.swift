@@ -162,6 +162,26 @@ import Testing
         #expect(paths.route(to: peer) == .relayed(relay: relay, endpoint: relayEndpoint))
     }
 
+    /// The other end already sends through the relay, so WireGuard data keeps arriving here
+    /// (WireGuard follows its source): the path looks quiet and working, but the hint must still
+    /// be checked with probes, and is taken when they go unanswered (a lab run stayed "direct").
+    @Test func aHeldHintIsCheckedEvenWhileDataArrives() {
+        var clock = Timestamp(seconds: 1000)
+        var paths = workingPath(clock: &clock)
+        _ = run(&paths, clock: &clock, for: .seconds(15), answering: [peer])
+        let hintAt = clock
+        _ = grant(&paths, id: 0, from: relay, endpoint: relayEndpoint, now: clock)
+        var switched = false
+        while !switched, clock - hintAt < .seconds(2) {
+            clock = clock + .milliseconds(50)
+            paths.noteReceived(peer, now: clock)  // data through the relay, every reading
+            let actions = paths.tick(now: clock, relayCandidates: { _, _ in [relay] }, name: { $0.hex })
+            switched = actions.contains(.reroute(peer))
+        }
+        #expect(switched, "the hint was taken after unanswered probes")
+        #expect(paths.route(to: peer) == .relayed(relay: relay, endpoint: relayEndpoint))
+    }
+
     @Test func anAckFromAnotherNodeDoesNotAnswerAProbe() {
         var clock = Timestamp(seconds: 1000)
         var paths = PathManager()

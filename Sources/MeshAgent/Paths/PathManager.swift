@@ -415,8 +415,11 @@ struct PathManager {
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }
-                // Quiet while data comes back (or probes were answered since this end last sent).
-                if path.route == .direct, path.unansweredSince == nil, !path.sendingWithoutAnswer { break }
+                // Quiet while data comes back (or probes were answered since this end last sent),
+                // unless a relay's hint waits to be verified: data may be coming back through
+                // that relay already (WireGuard follows the other end's source), and without a
+                // probe the hint was never checked and this end never learned of the relay.
+                if path.route == .direct, path.unansweredSince == nil, !path.sendingWithoutAnswer, path.hint == nil { break }
                 if now - path.directProbeSentAt >= settings.probeInterval, takeProbeToken() {
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
