@@ -80,7 +80,7 @@ extension Agent: ControlHandler {
         let now = clock.now
         return node.members.all.sorted { $0.name < $1.name }.map { member in
             let kernel = lastDeviceState?.peers[member.certificate.wireGuardKey]
-            let handshake = kernel?.lastHandshakeTime.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            let handshake = kernel?.lastHandshakeTime.map(\.secondsValue)
             let age = handshake.map { max(0, now.secondsValue - $0) }
             var (path, reason) = pathAndReason(member, kernel: kernel, handshakeAge: age)
             var relayName: String?

@@ -25,8 +25,7 @@ extension Agent {
     /// reading every 100 ms took half a core of meshd and a third of wireguard-go's, and the
     /// load delayed path acks until paths were declared failed.
     var observationIntervalInUse: Interval {
-        let cost = Double(lastReadCost.components.seconds) + Double(lastReadCost.components.attoseconds) * 1e-18
-        return max(paths.settings.probeInterval, .seconds(min(cost * 20, 2)))
+        max(paths.settings.probeInterval, .seconds(min(lastReadCost.secondsValue * 20, 2)))
     }
 
     /// The interface's own addresses: the certificate's, with the overlay prefix length.

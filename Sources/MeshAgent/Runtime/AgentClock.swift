@@ -36,6 +36,6 @@ public struct AgentClock: Sendable {
     /// Seconds since the agent started.
     public var uptime: Double {
         let elapsed = ContinuousClock.now - startInstant
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed.secondsValue
     }
 }
