@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 //
 // Meshwork: a gossip-based WireGuard mesh agent for Linux.
-// Module layering (one-way): C shims ← MeshCrypto ← MeshCore ← platform (WireGuardControl, MeshAgent) ← executables.
+// Module layering (one-way): C shims ← MeshAddressing, MeshCrypto ← MeshCore ← MeshAgent ← executables;
+// WireGuardControl sits on MeshAddressing and MeshCrypto only (not the protocol core).
 // See docs/architecture.md.
 
 import PackageDescription
@@ -16,7 +17,7 @@ let package = Package(
         .executable(name: "meshlab", targets: ["meshlab"]),
         .executable(name: "AgentBenchmark", targets: ["AgentBenchmark"]),
         // For the fuzz package in Fuzz/ only (a package can depend only on products).
-        .library(name: "MeshworkFuzzable", targets: ["MeshCrypto", "MeshCore", "WireGuardControl", "MeshAgent"]),
+        .library(name: "MeshworkFuzzable", targets: ["MeshAddressing", "MeshCrypto", "MeshCore", "WireGuardControl", "MeshAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -38,10 +39,13 @@ let package = Package(
             name: "MeshCrypto",
             dependencies: ["CSodium"]
         ),
-        // The sans-I/O core: addresses, trust objects, wire codec, protocol state machines.
+        // Address types (IPv4/IPv6 addresses, prefixes, socket endpoints): no dependencies.
+        .target(name: "MeshAddressing"),
+        // The sans-I/O core: trust objects, wire codec, protocol state machines (re-exports MeshAddressing).
         .target(
             name: "MeshCore",
             dependencies: [
+                "MeshAddressing",
                 "MeshCrypto",
                 .product(name: "Collections", package: "swift-collections"),
             ]
@@ -121,12 +125,12 @@ let package = Package(
         // rtnetlink link management, diff-only change sets.
         .target(
             name: "WireGuardControl",
-            dependencies: ["CNetlink", "MeshCore", "MeshCrypto"]
+            dependencies: ["CNetlink", "MeshAddressing", "MeshCrypto"]
         ),
         // Network-namespace lab for tests, benchmarks and demos: namespaces, veth, processes, nftables.
         .target(
             name: "MeshLab",
-            dependencies: ["MeshCore"]
+            dependencies: []
         ),
         // `swift package lab up|show|down`: the demo from SwiftPM.
         .plugin(

@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 import Synchronization
 

@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 
 /// The difference to write into a WireGuard device: only what changed.

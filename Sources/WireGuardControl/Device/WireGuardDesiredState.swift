@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 
 /// What the agent wants a WireGuard device to hold. The planner

@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 
 /// What a WireGuard device holds, as read back from it.

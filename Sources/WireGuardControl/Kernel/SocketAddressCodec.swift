@@ -1,5 +1,5 @@
 import CNetlink
-import MeshCore
+import MeshAddressing
 #if canImport(Glibc)
 import Glibc
 #endif

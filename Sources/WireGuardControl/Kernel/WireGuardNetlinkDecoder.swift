@@ -1,5 +1,5 @@
 import CNetlink
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import CNetlink
-import MeshCore
+import MeshAddressing
 import MeshCrypto
 
 /// Encodes a change set as `WG_CMD_SET_DEVICE` messages, split so that each stays within

@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 
 /// A network interface as rtnetlink reports it.
 public struct LinkInfo: Equatable, Sendable {

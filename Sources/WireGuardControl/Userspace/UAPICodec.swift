@@ -1,4 +1,4 @@
-import MeshCore
+import MeshAddressing
 #if canImport(Glibc)
 import Glibc
 #endif
