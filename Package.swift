@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "meshlab", targets: ["meshlab"]),
         .executable(name: "AgentBenchmark", targets: ["AgentBenchmark"]),
         // For the fuzz package in Fuzz/ only (a package can depend only on products).
-        .library(name: "MeshworkFuzzable", targets: ["MeshAddressing", "MeshCrypto", "MeshCore", "WireGuardControl", "MeshAgent"]),
+        .library(name: "MeshworkFuzzable", targets: ["MeshAddressing", "MeshCrypto", "MeshCore", "WireGuardControl", "MeshControl", "MeshAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -73,11 +73,15 @@ let package = Package(
         .target(name: "CHeap"),
         .target(name: "CDaemonAllocator"),
         // Platform layer of the agent: state directory, configuration, and (later) the daemon runtime.
+        // The control protocol between meshctl and meshd (JSON lines over a Unix socket), its client, and
+        // what the two executables share (version, command failures): all meshctl links besides MeshCrypto.
+        .target(name: "MeshControl"),
         .target(
             name: "MeshAgent",
             dependencies: [
                 "CHeap",
                 "CUDP",
+                "MeshControl",
                 "MeshCore",
                 "MeshCrypto",
                 "WireGuardControl",
@@ -94,6 +98,7 @@ let package = Package(
             dependencies: [
                 "CDaemonAllocator",
                 "MeshAgent",
+                "MeshControl",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -103,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "meshctl",
             dependencies: [
-                "MeshAgent",
+                "MeshControl",
                 "MeshCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -188,7 +193,7 @@ let package = Package(
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCrypto"]),
         .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshCore"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshControl"]),
         // Runs the built executables as a user would (depends on them so they are built first).
         .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),
         // meshd and meshctl end to end in network namespaces; enabled by MESHWORK_AGENT_LAB (tiers lab and kernel).

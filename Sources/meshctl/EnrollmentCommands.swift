@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MeshAgent
+import MeshControl
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MeshAgent
+import MeshControl
 import MeshCrypto
 
 /// `meshctl key …`: WireGuard keys, interchangeable with `wg genkey` and `wg pubkey`.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MeshAgent
+import MeshControl
 
 /// The operator's command-line tool.
 @main

@@ -4,6 +4,7 @@ import Logging
 import MeshAgent
 import NIOPosix
 import ServiceLifecycle
+import MeshControl
 
 /// The Meshwork agent.
 @main

@@ -5,6 +5,7 @@ import Glibc
 import MeshCore
 import NIOPosix
 import Testing
+import MeshControl
 
 /// The relay's allocation table with real sockets on loopback: both ends of a pair asking at the
 /// same moment get one allocation (issue 11: the table was checked, the ports bound, then the

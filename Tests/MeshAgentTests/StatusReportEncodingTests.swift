@@ -1,6 +1,7 @@
 import Foundation
 import MeshAgent
 import Testing
+import MeshControl
 
 @Suite("StatusReport JSON")
 struct StatusReportEncodingTests {

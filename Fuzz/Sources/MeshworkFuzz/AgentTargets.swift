@@ -10,6 +10,7 @@ import MeshAgent
 import MeshCore
 import MeshCrypto
 import SystemPackage
+import MeshControl
 
 /// What the agent reads from its control socket and its files.
 enum AgentTargets {

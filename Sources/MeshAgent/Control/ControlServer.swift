@@ -9,6 +9,7 @@ import Glibc
 import NIOCore
 import SystemPackage
 import NIOPosix
+import MeshControl
 
 /// Handles one control request; yields reply lines (already JSON-encoded, without newline).
 public protocol ControlHandler: Sendable {

@@ -10,6 +10,7 @@ import Glibc
 import MeshCore
 import MeshCrypto
 import WireGuardControl
+import MeshControl
 
 extension Agent: ControlHandler {
     /// Serves one control request (see ``ControlRequest``).

@@ -1,5 +1,6 @@
 import MeshCore
 import MeshCrypto
+import MeshControl
 
 extension Agent {
     /// Enrolls this host with the token: sends the join request to the token's bootstrap
