@@ -1,33 +1,4 @@
-/// The control protocol between `meshctl` and `meshd`: newline-delimited JSON over the Unix
-/// socket `<state-dir>/meshd.sock` (mode 0600). Each connection carries one request line; meshd
-/// answers with zero or more progress lines and one final line, then closes. See
-/// docs/operations.md ("Control socket").
-public struct ControlRequest: Codable, Sendable, Equatable {
-    /// `status`, `peers`, `init`, `invite`, `join`, `revoke` or `leave`.
-    public var command: String
-    /// `init`: network name.
-    public var network: String?
-    /// `init`: IPv4 overlay prefix.
-    public var prefix: String?
-    /// `init`: IPv6 overlay prefix.
-    public var prefix6: String?
-    /// `invite`, `revoke`: node name.
-    public var name: String?
-    /// `invite`: token lifetime in seconds.
-    public var ttlSeconds: UInt64?
-    /// `invite`: requested overlay address.
-    public var address: String?
-    /// `invite`: grant the relay role.
-    public var relay: Bool?
-    /// `invite`: routed prefixes the node may announce.
-    public var routes: [String]?
-    /// `invite`: bootstrap endpoints to put in the token.
-    public var endpoints: [String]?
-    /// `join`: the invitation token.
-    public var token: String?
-
-    public init(command: String) { self.command = command }
-}
+// The answers of the control protocol (requests: ControlRequest.swift).
 
 /// One line of meshd's answer.
 public struct ControlReply<Result: Codable & Sendable>: Codable, Sendable {

@@ -26,11 +26,7 @@ struct InitCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var request = ControlRequest(command: "init")
-        request.network = network
-        request.prefix = prefix
-        request.prefix6 = prefix6
-        request.name = name
+        let request = ControlRequest.initialize(InitializeRequest(network: network, prefix: prefix, prefix6: prefix6, name: name))
         let result = try daemon.send(request, expecting: EnrollResult.self)
         if json { return printJSON(result) }
         print("created network \(result.network); this node is \(result.name) with \(result.addresses.joined(separator: ", "))")
@@ -72,13 +68,8 @@ struct InviteCommand: ParsableCommand {
     }
 
     func run() throws {
-        var request = ControlRequest(command: "invite")
-        request.name = name
-        request.ttlSeconds = Self.seconds(ttl)
-        request.address = address
-        request.relay = relay
-        request.routes = routes
-        request.endpoints = endpoints
+        let request = ControlRequest.invite(InviteRequest(
+            name: name, ttlSeconds: Self.seconds(ttl), address: address, relay: relay, routes: routes, endpoints: endpoints))
         let result = try daemon.send(request, expecting: InviteResult.self)
         if json { return printJSON(result) }
         print(result.token)
@@ -111,8 +102,7 @@ struct JoinCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var request = ControlRequest(command: "join")
-        request.token = token
+        let request = ControlRequest.join(token: token)
         let result = try daemon.send(request, expecting: EnrollResult.self, timeout: 60, showProgress: !json)
         if json { return printJSON(result) }
         print("joined network \(result.network) as \(result.name) with \(result.addresses.joined(separator: ", "))")
@@ -130,8 +120,7 @@ struct RevokeCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        var request = ControlRequest(command: "revoke")
-        request.name = name
+        let request = ControlRequest.revoke(name: name)
         _ = try daemon.send(request, expecting: NoResult.self)
         print("revoked \(name); the revocation is spreading to every member")
     }
@@ -145,7 +134,7 @@ struct LeaveCommand: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func run() throws {
-        _ = try daemon.send(ControlRequest(command: "leave"), expecting: NoResult.self, showProgress: true)
+        _ = try daemon.send(ControlRequest.leave, expecting: NoResult.self, showProgress: true)
         print("left the network")
     }
 }

@@ -13,7 +13,7 @@ struct PeersCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let peers = try daemon.send(ControlRequest(command: "peers"), expecting: [PeerReport].self)
+        let peers = try daemon.send(ControlRequest.peers, expecting: [PeerReport].self)
         if json { return printJSON(peers) }
         guard !peers.isEmpty else { return print("no peers yet") }
         var rows = [["NAME", "ADDRESSES", "ENDPOINT", "PATH", "HANDSHAKE", "RTT", "RX", "TX", "STATE"]]
@@ -58,7 +58,7 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let status = try daemon.send(ControlRequest(command: "status"), expecting: StatusReport.self)
+        let status = try daemon.send(ControlRequest.status, expecting: StatusReport.self)
         if json { return printJSON(status) }
         print("node       \(status.name ?? "(not enrolled)")\(status.id.map { " (\($0))" } ?? "")")
         print("network    \(status.network ?? "-")   enrollment: \(status.enrollment)\(status.authority ? "   holds the authority" : "")")

@@ -21,10 +21,20 @@ enum AgentTargets {
         summary: "control-socket request lines (JSON ControlRequest) and the parsing of their fields",
         run: { bytes in
             guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(bytes)) else { return }
-            for text in [request.prefix, request.prefix6].compactMap({ $0 }) + (request.routes ?? []) { _ = try? IPPrefix(parsing: text) }
-            for text in request.endpoints ?? [] { _ = SocketEndpoint(text) }
-            if let address = request.address { _ = IPAddress(address) }
-            if let token = request.token { _ = try? InvitationToken(text: token) }
+            switch request {
+            case .status, .peers, .leave, .revoke: break
+            case .initialize(let fields):
+                for text in [fields.prefix, fields.prefix6].compactMap({ $0 }) { _ = try? IPPrefix(parsing: text) }
+            case .invite(let fields):
+                for text in fields.routes ?? [] { _ = try? IPPrefix(parsing: text) }
+                for text in fields.endpoints ?? [] { _ = SocketEndpoint(text) }
+                if let address = fields.address { _ = IPAddress(address) }
+            case .join(let token): _ = try? InvitationToken(text: token)
+            }
+            // What was decoded encodes to a line that decodes to the same request.
+            if let line = try? JSONEncoder().encode(request), (try? JSONDecoder().decode(ControlRequest.self, from: line)) != request {
+                fatalError("control-request: \(request) does not survive encoding")
+            }
         },
         seeds: {
             [

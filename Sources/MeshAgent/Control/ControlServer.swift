@@ -80,6 +80,9 @@ private final class ControlConnection: ChannelInboundHandler, @unchecked Sendabl
             do {
                 let request = try JSONDecoder().decode(ControlRequest.self, from: line)
                 await handler.handle(request, reply: send)
+            } catch let invalid as InvalidControlRequest {
+                let answer = try? JSONEncoder().encode(ControlReply<NoResult>(ok: false, error: invalid.description))
+                await send(answer.map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false}"#)
             } catch {
                 await send(#"{"ok":false,"error":"the request is not valid JSON for the control protocol"}"#)
             }

@@ -15,16 +15,14 @@ import MeshControl
 extension Agent: ControlHandler {
     /// Serves one control request (see ``ControlRequest``).
     public func handle(_ request: ControlRequest, reply: @Sendable (String) async -> Void) async {
-        switch request.command {
-        case "status": await reply(Self.encode(ControlReply(ok: true, result: status())))
-        case "peers": await reply(Self.encode(ControlReply(ok: true, result: peers())))
-        case "init": await respond(reply) { try initNetwork(request) }
-        case "invite": await respond(reply) { try invite(request) }
-        case "revoke": await respond(reply) { try revoke(request) }
-        case "leave": await leave(reply: reply)
-        case "join": await join(request, reply: reply)
-        default:
-            await reply(Self.failure("unknown command \"\(request.command)\"; this meshd understands status, peers, init, invite, join, revoke, leave"))
+        switch request {
+        case .status: await reply(Self.encode(ControlReply(ok: true, result: status())))
+        case .peers: await reply(Self.encode(ControlReply(ok: true, result: peers())))
+        case .initialize(let fields): await respond(reply) { try initNetwork(fields) }
+        case .invite(let fields): await respond(reply) { try invite(fields) }
+        case .revoke(let name): await respond(reply) { try revoke(name: name) }
+        case .leave: await leave(reply: reply)
+        case .join(let token): await join(token: token, reply: reply)
         }
     }
 
@@ -135,15 +133,14 @@ extension Agent: ControlHandler {
 
     // MARK: Operator commands
 
-    func initNetwork(_ request: ControlRequest) throws -> EnrollResult {
+    func initNetwork(_ request: InitializeRequest) throws -> EnrollResult {
         guard enrollment == nil else {
             throw CommandFailure("this node is already a member of network \(enrollment?.settings.name ?? "?"); run `meshctl leave` first, or use another --state-dir")
         }
-        guard let network = request.network else { throw CommandFailure("--network NAME is required") }
+        let network = request.network
         if let problem = NodeName.problem(network) { throw CommandFailure("--network: \(problem)") }
-        guard let prefixText = request.prefix else { throw CommandFailure("--prefix is required, e.g. --prefix 100.80.0.0/16") }
         let ipv4: IPPrefix
-        do { ipv4 = try IPPrefix(parsing: prefixText) } catch { throw CommandFailure("--prefix: \(error)") }
+        do { ipv4 = try IPPrefix(parsing: request.prefix) } catch { throw CommandFailure("--prefix: \(error)") }
         guard ipv4.address.isIPv4, ipv4.length <= 30 else { throw CommandFailure("--prefix must be an IPv4 prefix of /30 or larger, e.g. 100.80.0.0/16") }
         var ipv6: IPPrefix?
         if let text = request.prefix6 {
@@ -171,12 +168,12 @@ extension Agent: ControlHandler {
         return EnrollResult(name: name, network: network, addresses: interfaceAddresses.map(\.description))
     }
 
-    func invite(_ request: ControlRequest) throws -> InviteResult {
+    func invite(_ request: InviteRequest) throws -> InviteResult {
         guard let node else { throw CommandFailure("this node is not a member of a network yet: run `meshctl init` first") }
         guard var service = node.authority else {
             throw CommandFailure("this node does not hold the network authority: run `meshctl invite` on the node where `meshctl init` ran")
         }
-        guard let name = request.name else { throw CommandFailure("a node name is required: meshctl invite NAME") }
+        let name = request.name
         var address: IPAddress?
         if let text = request.address {
             guard let parsed = IPAddress(text) else { throw CommandFailure("--address: \"\(text)\" is not an IP address") }
@@ -211,11 +208,10 @@ extension Agent: ControlHandler {
             bootstrapEndpoints: token.bootstrapEndpoints.map(\.description))
     }
 
-    func revoke(_ request: ControlRequest) throws -> NoResult {
+    func revoke(name: String) throws -> NoResult {
         guard let node, var service = node.authority else {
             throw CommandFailure("this node does not hold the network authority: run `meshctl revoke` on the node where `meshctl init` ran")
         }
-        guard let name = request.name else { throw CommandFailure("a node name is required: meshctl revoke NAME") }
         guard name != enrollment?.certificate.name else { throw CommandFailure("the authority node cannot revoke itself") }
         let revocation = try service.revoke(name: name, now: clock.now)
         node.authority = service

@@ -6,13 +6,12 @@ extension Agent {
     /// Enrolls this host with the token: sends the join request to the token's bootstrap
     /// endpoints (resending every second for 15 s), reports progress, and on success starts the
     /// node with the bootstrap node as first contact.
-    func join(_ request: ControlRequest, reply: @Sendable (String) async -> Void) async {
+    func join(token text: String, reply: @Sendable (String) async -> Void) async {
         if let enrollment {
             return await reply(Self.failure(
                 "this host is already a member of network \(enrollment.settings.name) as \(enrollment.certificate.name); run `meshctl leave` first, or use another --state-dir"))
         }
         guard joining == nil else { return await reply(Self.failure("a join is already in progress")) }
-        guard let text = request.token else { return await reply(Self.failure("a token is required: meshctl join TOKEN")) }
         let token: InvitationToken
         do { token = try InvitationToken(text: text) } catch {
             return await reply(Self.failure("the token is not usable: \(error)"))
