@@ -108,31 +108,31 @@ struct AttackCatalogue {
             return reflectTargets.map { endpoint in
                 var writer = ByteWriter()
                 writer.write(endpoint)
-                return .extensionMessage(type: 0x20, body: writer.bytes)
+                return .extensionMessage(type: MessageCode.wireGuardEndpointReport.rawValue, body: writer.bytes)
             }
         case .relay:
             return relayMessages(ids: ids, random: &random)
         case .renewals:
-            var renewals: [Message] = [.extensionMessage(type: 0x21, body: []), .extensionMessage(type: 0x21, body: [0xFF])]
+            var renewals: [Message] = [.extensionMessage(type: MessageCode.renewalRequest.rawValue, body: []), .extensionMessage(type: MessageCode.renewalRequest.rawValue, body: [0xFF])]
             // A "renewal" for the victim signed by the attacker, and one extending the attacker's own.
             if let forged = try? NodeCertificate(
                 networkID: state.settings.networkID, serial: .max, name: victim.name, identityKey: victim.certificate.identityKey,
                 wireGuardKey: state.wireGuardKey.publicKey, addresses: victim.certificate.addresses, routes: [],
                 roles: [.relay, .authority], notBefore: 0, notAfter: .max, issuer: state.identity) {
-                renewals.append(.extensionMessage(type: 0x22, body: forged.encoded))
+                renewals.append(.extensionMessage(type: MessageCode.renewal.rawValue, body: forged.encoded))
             }
             if let own = try? NodeCertificate(
                 networkID: state.settings.networkID, serial: .max, name: state.certificate.name, identityKey: state.identity.publicKey,
                 wireGuardKey: state.wireGuardKey.publicKey, addresses: state.certificate.addresses,
                 routes: [try? IPPrefix(parsing: "0.0.0.0/0")].compactMap { $0 }, roles: [.relay], notBefore: 0, notAfter: .max, issuer: state.identity) {
-                renewals.append(.extensionMessage(type: 0x22, body: own.encoded))
+                renewals.append(.extensionMessage(type: MessageCode.renewal.rawValue, body: own.encoded))
             }
-            renewals.append(.extensionMessage(type: 0x22, body: state.certificate.encoded))
-            renewals.append(.extensionMessage(type: 0x22, body: Array(repeating: 0xAB, count: 300)))
+            renewals.append(.extensionMessage(type: MessageCode.renewal.rawValue, body: state.certificate.encoded))
+            renewals.append(.extensionMessage(type: MessageCode.renewal.rawValue, body: Array(repeating: 0xAB, count: 300)))
             return renewals
         case .unknownExtensions:
-            return ([0x23] + Array(0x2C...0x3F)).map { type in
-                .extensionMessage(type: UInt8(type), body: (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            return MessageCode.extensionRange.filter { MessageCode(rawValue: $0) == nil }.map { type in
+                .extensionMessage(type: type, body: (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
             }
         }
     }
@@ -231,31 +231,31 @@ struct AttackCatalogue {
     /// other pairs, for the victim itself and for the attacker; requests for pairs with every member
     /// and with itself; refusals, refreshes and releases of pairs the attacker is not part of.
     private func relayMessages(ids: [NodeID], random: inout RandomSource) -> [Message] {
-        func message(_ type: UInt8, _ build: (inout ByteWriter) -> Void) -> Message {
+        func message(_ code: MessageCode, _ build: (inout ByteWriter) -> Void) -> Message {
             var writer = ByteWriter(capacity: 16)
             build(&writer)
-            return .extensionMessage(type: type, body: writer.bytes)
+            return .extensionMessage(type: code.rawValue, body: writer.bytes)
         }
         var messages: [Message] = [
-            message(0x24) { $0.write(UInt32(truncatingIfNeeded: random.next())) },
-            message(0x25) { $0.write(UInt32(0)) },
-            message(0x25) { $0.write(UInt32(truncatingIfNeeded: random.next())) },
-            message(0x2B) { _ in },
+            message(.pathProbe) { $0.write(UInt32(truncatingIfNeeded: random.next())) },
+            message(.pathAck) { $0.write(UInt32(0)) },
+            message(.pathAck) { $0.write(UInt32(truncatingIfNeeded: random.next())) },
+            message(.directRestored) { _ in },
         ]
         let requestIDs: [UInt32] = [0, 1, 2, .max, UInt32(truncatingIfNeeded: random.next())]
         let ports: [UInt16] = [0, 1, 51820, 51821, 40000, .max]
         for peer in ids {
-            messages.append(message(0x26) { $0.write(UInt32(truncatingIfNeeded: random.next())); $0.write(peer) })
+            messages.append(message(.relayRequest) { $0.write(UInt32(truncatingIfNeeded: random.next())); $0.write(peer) })
             for id in requestIDs {
                 let port = ports[Int(random.next() % UInt64(ports.count))]
                 let lease = [UInt16(0), 30, .max][Int(random.next() % 3)]
-                messages.append(message(0x27) { $0.write(id); $0.write(peer); $0.write(port); $0.write(lease) })
+                messages.append(message(.relayGrant) { $0.write(id); $0.write(peer); $0.write(port); $0.write(lease) })
             }
             for reason in [UInt8(1), 2, 3, 4, 0, 0xFF] {
-                messages.append(message(0x28) { $0.write(UInt32(truncatingIfNeeded: random.next())); $0.write(peer); $0.write(reason) })
+                messages.append(message(.relayRefuse) { $0.write(UInt32(truncatingIfNeeded: random.next())); $0.write(peer); $0.write(reason) })
             }
-            messages.append(message(0x29) { $0.write(peer) })
-            messages.append(message(0x2A) { $0.write(peer) })
+            messages.append(message(.relayRefresh) { $0.write(peer) })
+            messages.append(message(.relayRelease) { $0.write(peer) })
         }
         return messages
     }

@@ -94,7 +94,7 @@ struct Meshsim: ParsableCommand {
             simulation.run(for: .seconds(1))
             let totals = messageTotals()
             let mix = totals.indices.filter { totals[$0] > previous[$0] }.map { code in
-                "\(Message.Code(rawValue: UInt8(code)).map { "\($0)" } ?? "ext\(code)")=\(totals[code] - previous[code])"
+                "\(MessageCode(rawValue: UInt8(code)).map { "\($0)" } ?? "ext\(code)")=\(totals[code] - previous[code])"
             }
             previous = totals
             print("t=\(second + 1)s datagrams \(simulation.datagramsSent - before) \(mix.joined(separator: " "))")
@@ -106,7 +106,7 @@ struct Meshsim: ParsableCommand {
             for (reason, count) in node.drops.counts { drops[reason, default: 0] += count }
         }
         for (code, count) in messages.enumerated() where count > 0 {
-            let name = Message.Code(rawValue: UInt8(code)).map { "\($0)" } ?? "extension-\(code)"
+            let name = MessageCode(rawValue: UInt8(code)).map { "\($0)" } ?? "extension-\(code)"
             print("message \(name): \(count)")
         }
         for (reason, count) in drops.sorted(by: { $0.key < $1.key }) { print("drop \(reason.rawValue): \(count)") }

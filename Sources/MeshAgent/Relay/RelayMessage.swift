@@ -1,7 +1,7 @@
 import MeshCore
 
-/// The path and relay messages agents exchange over the secure channel (extension types
-/// `0x24`–`0x2F`). Layouts: docs/protocol.md, "Paths and relays".
+/// The path and relay messages agents exchange over the secure channel (extension messages of the
+/// relay layer in ``MessageCode``). Layouts: docs/protocol.md, "Paths and relays".
 enum RelayMessage: Equatable {
     /// "Are you there on this path?" (answered at once with `pathAck`).
     case pathProbe(sequence: UInt32)
@@ -38,20 +38,15 @@ enum RelayMessage: Equatable {
         }
     }
 
-    enum Code: UInt8 {
-        case pathProbe = 0x24, pathAck = 0x25, request = 0x26, grant = 0x27, refuse = 0x28, refresh = 0x29, release = 0x2A
-        case directRestored = 0x2B
-    }
-
-    var code: Code {
+    var code: MessageCode {
         switch self {
         case .pathProbe: return .pathProbe
         case .pathAck: return .pathAck
-        case .request: return .request
-        case .grant: return .grant
-        case .refuse: return .refuse
-        case .refresh: return .refresh
-        case .release: return .release
+        case .request: return .relayRequest
+        case .grant: return .relayGrant
+        case .refuse: return .relayRefuse
+        case .refresh: return .relayRefresh
+        case .release: return .relayRelease
         case .directRestored: return .directRestored
         }
     }
@@ -83,22 +78,25 @@ enum RelayMessage: Equatable {
 
     /// Decodes an extension message of one of these types; nil for other types or bad bodies.
     init?(type: UInt8, body: [UInt8]) {
-        guard let code = Code(rawValue: type) else { return nil }
-        var reader = ByteReader(body, context: "relay message")
+        guard let code = MessageCode(rawValue: type), code.layer == .relay else { return nil }
+        var reader = ByteReader(body, context: code.context)
         do {
             switch code {
             case .pathProbe: self = .pathProbe(sequence: try reader.readUInt32())
             case .pathAck: self = .pathAck(sequence: try reader.readUInt32())
-            case .request: self = .request(id: try reader.readUInt32(), peer: try reader.readNodeID())
-            case .grant:
+            case .relayRequest: self = .request(id: try reader.readUInt32(), peer: try reader.readNodeID())
+            case .relayGrant:
                 self = .grant(id: try reader.readUInt32(), peer: try reader.readNodeID(), port: try reader.readUInt16(), lease: try reader.readUInt16())
-            case .refuse:
+            case .relayRefuse:
                 let id = try reader.readUInt32(), peer = try reader.readNodeID()
                 guard let reason = RefusalReason(rawValue: try reader.readUInt8()) else { return nil }
                 self = .refuse(id: id, peer: peer, reason: reason)
-            case .refresh: self = .refresh(peer: try reader.readNodeID())
-            case .release: self = .release(peer: try reader.readNodeID())
+            case .relayRefresh: self = .refresh(peer: try reader.readNodeID())
+            case .relayRelease: self = .release(peer: try reader.readNodeID())
             case .directRestored: self = .directRestored
+            case .ping, .ack, .pingRequest, .nack, .suspect, .dead, .record, .member, .revocation, .digest, .bucket, .request,
+                 .endpointReport, .wireGuardEndpointReport, .renewalRequest, .renewal:
+                return nil  // not of this layer (refused by the guard above)
             }
             try reader.expectEnd()
         } catch {

@@ -2,16 +2,6 @@ import MeshCore
 import MeshCrypto
 import WireGuardControl
 
-/// Extension message types of the agent (`0x20`–`0x2F`; relays use `0x30`–`0x3F`).
-enum AgentMessage: UInt8 {
-    /// "My WireGuard sees yours at this endpoint": body is an endpoint.
-    case wireGuardEndpointReport = 0x20
-    /// To the authority: please renew my certificate (empty body).
-    case renewalRequest = 0x21
-    /// From the authority: the renewed certificate.
-    case renewal = 0x22
-}
-
 extension Agent {
     /// How often to read the device: every second with few peers, less often with many.
     var observationInterval: Interval {
@@ -289,7 +279,7 @@ extension Agent {
         reportedEndpoints[member.id] = (seen, now)
         var writer = ByteWriter()
         writer.write(seen)
-        node.sendExtension(type: AgentMessage.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
+        node.sendExtension(type: MessageCode.wireGuardEndpointReport.rawValue, body: writer.bytes, to: member.id, now: now)
     }
 
     /// Every member by its WireGuard key (the device names peers by key).
@@ -312,7 +302,9 @@ extension Agent {
             return
         }
         // Unknown types, and path or relay messages that do not parse, are counted and ignored.
-        guard let kind = AgentMessage(rawValue: type) else {
+        // The agent's own messages: "my WireGuard sees yours at this endpoint" (body: an endpoint), a renewal
+        // request to the authority (empty body), the authority's renewed certificate.
+        guard let kind = MessageCode(rawValue: type), kind.layer == .agent else {
             agentDrops.count(.invalidMessage)
             return
         }
@@ -342,6 +334,8 @@ extension Agent {
                 return
             }
             acceptRenewal(body, now: clock.now)
+        default:
+            agentDrops.count(.invalidMessage)  // not of this layer (refused by the guard above)
         }
     }
 }

@@ -26,7 +26,7 @@ extension Agent {
             return
         }
         logger.info("asking the authority to renew this node's certificate", metadata: ["authority": "\(authority.name)"])
-        node.sendExtension(type: AgentMessage.renewalRequest.rawValue, body: [], to: authority.id, now: now)
+        node.sendExtension(type: MessageCode.renewalRequest.rawValue, body: [], to: authority.id, now: now)
         drain()
     }
 
@@ -38,7 +38,7 @@ extension Agent {
             guard renewed.identityKey == member.certificate.identityKey else { return }
             node.authority = service
             saveAuthority()
-            node.sendExtension(type: AgentMessage.renewal.rawValue, body: renewed.encoded, to: sender, now: now)
+            node.sendExtension(type: MessageCode.renewal.rawValue, body: renewed.encoded, to: sender, now: now)
             logger.info("renewed a member's certificate", metadata: ["member": "\(member.name)", "until": "\(renewed.notAfter)"])
         } catch {
             switch error {

@@ -259,7 +259,7 @@ public final class MeshNode {
     /// Sends an extension message (a layer above membership: path probes, relay allocation,
     /// endpoint reports) to `node` over the secure channel.
     public func sendExtension(type: UInt8, body: [UInt8], to node: NodeID, now: Timestamp) {
-        guard Message.extensionRange.contains(type) else { return }
+        guard MessageCode.extensionRange.contains(type) else { return }
         send([.extensionMessage(type: type, body: body)], to: node, now: now)
     }
 
