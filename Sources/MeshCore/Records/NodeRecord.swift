@@ -81,15 +81,14 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
             writer.write(relay.rttMilliseconds)
         }
         writer.write(signedAt)
-        writer.write(raw: SignatureDomain.nodeRecord.sign(writer.bytes, with: signer))
-        try self.init(decoding: writer.bytes)
+        try self.init(decoding: SignedEnvelope.seal(writer.bytes, domain: .nodeRecord, with: signer))
     }
 
     /// Decodes a record without checking its signature (the signer's key comes from the
     /// certificate; see ``verify(with:)``).
     public init(decoding bytes: [UInt8]) throws(TrustError) {
-        var reader = ByteReader(bytes, context: "node record")
         do {
+            var reader = try SignedEnvelope(opening: bytes, domain: .nodeRecord, what: "node record").bodyReader(context: "node record")
             let version = try reader.readUInt8()
             guard version == Self.formatVersion else { throw WireError.unsupportedVersion(what: "node record", version: version) }
             nodeID = try reader.readNodeID()
@@ -114,7 +113,6 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
                 RelayReachability(relay: try reader.readNodeID(), rttMilliseconds: try reader.readUInt16())
             }
             signedAt = try reader.readUInt64()
-            _ = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
             try reader.expectEnd()
         } catch let error as WireError {
             throw .malformed(error)
@@ -126,9 +124,8 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether the signature is valid under `identityKey`.
     public func verify(with identityKey: Ed25519PublicKey) -> Bool {
-        let bodyLength = encoded.count - Ed25519PublicKey.signatureByteCount
-        guard bodyLength > 0 else { return false }
-        return SignatureDomain.nodeRecord.verify(encoded[bodyLength...], of: encoded[..<bodyLength], by: identityKey)
+        guard let envelope = try? SignedEnvelope(opening: encoded, domain: .nodeRecord, what: "node record") else { return false }
+        return envelope.isSigned(by: identityKey)
     }
 
     /// Checks the record against the certificate it claims: same node, same certificate, valid

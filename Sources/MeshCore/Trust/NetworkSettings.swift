@@ -49,15 +49,14 @@ public struct NetworkSettings: Equatable, Sendable {
         writer.write(gossipPort)
         writer.write(wireGuardPort)
         writer.write(createdAt)
-        let signature = SignatureDomain.networkSettings.sign(writer.bytes, with: authority)
-        writer.write(raw: signature)
-        try self.init(decoding: writer.bytes)
+        try self.init(decoding: SignedEnvelope.seal(writer.bytes, domain: .networkSettings, with: authority))
     }
 
     /// Decodes settings and verifies the authority's signature.
     public init(decoding bytes: [UInt8]) throws(TrustError) {
-        var reader = ByteReader(bytes, context: "network settings")
         do {
+            let envelope = try SignedEnvelope(opening: bytes, domain: .networkSettings, what: "network settings")
+            var reader = envelope.bodyReader(context: "network settings")
             let version = try reader.readUInt8()
             guard version == Self.version else { throw WireError.unsupportedVersion(what: "network settings", version: version) }
             networkID = try reader.readNetworkID()
@@ -72,10 +71,8 @@ public struct NetworkSettings: Equatable, Sendable {
             gossipPort = try reader.readUInt16()
             wireGuardPort = try reader.readUInt16()
             createdAt = try reader.readUInt64()
-            let bodyLength = reader.offset
-            let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
             try reader.expectEnd()
-            guard SignatureDomain.networkSettings.verify(signature, of: bytes[..<bodyLength], by: authorityKey) else {
+            guard envelope.isSigned(by: authorityKey) else {
                 throw TrustError.badSignature("network settings")
             }
         } catch let error as TrustError {

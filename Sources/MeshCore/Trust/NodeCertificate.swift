@@ -75,8 +75,7 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         writer.write(notBefore)
         writer.write(notAfter)
         writer.write(raw: issuer.publicKey.bytes)
-        writer.write(raw: SignatureDomain.certificate.sign(writer.bytes, with: issuer))
-        try self.init(decoding: writer.bytes)
+        try self.init(decoding: SignedEnvelope.seal(writer.bytes, domain: .certificate, with: issuer))
     }
 
     /// Decodes a certificate and checks its self-consistency and signature by the issuer key it
@@ -89,7 +88,7 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         } catch {
             throw .malformed(error)
         }
-        guard SignatureDomain.certificate.verify(fields.signature, of: bytes[..<fields.bodyLength], by: fields.issuerKey) else {
+        guard fields.envelope.isSigned(by: fields.issuerKey) else {
             throw .badSignature("certificate")
         }
         networkID = fields.networkID
@@ -121,15 +120,15 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         public let notBefore: UInt64
         public let notAfter: UInt64
         public let issuerKey: Ed25519PublicKey
-        let bodyLength: Int
-        let signature: ArraySlice<UInt8>
+        let envelope: SignedEnvelope
     }
 
     /// Parses `bytes` without verifying the signature: for cheap checks (network, issuer,
     /// validity) before the costly verification. Nothing in it may be believed until
     /// ``init(decoding:)`` succeeds.
     public static func parse(_ bytes: [UInt8]) throws(WireError) -> Fields {
-        var reader = ByteReader(bytes, context: "certificate")
+        let envelope = try SignedEnvelope(opening: bytes, domain: .certificate, what: "certificate")
+        var reader = envelope.bodyReader(context: "certificate")
         let version = try reader.readUInt8()
         guard version == Self.version else { throw WireError.unsupportedVersion(what: "certificate", version: version) }
         let networkID = try reader.readNetworkID()
@@ -144,8 +143,6 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         let notBefore = try reader.readUInt64()
         let notAfter = try reader.readUInt64()
         let issuerKey = try reader.readEd25519Key()
-        let bodyLength = reader.offset
-        let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
         try reader.expectEnd()
         guard NodeName.problem(name) == nil, !addresses.isEmpty, notBefore < notAfter else {
             throw WireError.invalidValue(what: "certificate fields")
@@ -153,7 +150,7 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         return Fields(
             networkID: networkID, serial: serial, name: name, identityKey: identityKey, wireGuardKey: wireGuardKey,
             addresses: addresses, routes: routes, roles: roles, notBefore: notBefore, notAfter: notAfter, issuerKey: issuerKey,
-            bodyLength: bodyLength, signature: signature)
+            envelope: envelope)
     }
 
     /// A short digest of the encoding, to refer to this exact certificate (computed once, when decoded).

@@ -37,14 +37,14 @@ public struct Revocation: Hashable, Sendable {
         writer.write(revokedAt)
         writer.write(keepUntil)
         writer.write(raw: issuer.publicKey.bytes)
-        writer.write(raw: SignatureDomain.revocation.sign(writer.bytes, with: issuer))
-        try self.init(decoding: writer.bytes)
+        try self.init(decoding: SignedEnvelope.seal(writer.bytes, domain: .revocation, with: issuer))
     }
 
     /// Decodes a revocation and verifies the signature of the issuer it names.
     public init(decoding bytes: [UInt8]) throws(TrustError) {
-        var reader = ByteReader(bytes, context: "revocation")
         do {
+            let envelope = try SignedEnvelope(opening: bytes, domain: .revocation, what: "revocation")
+            var reader = envelope.bodyReader(context: "revocation")
             let version = try reader.readUInt8()
             guard version == Self.version else { throw WireError.unsupportedVersion(what: "revocation", version: version) }
             networkID = try reader.readNetworkID()
@@ -53,10 +53,8 @@ public struct Revocation: Hashable, Sendable {
             revokedAt = try reader.readUInt64()
             keepUntil = try reader.readUInt64()
             issuerKey = try reader.readEd25519Key()
-            let bodyLength = reader.offset
-            let signature = try reader.readBytes(Ed25519PublicKey.signatureByteCount)
             try reader.expectEnd()
-            guard SignatureDomain.revocation.verify(signature, of: bytes[..<bodyLength], by: issuerKey) else {
+            guard envelope.isSigned(by: issuerKey) else {
                 throw TrustError.badSignature("revocation")
             }
         } catch let error as TrustError {

@@ -1,7 +1,7 @@
 import MeshCrypto
 
-/// Domain-separation labels: every signature covers `label || encoded bytes`, so a signature made
-/// for one kind of object can never be replayed as another.
+/// Domain-separation labels: every signature covers `label || 0 || body`, so a signature made for
+/// one kind of object can never be replayed as another. Signed objects go through ``SignedEnvelope``.
 public enum SignatureDomain: String, Sendable {
     case networkSettings = "meshwork/v1/network-settings"
     case certificate = "meshwork/v1/certificate"
@@ -17,12 +17,12 @@ public enum SignatureDomain: String, Sendable {
     }
 
     /// Signs `body` in this domain.
-    public func sign(_ body: some Collection<UInt8>, with key: Ed25519PrivateKey) -> [UInt8] {
+    func sign(_ body: some Collection<UInt8>, with key: Ed25519PrivateKey) -> [UInt8] {
         key.signature(for: message(body))
     }
 
     /// Whether `signature` by `key` covers `body` in this domain.
-    public func verify(_ signature: some Collection<UInt8>, of body: some Collection<UInt8>, by key: Ed25519PublicKey) -> Bool {
+    func verify(_ signature: some Collection<UInt8>, of body: some Collection<UInt8>, by key: Ed25519PublicKey) -> Bool {
         key.isValidSignature(signature, for: message(body))
     }
 }
