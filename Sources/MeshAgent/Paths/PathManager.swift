@@ -143,9 +143,9 @@ struct PathManager {
     /// Grants, refusals and acks refused (``DropReason/forgedRelayGrant``, ``DropReason/unexpectedPathMessage``).
     private(set) var drops = DropCounters()
     private var sequence: UInt32 = 0
-    /// Probes that may still be sent (a token bucket refilled at ``Settings/maximumProbesPerSecond``).
-    private var probeTokens = 0.0
-    private var lastTick: Timestamp?
+    /// Probes that may still be sent: ``Settings/maximumProbesPerSecond``, one probe interval's worth of
+    /// burst (full at the first tick).
+    private var probeTokens: TokenBucket?
     /// Outstanding probes: sequence → (peer the probe is about, node probed, sent at).
     private var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
 
@@ -378,11 +378,10 @@ struct PathManager {
     /// Runs timers. `relayCandidates(peer, excluded)` returns relays both ends reach, best first.
     mutating func tick(now: Timestamp, relayCandidates: (NodeID, Set<NodeID>) -> [NodeID], name: (NodeID) -> String) -> [Action] {
         var actions: [Action] = []
-        let rate = settings.maximumProbesPerSecond
-        let elapsed: Interval = lastTick.map { now - $0 } ?? settings.probeInterval
-        let burst: Double = rate * settings.probeInterval.seconds
-        probeTokens = min(burst, probeTokens + rate * elapsed.seconds)
-        lastTick = now
+        if probeTokens == nil {
+            let rate = settings.maximumProbesPerSecond
+            probeTokens = TokenBucket(rate: rate, burst: rate * settings.probeInterval.seconds, at: now)
+        }
         // Only peers in use, relayed or with relay business have anything to do (at 1,000 idle
         // peers, sorting them all every tick was most of meshd's idle CPU). The least recently
         // probed go first: when tokens run out, the others go first next time.
@@ -420,7 +419,7 @@ struct PathManager {
                 // that relay already (WireGuard follows the other end's source), and without a
                 // probe the hint was never checked and this end never learned of the relay.
                 if path.route == .direct, path.unansweredSince == nil, !path.sendingWithoutAnswer, path.hint == nil { break }
-                if now - path.directProbeSentAt >= settings.probeInterval, takeProbeToken() {
+                if now - path.directProbeSentAt >= settings.probeInterval, takeProbeToken(now: now) {
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
                     // The doubt dates from the read that saw sending without receiving (counters
@@ -451,7 +450,7 @@ struct PathManager {
                 }
             case let .relayed(relay, _):
                 let relayInDoubt = path.relayUnansweredSince != nil || path.sendingThroughRelayWithoutAnswer
-                if active, relayInDoubt, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken() {
+                if active, relayInDoubt, now - path.relayProbeSentAt >= settings.probeInterval, takeProbeToken(now: now) {
                     actions.append(probe(about: peer, target: relay, now: now))
                     path.relayProbeSentAt = now
                     if path.relayUnansweredSince == nil { path.relayUnansweredSince = now }
@@ -465,7 +464,7 @@ struct PathManager {
                     }
                 }
                 // Retry the direct path after the backoff; a round of unanswered probes backs off further.
-                if now >= path.nextDirectRetry, now - path.directProbeSentAt >= settings.healProbeInterval, takeProbeToken() {
+                if now >= path.nextDirectRetry, now - path.directProbeSentAt >= settings.healProbeInterval, takeProbeToken(now: now) {
                     if path.directProbeSentAt > path.directAnsweredAt + settings.healProbeInterval { path.directStreak = 0 }
                     actions.append(probe(about: peer, target: peer, now: now))
                     path.directProbeSentAt = now
@@ -516,10 +515,8 @@ struct PathManager {
         }
     }
 
-    private mutating func takeProbeToken() -> Bool {
-        guard probeTokens >= 1 else { return false }
-        probeTokens -= 1
-        return true
+    private mutating func takeProbeToken(now: Timestamp) -> Bool {
+        probeTokens?.take(1, at: now) ?? false
     }
 
     private mutating func probe(about peer: NodeID, target: NodeID, now: Timestamp) -> Action {

@@ -294,8 +294,8 @@ final class PairForwarder: Sendable {
         var latched: SocketEndpoint?
         /// Datagrams that arrived before the other side latched (a WireGuard handshake, mostly).
         var waiting: [(datagram: ByteBuffer, arrived: NIODeadline)] = []
-        var tokens: Double
-        var tokensUpdated: NIODeadline
+        /// At most `bytesPerSecond` forwarded from this side, one second of burst.
+        var bytes: TokenBucket
     }
 
     private struct State {
@@ -309,7 +309,6 @@ final class PairForwarder: Sendable {
     let loop: EventLoop
     private let state: NIOLoopBoundBox<State>
     private let counters: RelayCounters
-    private let bytesPerSecond: Double
     /// Shared by the ports read on ``loop`` (a loop-confined batch: see ``SendBatch``).
     private let batch: SendBatch
 
@@ -319,11 +318,12 @@ final class PairForwarder: Sendable {
         self.pair = pair
         self.loop = loop
         self.counters = counters
-        self.bytesPerSecond = Double(bytesPerSecond)
         self.batch = batch
         let now = NIODeadline.now()
         let sides = [pair.low, pair.high].map {
-            Side(allowedAddress: allowed[$0], expected: Self.expected(expected[$0], at: allowed[$0]), tokens: Double(bytesPerSecond), tokensUpdated: now)
+            Side(
+                allowedAddress: allowed[$0], expected: Self.expected(expected[$0], at: allowed[$0]),
+                bytes: TokenBucket(rate: Double(bytesPerSecond), burst: Double(bytesPerSecond), at: now.uptimeNanoseconds))
         }
         state = NIOLoopBoundBox.makeBoxSendingValue(State(sides: sides), eventLoop: loop)
     }
@@ -408,17 +408,11 @@ final class PairForwarder: Sendable {
             }
             // Latch onto the member's WireGuard source port (its NAT may rewrite it; the newest wins).
             state.sides[side].latched = source
-            // Token bucket: at most `bytesPerSecond` per side, one second of burst.
             let now = NIODeadline.now()
-            let elapsed = Double((now - state.sides[side].tokensUpdated).nanoseconds) / 1e9
-            let tokens = min(bytesPerSecond, state.sides[side].tokens + elapsed * bytesPerSecond)
-            state.sides[side].tokensUpdated = now
-            guard tokens >= Double(buffer.readableBytes) else {
-                state.sides[side].tokens = tokens
+            guard state.sides[side].bytes.take(Double(buffer.readableBytes), at: now.uptimeNanoseconds) else {
                 counters.dropped.add(1, ordering: .relaxed)
                 return nil
             }
-            state.sides[side].tokens = tokens - Double(buffer.readableBytes)
             let other = 1 - side
             // Flush what waited for this side to appear.
             if !state.sides[side].waiting.isEmpty, let mySocket = state.sides[side].socket {

@@ -1,4 +1,4 @@
-/// Token buckets per key (a source address, a member), for work done on others' behalf: certificate
+/// Token buckets (``TokenBucket``) per key (a source address, a member), for work done on others' behalf: certificate
 /// checks in handshakes and join requests before authentication (per source address), replies to
 /// members (per member). One party cannot use up what others need. The table is capped: when
 /// full, idle keys (full buckets) are forgotten, and if none is idle a new key is refused.
@@ -10,7 +10,7 @@ public struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     /// Most keys tracked at once.
     public let capacity: Int
 
-    private var buckets: [Key: (tokens: Double, updated: Timestamp)] = [:]
+    private var buckets: [Key: TokenBucket] = [:]
 
     public init(rate: Double, burst: Double, capacity: Int = 1024) {
         self.rate = rate
@@ -25,28 +25,21 @@ public struct RateLimiter<Key: Hashable & Sendable>: Sendable {
     /// the table is full of active keys.
     public mutating func take(from key: Key, now: Timestamp, cost: Double = 1) -> Bool {
         guard admit(key, now: now) else { return false }
-        let current = available(to: key, now: now)
-        guard current >= cost else {
-            buckets[key] = (current, now)
-            return false
-        }
-        buckets[key] = (current - cost, now)
-        return true
+        var bucket = buckets[key] ?? TokenBucket(rate: rate, burst: burst, at: now)
+        let taken = bucket.take(cost, at: now)
+        buckets[key] = bucket
+        return taken
     }
 
     /// Tokens `key` holds at `now`.
     public func available(to key: Key, now: Timestamp) -> Double {
-        buckets[key].map { tokens(of: $0, now: now) } ?? burst
+        buckets[key]?.available(at: now) ?? burst
     }
 
     private mutating func admit(_ key: Key, now: Timestamp) -> Bool {
         guard buckets[key] == nil, buckets.count >= capacity else { return true }
-        buckets = buckets.filter { tokens(of: $0.value, now: now) < burst }
+        buckets = buckets.filter { !$0.value.isFull(at: now.nanoseconds) }
         return buckets.count < capacity
-    }
-
-    private func tokens(of bucket: (tokens: Double, updated: Timestamp), now: Timestamp) -> Double {
-        min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
     }
 }
 
