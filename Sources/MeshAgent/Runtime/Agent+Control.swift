@@ -233,8 +233,8 @@ extension Agent: ControlHandler {
         drain()
         await reply(Self.progress("leaving: telling the other members"))
         // Let the tombstone's pushes and retransmissions go out.
-        for _ in 0..<10 {
-            try? await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<AgentTiming.leaveFlushTurns {
+            try? await Task.sleep(for: AgentTiming.leaveFlushTurn)
             node.tick(now: clock.now)
             drain()
         }

@@ -28,10 +28,9 @@ extension Agent {
         for datagram in client.requestDatagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
         await reply(Self.progress("asking the bootstrap node at \(token.bootstrapEndpoints.map(\.description).joined(separator: ", ")) to enroll \(token.nodeName) in network \(token.networkName)"))
 
-        // Wait for the answer (datagrams arrive through `joinAnswer`, retries go out from `joinTick`).
-        while joining?.outcome == nil {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        // Wait for the answer (datagrams arrive through `joinAnswer`, retries go out from `joinTick`,
+        // which also gives up after 15 s).
+        await waitForState { self.joining?.outcome != nil }
         guard let attempt = joining, let outcome = attempt.outcome else { return }
         joining = nil
         switch outcome {
@@ -48,10 +47,7 @@ extension Agent {
             }
             await reply(Self.progress("fetching the member list from the bootstrap node"))
             let bootstrap = NodeID(identityKey: token.bootstrapKey)
-            let deadline = clock.now + .seconds(10)
-            while clock.now < deadline, node?.members[bootstrap] == nil {
-                try? await Task.sleep(for: .milliseconds(50))
-            }
+            await waitForState(until: clock.now + AgentTiming.bootstrapMemberWait) { self.node?.members[bootstrap] != nil }
             reconcile(now: clock.now)
             let members = node?.members.liveCount ?? 0
             await reply(Self.progress("knows \(members) member\(members == 1 ? "" : "s"); WireGuard interface \(configuration.interface.name) configured"))
@@ -65,26 +61,39 @@ extension Agent {
         guard var attempt = joining, attempt.outcome == nil else { return }
         attempt.outcome = attempt.client.receive(datagram.bytes, from: datagram.source)
         joining = attempt
+        if attempt.outcome != nil { stateWaiters.wakeAll() }
     }
 
     /// Resends the join request every second; gives up after 15 s with what was tried.
     func joinTick(now: Timestamp) {
         guard var attempt = joining, attempt.outcome == nil else { return }
-        if now - attempt.startedAt >= .seconds(15) {
+        if now - attempt.startedAt >= AgentTiming.joinGiveUp {
             let endpoints = attempt.client.token.bootstrapEndpoints.map(\.description).joined(separator: ", ")
             attempt.outcome = .refused(
                 "no answer from the bootstrap node at \(endpoints) after \(attempt.attempts) attempts in 15 s: check that meshd runs there, "
                     + "that this host can reach it over UDP (port \(attempt.client.token.bootstrapEndpoints.first?.port ?? 0)), "
                     + "or give other addresses with `meshctl invite --endpoint`")
             joining = attempt
+            stateWaiters.wakeAll()
             return
         }
-        guard now - attempt.lastSentAt >= .seconds(1) else { return }
+        guard now - attempt.lastSentAt >= AgentTiming.joinRetryInterval else { return }
         attempt.lastSentAt = now
         attempt.attempts += 1
         // A fresh request each time: the bootstrap node refuses the same bytes again as a replay.
         var random = RandomSource.secure()
         for datagram in attempt.client.retryDatagrams(now: now, random: &random) { transport.send(datagram.bytes, to: datagram.endpoint) }
         joining = attempt
+    }
+
+    /// Suspends until `condition` holds (true) or, checked whenever the state may have moved,
+    /// `deadline` has passed or meshd is stopping (false). No polling: see ``StateWaiters``.
+    @discardableResult
+    func waitForState(until deadline: Timestamp? = nil, _ condition: () -> Bool) async -> Bool {
+        while !condition() {
+            guard !stopping, !Task.isCancelled, deadline.map({ clock.now < $0 }) ?? true else { return false }
+            await withCheckedContinuation { stateWaiters.add($0) }
+        }
+        return true
     }
 }

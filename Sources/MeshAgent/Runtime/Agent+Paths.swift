@@ -20,13 +20,13 @@ extension Agent {
         let now = clock.now
         let candidates = relayCandidateFunction(node)
         let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
-        if pendingLocalAddresses != nil, now - lastAddressPoll >= .milliseconds(100) { pollLocalAddresses(now: now) }
+        if pendingLocalAddresses != nil, now - lastAddressPoll >= AgentTiming.addressSettleInterval { pollLocalAddresses(now: now) }
         hurryFirstHandshakes(now: now)
         // A direct path with unanswered probes is judged by WireGuard's receive counter too.
         if paths.wantsReceiveCounters(now: now), now - lastObservation >= observationIntervalInUse { observe(now: now) }
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
         perform(actions, now: now)
-        if let relay, now - lastRelayExpiry >= .seconds(1) {
+        if let relay, now - lastRelayExpiry >= AgentTiming.relayExpiryCheck {
             lastRelayExpiry = now
             for pair in relay.expire(now: now) {
                 logger.info("relay lease expired", metadata: ["pair": "\(names(pair.low))↔\(names(pair.high))"])

@@ -6,7 +6,7 @@ extension Agent {
     func saveSnapshot(force: Bool, clean: Bool = false) {
         guard let node, snapshotDirty || force else { return }
         let now = clock.now
-        guard force || now - lastSnapshot >= .seconds(10) else { return }
+        guard force || now - lastSnapshot >= AgentTiming.snapshotInterval else { return }
         let snapshot = MemberSnapshot(
             lastVersion: node.localRecord.version, members: node.members.all,
             revocations: node.revocations.values.sorted { $0.nodeID < $1.nodeID },

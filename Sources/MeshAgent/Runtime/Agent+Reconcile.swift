@@ -3,10 +3,9 @@ import MeshCrypto
 import WireGuardControl
 
 extension Agent {
-    /// How often to read the device: every second with few peers, less often with many.
+    /// How often to read the device while no path is in use (``AgentTiming/observationInterval(livePeers:)``).
     var observationInterval: Interval {
-        let peers = node?.members.liveCount ?? 0
-        return peers <= 100 ? .seconds(1) : (peers <= 1000 ? .seconds(2) : .seconds(5))
+        AgentTiming.observationInterval(livePeers: node?.members.liveCount ?? 0)
     }
 
     /// How often to read the device while a path is in use: every probe interval (100 ms), or
@@ -15,7 +14,9 @@ extension Agent {
     /// reading every 100 ms took half a core of meshd and a third of wireguard-go's, and the
     /// load delayed path acks until paths were declared failed.
     var observationIntervalInUse: Interval {
-        max(paths.settings.probeInterval, .seconds(min(lastReadCost.secondsValue * 20, 2)))
+        max(
+            paths.settings.probeInterval,
+            .seconds(min(lastReadCost.secondsValue * AgentTiming.observationCostFactor, AgentTiming.longestObservationInUse)))
     }
 
     /// The interface's own addresses: the certificate's, with the overlay prefix length.
@@ -54,16 +55,16 @@ extension Agent {
                 lastDeviceState = try? device.read()
             }
             reconcileFailures = 0
-            reconcileDue = now + .seconds(5)
+            reconcileDue = now + AgentTiming.reconcileInterval
             if lastError != nil { logger.notice("WireGuard device is healthy again") }
             lastError = nil
         } catch {
             reconcileFailures += 1
-            let backoff = min(30, 0.5 * Double(1 << min(reconcileFailures, 6)))
-            reconcileDue = now + .seconds(backoff)
+            let backoff = AgentTiming.reconcileBackoff(failures: reconcileFailures)
+            reconcileDue = now + backoff
             if case WireGuardControlError.noSuchInterface = error { device.reset() }
             let message = "\(error)"
-            if message != lastError { logger.error("cannot configure WireGuard; retrying", metadata: ["error": "\(message)", "retry": "\(backoff)s"]) }
+            if message != lastError { logger.error("cannot configure WireGuard; retrying", metadata: ["error": "\(message)", "retry": "\(backoff.seconds)s"]) }
             lastError = message
         }
     }
@@ -275,7 +276,7 @@ extension Agent {
         // and after healing the other end tried it first: 10 s of loss in the failover benchmark).
         if relayEndpoints.contains(seen) { return }
         // Report changes at once, and re-report every minute so the observation stays fresh.
-        if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < .seconds(60) { return }
+        if let last = reportedEndpoints[member.id], last.endpoint == seen, now - last.at < AgentTiming.endpointReportRefresh { return }
         reportedEndpoints[member.id] = (seen, now)
         var writer = ByteWriter()
         writer.write(seen)

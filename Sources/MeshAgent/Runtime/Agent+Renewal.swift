@@ -8,7 +8,7 @@ extension Agent {
         guard let node, let certificate = enrollment?.certificate else { return }
         let lifetime = certificate.notAfter > certificate.notBefore ? certificate.notAfter - certificate.notBefore : 0
         let remaining = certificate.notAfter > now.seconds ? certificate.notAfter - now.seconds : 0
-        guard remaining < lifetime / 3, now - lastRenewalAttempt >= .seconds(3600) else { return }
+        guard remaining < lifetime / 3, now - lastRenewalAttempt >= AgentTiming.renewalRetry else { return }
         lastRenewalAttempt = now
         if var service = node.authority {
             do {

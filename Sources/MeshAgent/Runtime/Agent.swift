@@ -31,6 +31,10 @@ public actor Agent {
     var node: MeshNode?
     var enrollment: Enrollment?
     var joining: JoinAttempt?
+    /// Control requests waiting for the state to move (see ``waitForState(until:_:)``).
+    var stateWaiters = StateWaiters()
+    /// Set once shutdown begins: waiters give up.
+    var stopping = false
 
     var wakeTask: Task<Void, Never>?
     /// Relay requests being served and grants being repeated (cancelled at shutdown).
@@ -129,18 +133,20 @@ public actor Agent {
     private func housekeepingLoop() async {
         while !Task.isCancelled {
             housekeeping()
-            try? await Task.sleep(for: .milliseconds(250))
+            try? await Task.sleep(for: AgentTiming.housekeepingPeriod)
         }
     }
 
     private func pathLoop() async {
         while !Task.isCancelled {
             pathTick()
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: AgentTiming.pathPeriod)
         }
     }
 
     private func shutdown() async {
+        stopping = true
+        stateWaiters.wakeAll()
         wakeTask?.cancel()
         relay?.shutdown()
         await transport.close()
@@ -210,6 +216,7 @@ public actor Agent {
         for datagram in datagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
         for event in events { react(to: event) }
         scheduleWake()
+        stateWaiters.wakeAll()
     }
 
     private func scheduleWake() {
@@ -299,8 +306,8 @@ public actor Agent {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
         guard node != nil else { return }
-        if now - lastAddressPoll >= .milliseconds(200) { pollLocalAddresses(now: now) }
-        if now - lastRelayAnnouncement >= .seconds(30) {
+        if now - lastAddressPoll >= AgentTiming.addressPollInterval { pollLocalAddresses(now: now) }
+        if now - lastRelayAnnouncement >= AgentTiming.relayAnnouncementInterval {
             lastRelayAnnouncement = now
             let relays = reachableRelays()
             if relays != announcedRelays {
@@ -308,7 +315,7 @@ public actor Agent {
                 announceIfChanged()
             }
         }
-        if now - lastHeapTrim >= .seconds(30) {
+        if now - lastHeapTrim >= AgentTiming.heapTrimInterval {
             lastHeapTrim = now
             HeapTrim.release()
         }
@@ -344,7 +351,7 @@ public actor Agent {
     }
 
     func reconcileSoon() {
-        reconcileDue = min(reconcileDue, clock.now + .milliseconds(50))
+        reconcileDue = min(reconcileDue, clock.now + AgentTiming.reconcileSoonDelay)
     }
 }
 
