@@ -58,7 +58,7 @@ extension Agent: ControlHandler {
             name: certificate?.name, id: certificate?.nodeID.hex, network: enrollment?.settings.name,
             networkID: enrollment?.settings.networkID.hex,
             enrollment: node != nil ? "enrolled" : (joining != nil ? "joining" : "waiting"),
-            interface: configuration.interface.name, backend: device.backend?.rawValue ?? configuration.interface.backend.rawValue,
+            interface: configuration.interface.name, backend: deviceBackend?.rawValue ?? configuration.interface.backend.rawValue,
             addresses: interfaceAddresses.map(\.description), peerCount: node?.members.liveCount ?? 0, membersByState: byState,
             drops: drops, authority: node?.authority != nil, roles: certificate?.roles.names ?? [],
             wireGuardPublicKey: wireGuardKey.publicKey.base64, listenPort: configuration.interface.listenPort,
@@ -240,9 +240,11 @@ extension Agent: ControlHandler {
         }
         wakeTask?.cancel()
         wakeTask = nil
-        do { try device.removeInterface() } catch { logger.warning("cannot delete the WireGuard interface", metadata: ["error": "\(error)"]) }
+        self.node = nil  // no reconcile from here on
+        interfaceRemovalRequested = true
+        requestDeviceTurn()
+        await waitForState { !self.interfaceRemovalRequested }
         state.archiveEnrollment()
-        self.node = nil
         self.enrollment = nil
         endpointChoices.removeAll()
         observedCounters.removeAll()

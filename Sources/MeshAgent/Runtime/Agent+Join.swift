@@ -48,7 +48,9 @@ extension Agent {
             await reply(Self.progress("fetching the member list from the bootstrap node"))
             let bootstrap = NodeID(identityKey: token.bootstrapKey)
             await waitForState(until: clock.now + AgentTiming.bootstrapMemberWait) { self.node?.members[bootstrap] != nil }
-            reconcile(now: clock.now)
+            let configureFrom = clock.now
+            reconcileNow(configureFrom)
+            await waitForState(until: configureFrom + AgentTiming.bootstrapMemberWait) { self.lastReconcileAttempt >= configureFrom }
             let members = node?.members.liveCount ?? 0
             await reply(Self.progress("knows \(members) member\(members == 1 ? "" : "s"); WireGuard interface \(configuration.interface.name) configured"))
             await reply(Self.encode(ControlReply(ok: true, result: EnrollResult(

@@ -21,9 +21,8 @@ extension Agent {
         let candidates = relayCandidateFunction(node)
         let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
         if pendingLocalAddresses != nil, now - lastAddressPoll >= AgentTiming.addressSettleInterval { pollLocalAddresses(now: now) }
-        hurryFirstHandshakes(now: now)
-        // A direct path with unanswered probes is judged by WireGuard's receive counter too.
-        if paths.wantsReceiveCounters(now: now), now - lastObservation >= observationIntervalInUse { observe(now: now) }
+        // First handshakes to hurry and receive counters to read, when due (the device loop).
+        requestDeviceTurn()
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
         perform(actions, now: now)
         if let relay, now - lastRelayExpiry >= AgentTiming.relayExpiryCheck {
@@ -36,16 +35,17 @@ extension Agent {
     }
 
     func perform(_ actions: [PathManager.Action], now: Timestamp) {
-        // Reroutes are applied by one reconcile after the batch: a reconcile reads and plans the
-        // whole device, so one per peer made a batch of 1,000 reroutes take seconds.
+        // Reroutes are applied by one reconcile after the batch (the device loop's next turn, at
+        // once): a reconcile reads and plans the whole device, so one per peer made a batch of
+        // 1,000 reroutes take seconds.
         var rerouted: [NodeID] = [], reachable: [NodeID] = []
         defer {
             if !rerouted.isEmpty {
                 restartFirstHandshakes(rerouted + reachable, now: now)
-                reconcile(now: now)
-                punchHealedPaths(rerouted)
+                pendingPunches.append(contentsOf: rerouted)
+                reconcileNow(now)
             } else if restartFirstHandshakes(reachable, now: now) {
-                reconcile(now: now)  // adds the re-created peers back
+                reconcileNow(now)  // adds the re-created peers back
             }
         }
         for action in actions {
@@ -87,7 +87,7 @@ extension Agent {
     /// Peers without a handshake start their first handshake afresh on their new paths: the
     /// initiating end re-creates them (WireGuard initiates at once instead of after its 5 s
     /// retry), the other end waits its turn (see ``FirstHandshakes``). Returns whether any peer
-    /// was removed (a reconcile adds it back).
+    /// is to be re-created (the device loop removes it, a reconcile adds it back).
     @discardableResult
     func restartFirstHandshakes(_ peers: [NodeID], now: Timestamp) -> Bool {
         var recreate: [X25519PublicKey] = []
@@ -98,7 +98,8 @@ extension Agent {
             guard firstHandshakes.start(key, now: now) else { continue }
             if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }
         }
-        return removeForFreshHandshake(recreate)
+        pendingRecreations.append(contentsOf: recreate)
+        return !recreate.isEmpty
     }
 
     /// Peers back on a direct path with a session (made through the relay) get one packet into

@@ -29,14 +29,22 @@ extension Agent {
     }
 
     /// Makes the interface and its peers match membership, applying only differences; retries with
-    /// backoff and recreates the interface if it vanished.
-    func reconcile(now: Timestamp) {
-        guard let node else { return }
+    /// backoff and recreates the interface if it vanished. Device loop only (see ``deviceTurn()``).
+    func reconcile(now: Timestamp) async {
+        guard node != nil else { return }
+        lastReconcileAttempt = now
+        // The next periodic reconcile, set now: a reroute or join asking for one while this one
+        // awaits the device lowers it (``reconcileNow(_:)``) and must not be overwritten below.
+        let periodic = now + AgentTiming.reconcileInterval
+        reconcileDue = periodic
         do {
-            try device.prepare(addresses: interfaceAddresses)
-            if lastDeviceState == nil { lastDeviceState = try? device.read() }
+            if let current = try await device.prepare(addresses: interfaceAddresses, reading: lastDeviceState == nil) {
+                lastDeviceState = current
+            }
+            deviceBackend = await device.backend
+            guard let node else { return }  // left meanwhile
             let desired = desiredState(now: now)
-            let changes = try device.apply(desired)
+            let (changes, after) = try await device.apply(desired)
             if !changes.isEmpty {
                 logger.info("WireGuard updated", metadata: [
                     "added": "\(changes.peersToAdd.count)", "updated": "\(changes.peersToUpdate.count)",
@@ -52,17 +60,16 @@ extension Agent {
                     if let member = members[added.publicKey] { paths.noteActivity(member.id, now: now) }
                     if added.endpoint != nil, !firstHandshakes.isWaiting(added.publicKey) { firstHandshakes.start(added.publicKey, now: now, moved: false) }
                 }
-                lastDeviceState = try? device.read()
+                if let after { lastDeviceState = after }
             }
             reconcileFailures = 0
-            reconcileDue = now + AgentTiming.reconcileInterval
             if lastError != nil { logger.notice("WireGuard device is healthy again") }
             lastError = nil
         } catch {
             reconcileFailures += 1
             let backoff = AgentTiming.reconcileBackoff(failures: reconcileFailures)
-            reconcileDue = now + backoff
-            if case WireGuardControlError.noSuchInterface = error { device.reset() }
+            if reconcileDue == periodic { reconcileDue = now + backoff }
+            if case WireGuardControlError.noSuchInterface = error { await device.reset() }
             let message = "\(error)"
             if message != lastError { logger.error("cannot configure WireGuard; retrying", metadata: ["error": "\(message)", "retry": "\(backoff.seconds)s"]) }
             lastError = message
@@ -188,23 +195,23 @@ extension Agent {
     /// Re-creates peers still silent on their first handshake (see ``FirstHandshakes``): the
     /// initiating end 0.5, 1.5 and 3 s after the peer was added or moved, the other end after its
     /// silence; WireGuard then initiates at once instead of after its 5 s retry.
-    func hurryFirstHandshakes(now: Timestamp) {
-        guard firstHandshakes.anyDue(now: now), let current = try? device.read() else { return }
+    func hurryFirstHandshakes(now: Timestamp) async {
+        guard firstHandshakes.anyDue(now: now), let current = try? await device.read() else { return }
         lastDeviceState = current
         let recreate = firstHandshakes.due(now: now) { key in
             current.peers[key].map { $0.lastHandshakeTime != nil ? .handshake : $0.receivedBytes > 0 ? .received : .nothing }
         }
-        if removeForFreshHandshake(recreate) { reconcile(now: now) }
+        if await removeForFreshHandshake(recreate) { await reconcile(now: now) }
     }
 
     /// Removes peers that were never heard from (no session to lose), so the next
     /// reconcile adds them afresh and WireGuard initiates at once instead of after its 5 s retry.
     /// Returns whether any were removed.
     @discardableResult
-    func removeForFreshHandshake(_ keys: [X25519PublicKey]) -> Bool {
+    func removeForFreshHandshake(_ keys: [X25519PublicKey]) async -> Bool {
         guard !keys.isEmpty else { return false }
         do {
-            try device.remove(keys)
+            try await device.remove(keys)
             for key in keys { lastDeviceState?.peers[key] = nil }
             logger.debug("re-creating WireGuard peers that never completed a handshake", metadata: ["count": "\(keys.count)"])
             return true
@@ -227,12 +234,13 @@ extension Agent {
 
     /// Reads the device: keeps counters for `meshctl peers`, and tells each peer where our
     /// WireGuard sees it when that is not an endpoint it announces (it is behind NAT, or moved).
-    func observe(now: Timestamp) {
+    func observe(now: Timestamp) async {
         lastObservation = now
-        guard let node else { return }
+        guard node != nil else { return }
         let readStart = ContinuousClock.now
-        guard let current = try? device.read() else { return }
+        guard let current = try? await device.read() else { return }
         lastReadCost = ContinuousClock.now - readStart
+        guard let node else { return }  // left meanwhile
         lastDeviceState = current
         // Counters are compared with this function's own last reading: other reads (reconcile,
         // first handshakes) refresh lastDeviceState too, and compared with theirs, the bytes of a

@@ -13,8 +13,8 @@ import NIOCore
 import WireGuardControl
 
 /// The daemon's runtime: owns the protocol core (``MeshNode``), the gossip socket, the WireGuard
-/// device and the state directory, and connects them. All of it runs on this actor; blocking
-/// device calls are short (a netlink round trip) and happen here too.
+/// device and the state directory, and connects them. All of it runs on this actor, except the
+/// device calls, which run on the device's own thread and are awaited by one loop (``deviceLoop()``).
 public actor Agent {
     let configuration: MeshdConfiguration
     let state: StateDirectory
@@ -42,6 +42,19 @@ public actor Agent {
     var scheduledWake = Timestamp.distantFuture
     var reconcileDue = Timestamp.zero
     var reconcileFailures = 0
+    /// When the device loop last tried to reconcile (a join waits for it).
+    var lastReconcileAttempt = Timestamp.zero
+    /// The backend the device uses, once it is open (for `meshctl status`).
+    var deviceBackend: DeviceController.Backend?
+    /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
+    let deviceTurns: AsyncStream<Void>
+    let deviceTurnRequests: AsyncStream<Void>.Continuation
+    /// Peers to re-create for a fresh first handshake, at the device loop's next turn.
+    var pendingRecreations: [X25519PublicKey] = []
+    /// Rerouted peers to punch once the reconcile that moves them is applied.
+    var pendingPunches: [NodeID] = []
+    /// Set by `meshctl leave`: the device loop deletes the interface, then clears it.
+    var interfaceRemovalRequested = false
     var lastDeviceState: WireGuardDeviceState?
     /// Each peer's byte counters at the last ``observe(now:)`` (what its next reading is compared with).
     var observedCounters: [X25519PublicKey: ObservedCounters] = [:]
@@ -96,6 +109,7 @@ public actor Agent {
         lock = try StateDirectoryLock(state)
         identity = try state.loadOrCreateIdentityKey()
         wireGuardKey = try state.loadOrCreateWireGuardKey()
+        (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         firstHandshakes = FirstHandshakes(ownKey: wireGuardKey.publicKey)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
         device = DeviceController(
@@ -116,6 +130,7 @@ public actor Agent {
             group.addTask { await self.receiveLoop() }
             group.addTask { await self.housekeepingLoop() }
             group.addTask { await self.pathLoop() }
+            group.addTask { await self.deviceLoop() }
             group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
@@ -147,6 +162,8 @@ public actor Agent {
     private func shutdown() async {
         stopping = true
         stateWaiters.wakeAll()
+        deviceTurnRequests.finish()
+        await device.close()
         wakeTask?.cancel()
         relay?.shutdown()
         await transport.close()
@@ -301,7 +318,8 @@ public actor Agent {
         node?.members[id]?.name ?? id.hex
     }
 
-    /// Periodic work: address changes, device observation and reconciliation, persistence, join retries.
+    /// Periodic work: join retries, address changes, relay announcements, renewal, persistence; asks
+    /// the device loop for its turn (reconcile and reads when due).
     func housekeeping() {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
@@ -320,9 +338,8 @@ public actor Agent {
             HeapTrim.release()
         }
         renewCertificateIfDue(now: now)
-        if now >= reconcileDue { reconcile(now: now) }
-        if now - lastObservation >= observationInterval { observe(now: now) }
         saveSnapshot(force: false)
+        requestDeviceTurn()  // reconcile and device reads, when due
         drain()
     }
 

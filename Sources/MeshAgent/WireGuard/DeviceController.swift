@@ -9,26 +9,37 @@ import Glibc
 import Logging
 import MeshCore
 import MeshCrypto
+import NIOCore
+import NIOPosix
 import WireGuardControl
 
 /// meshd's hands on its WireGuard interface: picks the backend, creates the interface when it is
 /// missing (and again if someone deletes it), keeps its key, port, addresses and MTU, and applies
 /// desired peer state as differences only. Never tears the interface down on restart: a running
 /// interface and its peers are adopted as they are.
-final class DeviceController {
+///
+/// Netlink and UAPI calls block (up to their 10 s timeouts when wireguard-go hangs), so this actor
+/// runs on a thread of its own: its calls never hold the agent's actor or Swift's shared threads,
+/// and probes, gossip and control requests go on while a device call waits.
+actor DeviceController {
     /// The backend in use.
-    enum Backend: String { case kernel, userspace }
+    enum Backend: String, Sendable { case kernel, userspace }
 
-    let name: String
+    nonisolated let name: String
     let settings: MeshdConfiguration.Interface
     let privateKey: X25519PrivateKey
     let logger: Logger
     private(set) var backend: Backend?
     private var device: (any WireGuardDevice)?
     private let links: LinkManager?
+    /// The one thread this actor runs on.
+    private nonisolated let thread: MultiThreadedEventLoopGroup
+    private nonisolated let loop: any EventLoop
 
     /// Where wireguard-go writes its log, when meshd starts it.
     let daemonLogPath: String
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     init(settings: MeshdConfiguration.Interface, privateKey: X25519PrivateKey, daemonLogPath: String, logger: Logger) {
         self.name = settings.name
@@ -37,6 +48,20 @@ final class DeviceController {
         self.privateKey = privateKey
         self.logger = logger
         self.links = try? LinkManager()
+        thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = thread.next()
+    }
+
+    /// Stops the device thread (at shutdown, once no call is pending).
+    nonisolated func close() async {
+        try? await thread.shutdownGracefully()
+    }
+
+    /// Makes sure the interface exists, is up, and carries `addresses` (see ``prepare(addresses:)``);
+    /// returns the device as it is then when `reading`.
+    func prepare(addresses: [InterfaceAddress], reading: Bool) throws -> WireGuardDeviceState? {
+        try prepare(addresses: addresses)
+        return reading ? try? read() : nil
     }
 
     /// Makes sure the interface exists, is up, and carries `addresses`; creates it if needed.
@@ -114,11 +139,12 @@ final class DeviceController {
         backend = .userspace
     }
 
-    /// Plans and applies the difference to `desired`; returns what changed.
-    @discardableResult
-    func apply(_ desired: WireGuardDesiredState) throws -> WireGuardChangeSet {
+    /// Plans and applies the difference to `desired`; returns what changed, and the device as it is
+    /// afterwards when anything did.
+    func apply(_ desired: WireGuardDesiredState) throws -> (changes: WireGuardChangeSet, after: WireGuardDeviceState?) {
         guard let device else { throw WireGuardControlError.noSuchInterface(name) }
-        return try device.reconcile(to: desired)
+        let changes = try device.reconcile(to: desired)
+        return (changes, changes.isEmpty ? nil : try? device.read())
     }
 
     /// Reads the device.

@@ -1,0 +1,60 @@
+import MeshCore
+import MeshCrypto
+
+extension Agent {
+    /// The only caller of the WireGuard device. Device calls run on the device's own thread (see
+    /// ``DeviceController``) and this loop awaits them, so a slow or hung device (wireguard-go
+    /// answering late, a netlink timeout) delays only device work: probes, gossip, relay answers and
+    /// control requests go on meanwhile. One loop means device work never interleaves with itself.
+    func deviceLoop() async {
+        for await _ in deviceTurns {
+            if Task.isCancelled { break }
+            await deviceTurn()
+        }
+    }
+
+    /// Asks the device loop for a turn; asks made before it runs make one turn. The path loop asks
+    /// every turn, a reroute at once.
+    nonisolated func requestDeviceTurn() {
+        deviceTurnRequests.yield()
+    }
+
+    /// Reconciles now (a reroute, a join): the device loop runs at once.
+    func reconcileNow(_ now: Timestamp) {
+        reconcileDue = min(reconcileDue, now)
+        requestDeviceTurn()
+    }
+
+    /// One turn: what is due, most urgent first — an interface removal (leaving), peers re-created
+    /// for a fresh first handshake, a reconcile (a reroute waits on it) and the punches after it,
+    /// first handshakes to hurry, then device reads.
+    func deviceTurn() async {
+        if interfaceRemovalRequested {
+            do { try await device.removeInterface() } catch {
+                logger.warning("cannot delete the WireGuard interface", metadata: ["error": "\(error)"])
+            }
+            interfaceRemovalRequested = false
+            stateWaiters.wakeAll()
+            return
+        }
+        guard node != nil else { return }
+        if !pendingRecreations.isEmpty {
+            let keys = pendingRecreations
+            pendingRecreations = []
+            if await removeForFreshHandshake(keys) { reconcileDue = min(reconcileDue, clock.now) }
+        }
+        if clock.now >= reconcileDue {
+            await reconcile(now: clock.now)
+            let punches = pendingPunches
+            pendingPunches = []
+            punchHealedPaths(punches)
+        }
+        await hurryFirstHandshakes(now: clock.now)
+        // A direct path with unanswered probes is judged by WireGuard's receive counter too.
+        if paths.wantsReceiveCounters(now: clock.now), clock.now - lastObservation >= observationIntervalInUse {
+            await observe(now: clock.now)
+        }
+        if clock.now - lastObservation >= observationInterval { await observe(now: clock.now) }
+        drain()
+    }
+}
