@@ -273,6 +273,24 @@ struct WireGuardContractTests {
         }
     }
 
+    @Test("address change monitor: an address added or removed in its namespace wakes it, another namespace's does not; interrupt wakes it")
+    func addressChangeMonitor() throws {
+        defer { lab.teardown() }
+        let a = try lab.addNamespace("a"), b = try lab.addNamespace("b")
+        let (inA, inB) = try lab.connect(a, b)
+        let monitor = try AddressChangeMonitor(namespace: a)
+        _ = monitor.wait(timeoutMilliseconds: 200)  // the links just made
+        try lab.addAddress("198.51.100.9/24", to: inB, in: b)
+        #expect(monitor.wait(timeoutMilliseconds: 300) == .timedOut, "a change in another namespace woke it")
+        try lab.addAddress("198.51.100.8/24", to: inA, in: a)
+        #expect(monitor.wait(timeoutMilliseconds: 5000) == .changed)
+        try lab.run(["ip", "addr", "del", "198.51.100.8/24", "dev", inA], in: a)
+        #expect(monitor.wait(timeoutMilliseconds: 5000) == .changed)
+        #expect(monitor.wait(timeoutMilliseconds: 100) == .timedOut, "one change woke it twice")
+        monitor.interrupt()
+        #expect(monitor.wait(timeoutMilliseconds: 5000) == .interrupted)
+    }
+
     @Test("link manager: MTU, up/down, IPv4 and IPv6 addresses, routes in a table, lookups by name and kind")
     func linkManagement() throws {
         defer { lab.teardown() }

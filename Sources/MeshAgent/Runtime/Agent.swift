@@ -10,6 +10,7 @@ import Logging
 import MeshCore
 import MeshCrypto
 import NIOCore
+import NIOPosix
 import WireGuardControl
 
 /// The daemon's runtime: owns the protocol core (``MeshNode``), the gossip socket, the WireGuard
@@ -62,6 +63,10 @@ public actor Agent {
     /// How long the last full read of the device took (see ``observationIntervalInUse``).
     var lastReadCost = Duration.zero
     var lastAddressPoll = Timestamp.zero
+    /// Link and address change notifications (nil where rtnetlink refuses them: addresses are polled).
+    let addressMonitor: AddressChangeMonitor?
+    /// The thread that waits for those notifications.
+    let addressThread = NIOThreadPool(numberOfThreads: 1)
     var lastSnapshot = Timestamp.zero
     var snapshotDirty = false
     var localAddresses: [IPAddress] = []
@@ -109,6 +114,7 @@ public actor Agent {
         lock = try StateDirectoryLock(state)
         identity = try state.loadOrCreateIdentityKey()
         wireGuardKey = try state.loadOrCreateWireGuardKey()
+        addressMonitor = try? AddressChangeMonitor()
         (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         firstHandshakes = FirstHandshakes(ownKey: wireGuardKey.publicKey)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
@@ -131,6 +137,7 @@ public actor Agent {
             group.addTask { await self.housekeepingLoop() }
             group.addTask { await self.pathLoop() }
             group.addTask { await self.deviceLoop() }
+            group.addTask { await self.addressLoop() }
             group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
@@ -164,6 +171,7 @@ public actor Agent {
         stateWaiters.wakeAll()
         deviceTurnRequests.finish()
         await device.close()
+        try? await addressThread.shutdownGracefully()
         wakeTask?.cancel()
         relay?.shutdown()
         await transport.close()
@@ -318,13 +326,12 @@ public actor Agent {
         node?.members[id]?.name ?? id.hex
     }
 
-    /// Periodic work: join retries, address changes, relay announcements, renewal, persistence; asks
-    /// the device loop for its turn (reconcile and reads when due).
+    /// Periodic work: join retries, relay announcements, renewal, persistence; asks the device loop
+    /// for its turn (reconcile and reads when due).
     func housekeeping() {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
         guard node != nil else { return }
-        if now - lastAddressPoll >= AgentTiming.addressPollInterval { pollLocalAddresses(now: now) }
         if now - lastRelayAnnouncement >= AgentTiming.relayAnnouncementInterval {
             lastRelayAnnouncement = now
             let relays = reachableRelays()
@@ -341,30 +348,6 @@ public actor Agent {
         saveSnapshot(force: false)
         requestDeviceTurn()  // reconcile and device reads, when due
         drain()
-    }
-
-    /// Reads the local addresses and announces a settled change. Often (every housekeeping turn,
-    /// and 100 ms after a change was first seen): a roamed host announces its new address only
-    /// once it has seen it, and reading a few addresses is cheap. A move takes several steps (old
-    /// addresses removed, new ones added), so a change counts once two reads in a row agree, and
-    /// never when no address is left: announcing a passing state sent peers to endpoints that
-    /// were about to vanish.
-    func pollLocalAddresses(now: Timestamp) {
-        lastAddressPoll = now
-        let current = LocalAddresses.current(excludingInterface: configuration.interface.name, excludedNetworks: liveEndpoints.excludeNetworks)
-        let settled = current == pendingLocalAddresses
-        pendingLocalAddresses = current == localAddresses ? nil : current
-        guard current != localAddresses, settled, !current.isEmpty else { return }
-        pendingLocalAddresses = nil
-        logger.notice("local addresses changed", metadata: ["addresses": "\(current.map(\.description))"])
-        localAddresses = current
-        // Endpoints peers saw before the move are stale now.
-        observedEndpoints.removeAll()
-        announceIfChanged()
-        // Relays we use learn the new address at once (a pair accepts a member only from the
-        // address it was last authenticated from), and peers in use the new record: with traffic
-        // flowing, quiet paths would send them nothing before the next refresh or gossip round.
-        perform(paths.localAddressesChanged(now: now), now: now)
     }
 
     func reconcileSoon() {

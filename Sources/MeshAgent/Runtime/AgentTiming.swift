@@ -17,9 +17,12 @@ enum AgentTiming {
 
     // MARK: Local addresses
 
-    /// How often local addresses are read: a roamed host must announce its new address quickly,
-    /// and reading a few addresses is cheap.
+    /// How often local addresses are read where rtnetlink notifications are refused: a roamed host
+    /// must announce its new address quickly, and reading a few addresses is cheap.
     static let addressPollInterval = Interval.milliseconds(200)
+    /// With notifications, addresses are read on each one, and this often anyway (a notification
+    /// lost to a full socket buffer costs at most this).
+    static let addressCheckInterval = Interval.seconds(5)
     /// A second read this soon after a change was first seen (a move takes several steps; a change
     /// counts once two reads agree).
     static let addressSettleInterval = Interval.milliseconds(100)
