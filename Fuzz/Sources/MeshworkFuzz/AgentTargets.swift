@@ -137,7 +137,7 @@ enum AgentTargets {
     }
 
     /// A state directory private to this process, removed at exit.
-    nonisolated(unsafe) static let scratchDirectory: String = {
+    static let scratchDirectory: String = {
         let parent = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array("\(parent)/meshwork-fuzz.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { fail("meshwork-fuzz: cannot create a scratch directory") }

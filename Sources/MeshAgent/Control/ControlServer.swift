@@ -20,6 +20,8 @@ public protocol ControlHandler: Sendable {
 /// only its owner (root) can operate the daemon.
 public final class ControlServer: Sendable {
     private let channel: Channel
+    /// The requests being served: children of ``run()``, cancelled and awaited when it is.
+    private let requests = OwnedWork()
     /// The socket path.
     public let path: String
 
@@ -29,15 +31,21 @@ public final class ControlServer: Sendable {
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let previousMask = umask(0o177)
         defer { umask(previousMask) }
+        let requests = self.requests
         channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(ControlConnection(handler: handler))
+                    try child.pipeline.syncOperations.addHandler(ControlConnection(handler: handler, requests: requests))
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         chmod(path, 0o600)
         self.path = path
+    }
+
+    /// Serves requests until cancelled; then cancels those still being served and waits for them.
+    public func run() async {
+        await requests.run()
     }
 
     /// Stops accepting and removes the socket file.
@@ -55,8 +63,12 @@ private final class ControlConnection: ChannelInboundHandler, @unchecked Sendabl
     private var buffer: [UInt8] = []
     private var started = false
     private let handler: any ControlHandler
+    private let requests: OwnedWork
 
-    init(handler: any ControlHandler) { self.handler = handler }
+    init(handler: any ControlHandler, requests: OwnedWork) {
+        self.handler = handler
+        self.requests = requests
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = Self.unwrapInboundIn(data)
@@ -71,7 +83,7 @@ private final class ControlConnection: ChannelInboundHandler, @unchecked Sendabl
         let line = Data(buffer[..<newline])
         let channel = context.channel
         let handler = self.handler
-        Task {
+        requests.start {
             let send: @Sendable (String) async -> Void = { text in
                 var out = channel.allocator.buffer(capacity: text.utf8.count + 1)
                 out.writeString(text + "\n")

@@ -22,6 +22,7 @@ public struct AgentService: Service {
             group.addTask {
                 try await cancelWhenGracefulShutdown { try await agent.run() }
             }
+            group.addTask { await control.run() }
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
                     logger.notice("SIGHUP: reloading the configuration")
