@@ -19,6 +19,14 @@ extension Agent {
         deviceTurnRequests.yield()
     }
 
+    /// Whether the device loop has anything to do at `now` (asked before each periodic request: a
+    /// turn for nothing still wakes a task, 20 times a second at 1,000 idle peers).
+    func deviceWorkDue(now: Timestamp) -> Bool {
+        interfaceRemovalRequested || !pendingRecreations.isEmpty || now >= reconcileDue || firstHandshakes.anyDue(now: now)
+            || (now - lastObservation >= observationIntervalInUse && paths.wantsReceiveCounters(now: now))
+            || now - lastObservation >= observationInterval
+    }
+
     /// Reconciles now (a reroute, a join): the device loop runs at once.
     func reconcileNow(_ now: Timestamp) {
         reconcileDue = min(reconcileDue, now)
@@ -51,7 +59,7 @@ extension Agent {
         }
         await hurryFirstHandshakes(now: clock.now)
         // A direct path with unanswered probes is judged by WireGuard's receive counter too.
-        if paths.wantsReceiveCounters(now: clock.now), clock.now - lastObservation >= observationIntervalInUse {
+        if clock.now - lastObservation >= observationIntervalInUse, paths.wantsReceiveCounters(now: clock.now) {
             await observe(now: clock.now)
         }
         if clock.now - lastObservation >= observationInterval { await observe(now: clock.now) }

@@ -22,7 +22,7 @@ extension Agent {
         let names: (NodeID) -> String = { node.members[$0]?.name ?? $0.hex }
         if pendingLocalAddresses != nil, now - lastAddressPoll >= AgentTiming.addressSettleInterval { pollLocalAddresses(now: now) }
         // First handshakes to hurry and receive counters to read, when due (the device loop).
-        requestDeviceTurn()
+        if deviceWorkDue(now: now) { requestDeviceTurn() }
         let actions = paths.tick(now: now, relayCandidates: candidates, name: names)
         perform(actions, now: now)
         if let relay, now - lastRelayExpiry >= AgentTiming.relayExpiryCheck {

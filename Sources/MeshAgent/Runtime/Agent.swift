@@ -346,7 +346,7 @@ public actor Agent {
         }
         renewCertificateIfDue(now: now)
         saveSnapshot(force: false)
-        requestDeviceTurn()  // reconcile and device reads, when due
+        if deviceWorkDue(now: now) { requestDeviceTurn() }  // reconcile and device reads
         drain()
     }
 
