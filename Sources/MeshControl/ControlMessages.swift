@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 // The answers of the control protocol (requests: ControlRequest.swift).
 
 /// One line of meshd's answer.
@@ -243,4 +249,21 @@ public struct EnrollResult: Codable, Sendable, Equatable {
         self.network = network
         self.addresses = addresses
     }
+}
+
+extension ControlReply {
+    /// This reply as one line of the control protocol (keys sorted, no newline).
+    public var line: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false,"error":"encoding failed"}"#
+    }
+}
+
+extension ControlReply where Result == NoResult {
+    /// A final line saying the request failed, and why.
+    public static func failureLine(_ message: String) -> String { ControlReply(ok: false, error: message).line }
+
+    /// A progress line.
+    public static func progressLine(_ message: String) -> String { ControlReply(ok: nil, progress: message).line }
 }

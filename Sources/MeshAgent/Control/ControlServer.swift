@@ -93,8 +93,7 @@ private final class ControlConnection: ChannelInboundHandler, @unchecked Sendabl
                 let request = try JSONDecoder().decode(ControlRequest.self, from: line)
                 await handler.handle(request, reply: send)
             } catch let invalid as InvalidControlRequest {
-                let answer = try? JSONEncoder().encode(ControlReply<NoResult>(ok: false, error: invalid.description))
-                await send(answer.map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false}"#)
+                await send(ControlReply<NoResult>.failureLine(invalid.description))
             } catch {
                 await send(#"{"ok":false,"error":"the request is not valid JSON for the control protocol"}"#)
             }

@@ -12,7 +12,7 @@ extension Agent {
             logger.notice("no rtnetlink address notifications here; polling local addresses")
             while !Task.isCancelled {
                 addressesMayHaveChanged()
-                try? await Task.sleep(for: .nanoseconds(Int64(AgentTiming.addressPollInterval.nanoseconds)))
+                try? await Task.sleep(for: AgentTiming.addressPollInterval)
             }
             return
         }

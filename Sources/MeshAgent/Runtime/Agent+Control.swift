@@ -34,14 +34,9 @@ extension Agent: ControlHandler {
         }
     }
 
-    static func encode<Result: Codable & Sendable>(_ reply: ControlReply<Result>) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(reply)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false,"error":"encoding failed"}"#
-    }
-
-    static func failure(_ message: String) -> String { encode(ControlReply<NoResult>(ok: false, error: message)) }
-    static func progress(_ message: String) -> String { encode(ControlReply<NoResult>(ok: nil, progress: message)) }
+    static func encode<Result: Codable & Sendable>(_ reply: ControlReply<Result>) -> String { reply.line }
+    static func failure(_ message: String) -> String { ControlReply<NoResult>.failureLine(message) }
+    static func progress(_ message: String) -> String { ControlReply<NoResult>.progressLine(message) }
 
     // MARK: Reports
 

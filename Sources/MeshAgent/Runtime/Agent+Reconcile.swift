@@ -38,10 +38,9 @@ extension Agent {
         let periodic = now + AgentTiming.reconcileInterval
         reconcileDue = periodic
         do {
-            if let current = try await device.prepare(addresses: interfaceAddresses, reading: lastDeviceState == nil) {
-                lastDeviceState = current
-            }
-            deviceBackend = await device.backend
+            let prepared = try await device.prepare(addresses: interfaceAddresses, reading: lastDeviceState == nil)
+            deviceBackend = prepared.backend
+            if let current = prepared.state { lastDeviceState = current }
             guard let node else { return }  // left meanwhile
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)

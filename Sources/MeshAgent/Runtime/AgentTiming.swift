@@ -19,7 +19,7 @@ enum AgentTiming {
 
     /// How often local addresses are read where rtnetlink notifications are refused: a roamed host
     /// must announce its new address quickly, and reading a few addresses is cheap.
-    static let addressPollInterval = Interval.milliseconds(200)
+    static let addressPollInterval = Duration.milliseconds(200)
     /// With notifications, addresses are read on each one, and this often anyway (a notification
     /// lost to a full socket buffer costs at most this).
     static let addressCheckInterval = Interval.seconds(5)

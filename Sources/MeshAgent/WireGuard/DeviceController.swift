@@ -58,10 +58,10 @@ actor DeviceController {
     }
 
     /// Makes sure the interface exists, is up, and carries `addresses` (see ``prepare(addresses:)``);
-    /// returns the device as it is then when `reading`.
-    func prepare(addresses: [InterfaceAddress], reading: Bool) throws -> WireGuardDeviceState? {
+    /// returns the backend in use, and the device as it is then when `reading` (one hop for both).
+    func prepare(addresses: [InterfaceAddress], reading: Bool) throws -> (backend: Backend?, state: WireGuardDeviceState?) {
         try prepare(addresses: addresses)
-        return reading ? try? read() : nil
+        return (backend, reading ? try? read() : nil)
     }
 
     /// Makes sure the interface exists, is up, and carries `addresses`; creates it if needed.
