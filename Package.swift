@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "meshlab", targets: ["meshlab"]),
         .executable(name: "AgentBenchmark", targets: ["AgentBenchmark"]),
         // For the fuzz package in Fuzz/ only (a package can depend only on products).
-        .library(name: "MeshworkFuzzable", targets: ["MeshAddressing", "MeshCrypto", "MeshCore", "WireGuardControl", "MeshControl", "MeshAgent"]),
+        .library(name: "MeshworkFuzzable", targets: ["MeshAddressing", "MeshCrypto", "MeshCore", "WireGuardControl", "MeshControl", "MeshAgentCore", "MeshAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -76,11 +76,15 @@ let package = Package(
         // The control protocol between meshctl and meshd (JSON lines over a Unix socket), its client, and
         // what the two executables share (version, command failures): all meshctl links besides MeshCrypto.
         .target(name: "MeshControl"),
+        // The agent's decisions without I/O (paths, relays, first handshakes, endpoint trials): fed with
+        // events and a clock, returning actions; run by meshd and by the simulator.
+        .target(name: "MeshAgentCore", dependencies: ["MeshCore", "MeshCrypto"]),
         .target(
             name: "MeshAgent",
             dependencies: [
                 "CHeap",
                 "CUDP",
+                "MeshAgentCore",
                 "MeshControl",
                 "MeshCore",
                 "MeshCrypto",
@@ -193,7 +197,7 @@ let package = Package(
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCrypto"]),
         .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshCore"]),
-        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshControl"]),
+        .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAgentCore", "MeshControl"]),
         // Runs the built executables as a user would (depends on them so they are built first).
         .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),
         // meshd and meshctl end to end in network namespaces; enabled by MESHWORK_AGENT_LAB (tiers lab and kernel).

@@ -1,3 +1,4 @@
+import MeshAgentCore
 import MeshCore
 
 /// Public entry points to decoders of this module that are otherwise internal, for the fuzz

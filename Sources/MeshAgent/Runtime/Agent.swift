@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import MeshAgentCore
 import MeshCore
 import MeshCrypto
 import NIOCore

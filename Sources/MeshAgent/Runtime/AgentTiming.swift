@@ -1,3 +1,4 @@
+import MeshAgentCore
 import MeshCore
 
 /// The agent runtime's timing, in one place, each with its reason. The decisions' own timing lives

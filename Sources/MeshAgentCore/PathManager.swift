@@ -28,56 +28,57 @@ import MeshCore
 /// doubt — otherwise it is held while the direct path is probed, and taken only if probes go
 /// unanswered for ``Settings/hintDoubt``. Refusals and acks must answer what we asked that
 /// sender. Everything refused is counted in ``drops``.
-struct PathManager {
-    struct Settings {
-        var probeInterval = Interval.milliseconds(100)
+package struct PathManager {
+    package struct Settings {
+        package init() {}
+        package var probeInterval = Interval.milliseconds(100)
         /// Unanswered direct probes (and no data received) for this long on a clean path: failed.
-        var failureTimeout = Interval.milliseconds(450)
+        package var failureTimeout = Interval.milliseconds(450)
         /// A lossy path needs more evidence: enough unanswered probes in a row that its measured
         /// loss would produce them by chance with at most this probability (30 % loss each way
         /// loses about half of all probe round trips: 11 in a row, 1.1 s).
-        var falseFailureProbability = 0.001
+        package var falseFailureProbability = 0.001
         /// …but never more than this (a lossy path that is cut still fails over this fast).
-        var maximumFailureTimeout = Interval.seconds(2)
+        package var maximumFailureTimeout = Interval.seconds(2)
         /// A probe not answered this long counts as lost in the path's loss estimate.
-        var probeLossJudgedAfter = Interval.seconds(1)
+        package var probeLossJudgedAfter = Interval.seconds(1)
         /// Weight of each probe's outcome in the loss estimate (an exponential moving average).
-        var lossWeight = 0.1
-        var healProbeInterval = Interval.milliseconds(250)
-        var healProbes = 4
-        var initialRetryBackoff = Interval.seconds(1)
-        var maximumRetryBackoff = Interval.seconds(30)
-        var relapseWindow = Interval.seconds(60)
-        var activityWindow = Interval.seconds(10)
-        var refreshInterval = Interval.seconds(10)
-        var requestTimeout = Interval.seconds(1)
-        var relayQuarantine = Interval.seconds(30)
+        package var lossWeight = 0.1
+        package var healProbeInterval = Interval.milliseconds(250)
+        package var healProbes = 4
+        package var initialRetryBackoff = Interval.seconds(1)
+        package var maximumRetryBackoff = Interval.seconds(30)
+        package var relapseWindow = Interval.seconds(60)
+        package var activityWindow = Interval.seconds(10)
+        package var refreshInterval = Interval.seconds(10)
+        package var requestTimeout = Interval.seconds(1)
+        package var relayQuarantine = Interval.seconds(30)
         /// At most this many probes per second over all peers: with more than
         /// `maximumProbesPerSecond × probeInterval` peers in use, each is probed less often
         /// (the least recently probed first), so probe traffic does not grow with the mesh.
-        var maximumProbesPerSecond = 1000.0
+        package var maximumProbesPerSecond = 1000.0
         /// Direct probes that must go unanswered (besides the failure timeout) before a path is
         /// declared failed; a clean path sends 5 in its 450 ms.
-        var minimumUnansweredProbes = 3
+        package var minimumUnansweredProbes = 3
         /// An unsolicited grant is taken once direct probes have gone unanswered this long (the
         /// direct path is in doubt). Short, so the second end of a failed pair follows the first
         /// within a few hundred milliseconds (failover stays under a second).
-        var hintDoubt = Interval.milliseconds(200)
+        package var hintDoubt = Interval.milliseconds(200)
         /// A held grant hint not confirmed by failing probes within this time is dropped.
-        var hintLifetime = Interval.seconds(2)
+        package var hintLifetime = Interval.seconds(2)
         /// Most peers tracked (entries exist only for members; this bounds the table regardless).
-        var maximumPeers = 16_384
+        package var maximumPeers = 16_384
     }
 
     /// How traffic to a peer goes.
-    enum Route: Equatable {
+    package enum Route: Equatable {
         case direct
         case relayed(relay: NodeID, endpoint: SocketEndpoint)
         case unreachable
     }
 
     /// What the agent should do.
-    enum Action: Equatable {
+    package enum Action: Equatable {
         case probe(NodeID, sequence: UInt32)
         case requestRelay(relay: NodeID, peer: NodeID, id: UInt32)
         case refresh(relay: NodeID, peer: NodeID)
@@ -91,57 +92,60 @@ struct PathManager {
         case reachabilityChanged(NodeID)
     }
 
-    struct PeerPath {
-        var route: Route = .direct
-        var reason: String?
+    package struct PeerPath {
+        package var route: Route = .direct
+        package var reason: String?
         /// When WireGuard last moved bytes with the peer (or the path was put in use).
-        var lastActivity = Timestamp.zero
+        package var lastActivity = Timestamp.zero
         /// When WireGuard's receive counter for the peer last grew.
-        var lastReceived = Timestamp.zero
-        var directProbeSentAt = Timestamp.zero
-        var directAnsweredAt = Timestamp.zero
+        package var lastReceived = Timestamp.zero
+        package var directProbeSentAt = Timestamp.zero
+        package var directAnsweredAt = Timestamp.zero
         /// The share of direct probes lost lately (moving average; 0 on a clean path).
-        var directLoss = 0.0
+        package var directLoss = 0.0
         /// Since when direct probes go unanswered (nil: the last one was answered).
-        var unansweredSince: Timestamp?
+        package var unansweredSince: Timestamp?
         /// Direct probes sent since `unansweredSince` was set.
-        var unansweredProbes = 0
-        var directStreak = 0
-        var relayProbeSentAt = Timestamp.zero
-        var relayAnsweredAt = Timestamp.zero
+        package var unansweredProbes = 0
+        package var directStreak = 0
+        package var relayProbeSentAt = Timestamp.zero
+        package var relayAnsweredAt = Timestamp.zero
         /// Since when relay probes go unanswered (nil: the last one was answered).
-        var relayUnansweredSince: Timestamp?
-        var nextDirectRetry = Timestamp.zero
-        var retryBackoff = Interval.zero
-        var healedAt: Timestamp?
-        var relayedSince: Timestamp?
-        var lastRefresh = Timestamp.zero
-        var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
-        var failedRelays: [NodeID: Timestamp] = [:]
+        package var relayUnansweredSince: Timestamp?
+        package var nextDirectRetry = Timestamp.zero
+        package var retryBackoff = Interval.zero
+        package var healedAt: Timestamp?
+        package var relayedSince: Timestamp?
+        package var lastRefresh = Timestamp.zero
+        package var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
+        package var failedRelays: [NodeID: Timestamp] = [:]
         /// An unsolicited grant held until the direct path proves to be failing (one per peer: the newest).
-        var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
+        package var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
 
-        var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
+        package var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
 
         /// Whether this end sent since anything showed the direct path working: WireGuard data
         /// received, or a probe answered. Without that, there is nothing to check.
-        var sendingWithoutAnswer: Bool { lastActivity > max(lastReceived, directAnsweredAt) }
+        package var sendingWithoutAnswer: Bool { lastActivity > max(lastReceived, directAnsweredAt) }
 
         /// The same for the relayed path (data received through it, or the relay answering).
-        var sendingThroughRelayWithoutAnswer: Bool { lastActivity > max(lastReceived, relayAnsweredAt) }
+        package var sendingThroughRelayWithoutAnswer: Bool { lastActivity > max(lastReceived, relayAnsweredAt) }
 
         /// Whether ``PathManager/tick(now:relayCandidates:name:)`` has anything to do for this
         /// peer: it has traffic, is relayed, or has a relay request or quarantined relays.
-        func needsTick(now: Timestamp, activityWindow: Interval) -> Bool {
+        package func needsTick(now: Timestamp, activityWindow: Interval) -> Bool {
             if case .relayed = route { return true }
             return now - lastActivity < activityWindow || pending != nil || !failedRelays.isEmpty || hint != nil
         }
     }
 
-    var settings = Settings()
-    private(set) var peers: [NodeID: PeerPath] = [:]
+    package var settings = Settings()
+
+    /// A path manager with no peers, using `settings`.
+    package init(settings: Settings = Settings()) { self.settings = settings }
+    package private(set) var peers: [NodeID: PeerPath] = [:]
     /// Grants, refusals and acks refused (``DropReason/forgedRelayGrant``, ``DropReason/unexpectedPathMessage``).
-    private(set) var drops = DropCounters()
+    package private(set) var drops = DropCounters()
     private var sequence: UInt32 = 0
     /// Probes that may still be sent: ``Settings/maximumProbesPerSecond``, one probe interval's worth of
     /// burst (full at the first tick).
@@ -150,28 +154,28 @@ struct PathManager {
     private var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
 
     /// The route to `peer` (direct when unknown).
-    func route(to peer: NodeID) -> Route { peers[peer]?.route ?? .direct }
+    package func route(to peer: NodeID) -> Route { peers[peer]?.route ?? .direct }
 
     /// Why traffic to `peer` does not go direct, if it does not.
-    func reason(for peer: NodeID) -> String? { peers[peer]?.reason }
+    package func reason(for peer: NodeID) -> String? { peers[peer]?.reason }
 
     /// When WireGuard data from `peer` last arrived (as the device's counters showed).
-    func lastReceived(from peer: NodeID) -> Timestamp { peers[peer]?.lastReceived ?? .zero }
+    package func lastReceived(from peer: NodeID) -> Timestamp { peers[peer]?.lastReceived ?? .zero }
 
     /// Whether `peer` has had traffic recently.
-    func isActive(_ peer: NodeID, now: Timestamp) -> Bool {
+    package func isActive(_ peer: NodeID, now: Timestamp) -> Bool {
         guard let path = peers[peer] else { return false }
         return now - path.lastActivity < settings.activityWindow
     }
 
     /// WireGuard moved bytes with `peer`.
-    mutating func noteActivity(_ peer: NodeID, now: Timestamp) {
+    package mutating func noteActivity(_ peer: NodeID, now: Timestamp) {
         guard peers[peer] != nil || peers.count < settings.maximumPeers else { return }
         peers[peer, default: PeerPath()].lastActivity = now
     }
 
     /// WireGuard received bytes from `peer` (its receive counter grew since the last reading).
-    mutating func noteReceived(_ peer: NodeID, now: Timestamp) {
+    package mutating func noteReceived(_ peer: NodeID, now: Timestamp) {
         noteActivity(peer, now: now)
         peers[peer]?.lastReceived = now
     }
@@ -180,12 +184,12 @@ struct PathManager {
     /// ``Settings/probeInterval``). Received bytes are what keeps a busy path quiet, and sent
     /// bytes with nothing received are what starts probing it, so a silent path is declared failed
     /// on time and one that still carries data is not.
-    func wantsReceiveCounters(now: Timestamp) -> Bool {
+    package func wantsReceiveCounters(now: Timestamp) -> Bool {
         peers.values.contains { path in now - path.lastActivity < settings.activityWindow }
     }
 
     /// Forgets a peer that is gone (left, dead, revoked); releases its relay.
-    mutating func forget(_ peer: NodeID) -> [Action] {
+    package mutating func forget(_ peer: NodeID) -> [Action] {
         guard let path = peers.removeValue(forKey: peer) else { return [] }
         if case let .relayed(relay, _) = path.route { return [.release(relay: relay, peer: peer)] }
         return []
@@ -193,7 +197,7 @@ struct PathManager {
 
     /// An answer to probe `sequence` arrived from `sender`. Only the node probed can answer: an
     /// ack from anyone else is counted and leaves the probe outstanding.
-    mutating func probeAnswered(_ sequence: UInt32, from sender: NodeID, now: Timestamp) -> [Action] {
+    package mutating func probeAnswered(_ sequence: UInt32, from sender: NodeID, now: Timestamp) -> [Action] {
         guard let probe = outstanding[sequence] else { return [] }
         guard probe.target == sender else {
             drops.count(.unexpectedPathMessage)
@@ -237,7 +241,7 @@ struct PathManager {
     /// direct path in use, which carries this node's new record to those peers at once (gossip
     /// rides on every datagram): they point WireGuard at the new address without waiting for a
     /// gossip round. A quiet path sent nothing else to them.
-    mutating func localAddressesChanged(now: Timestamp) -> [Action] {
+    package mutating func localAddressesChanged(now: Timestamp) -> [Action] {
         var actions: [Action] = []
         for (peer, path) in peers.sorted(by: { $0.key < $1.key }) {
             switch path.route {
@@ -254,7 +258,7 @@ struct PathManager {
     }
 
     /// The peer says the direct path works again: switch back too.
-    mutating func directRestored(_ peer: NodeID, now: Timestamp) -> [Action] {
+    package mutating func directRestored(_ peer: NodeID, now: Timestamp) -> [Action] {
         guard var path = peers[peer], case .relayed = path.route else { return [] }
         path = healed(path, now: now)
         peers[peer] = path
@@ -280,7 +284,7 @@ struct PathManager {
     /// to that relay for that peer; an unsolicited one (id 0) is taken at once only while the
     /// direct path to `peer` is in doubt (relayed, unreachable, or probes unanswered for
     /// ``Settings/hintDoubt``), else held while the direct path is probed. Refused grants are counted.
-    mutating func grantReceived(
+    package mutating func grantReceived(
         id: UInt32, peer: NodeID, endpoint: SocketEndpoint, from relay: NodeID, senderIsRelay: Bool, peerIsLiveMember: Bool, now: Timestamp
     ) -> [Action] {
         guard senderIsRelay, peerIsLiveMember, peer != relay, endpoint.port != 0, var path = peers[peer] ?? newPath() else {
@@ -329,7 +333,7 @@ struct PathManager {
 
     /// A relay granted (or, for the other end, announced) forwarding for `peer` at `endpoint`
     /// (the grant was checked: see ``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:now:)``).
-    mutating func relayGranted(_ peer: NodeID, relay: NodeID, endpoint: SocketEndpoint, requested: Bool, now: Timestamp) -> [Action] {
+    package mutating func relayGranted(_ peer: NodeID, relay: NodeID, endpoint: SocketEndpoint, requested: Bool, now: Timestamp) -> [Action] {
         var path = peers[peer, default: PeerPath()]
         defer { peers[peer] = path }
         path.pending = nil
@@ -358,7 +362,7 @@ struct PathManager {
     /// A relay refused: the next tick tries another one. Believed only when it answers our
     /// pending request to that relay (same id), or, with id 0, comes from the relay we use for
     /// `peer` (it lost the allocation); anything else is counted and ignored.
-    mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, now: Timestamp) {
+    package mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, now: Timestamp) {
         guard var path = peers[peer] else {
             drops.count(.unexpectedPathMessage)
             return
@@ -376,7 +380,7 @@ struct PathManager {
     }
 
     /// Runs timers. `relayCandidates(peer, excluded)` returns relays both ends reach, best first.
-    mutating func tick(now: Timestamp, relayCandidates: (NodeID, Set<NodeID>) -> [NodeID], name: (NodeID) -> String) -> [Action] {
+    package mutating func tick(now: Timestamp, relayCandidates: (NodeID, Set<NodeID>) -> [NodeID], name: (NodeID) -> String) -> [Action] {
         var actions: [Action] = []
         if probeTokens == nil {
             let rate = settings.maximumProbesPerSecond
@@ -493,7 +497,7 @@ struct PathManager {
     }
 
     /// How long direct probes must go unanswered before a path with `loss` is declared failed.
-    func failureTimeout(loss: Double) -> Interval {
+    package func failureTimeout(loss: Double) -> Interval {
         guard loss > 0.05 else { return settings.failureTimeout }
         let probes = (log(settings.falseFailureProbability) / log(min(loss, 0.95))).rounded(.up)
         let timeout = Interval.seconds(probes * settings.probeInterval.seconds)

@@ -3,19 +3,19 @@ import MeshCore
 /// Relay endpoints this node has pointed WireGuard peers at, remembered so a kernel endpoint
 /// left on a relay port is never taken for a working direct path. Bounded: the oldest are
 /// forgotten first once ``capacity`` is reached (a relay's ports change with every allocation).
-struct RecentRelayEndpoints {
+package struct RecentRelayEndpoints {
     /// Most endpoints remembered.
-    let capacity: Int
+    package let capacity: Int
     private var members = Set<SocketEndpoint>()
     private var order: [SocketEndpoint] = []
 
-    init(capacity: Int = 1024) { self.capacity = max(1, capacity) }
+    package init(capacity: Int = 1024) { self.capacity = max(1, capacity) }
 
     /// Number remembered.
-    var count: Int { members.count }
+    package var count: Int { members.count }
 
     /// Remembers `endpoint` (forgetting the oldest when full).
-    mutating func insert(_ endpoint: SocketEndpoint) {
+    package mutating func insert(_ endpoint: SocketEndpoint) {
         guard members.insert(endpoint).inserted else { return }
         order.append(endpoint)
         if order.count > capacity {
@@ -26,5 +26,5 @@ struct RecentRelayEndpoints {
     }
 
     /// Whether `endpoint` is a relay endpoint used recently.
-    func contains(_ endpoint: SocketEndpoint) -> Bool { members.contains(endpoint) }
+    package func contains(_ endpoint: SocketEndpoint) -> Bool { members.contains(endpoint) }
 }

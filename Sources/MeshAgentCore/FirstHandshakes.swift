@@ -16,26 +16,26 @@ import MeshCrypto
 /// they rarely cross, and two hosts behind NAT need both to send to punch through; both initiate.
 ///
 /// Sans-I/O: fed with "peer added or moved" and the device's view of which peers were heard from.
-struct FirstHandshakes {
+package struct FirstHandshakes {
     /// Every delay of the first handshake, in one place.
-    struct Timing {
+    package struct Timing {
         /// The initiator re-creates a peer still silent this long after it was added or moved: a
         /// handshake takes one round trip, and the first initiation is often lost (it reached the
         /// other end before that end had learned of this node from gossip, or before its
         /// interface existed). Three tries, then WireGuard's own retries take over.
-        var initiatorRetries: [Interval] = [.milliseconds(500), .milliseconds(1500), .seconds(3)]
+        package var initiatorRetries: [Interval] = [.milliseconds(500), .milliseconds(1500), .seconds(3)]
         /// The other end stays silent this long, and then initiates only if nothing has arrived:
         /// longer than half a round trip on another continent (the initiator's packet would have
         /// arrived), short enough that two hosts behind NAT still punch through directly (the
         /// initiator's first packet is dropped by the other end's NAT; the other end's own packet
         /// then opens its mapping and passes the initiator's).
-        var responderSilence = Interval.milliseconds(300)
+        package var responderSilence = Interval.milliseconds(300)
         /// After its silence, the other end re-creates a peer it has heard nothing from at these
         /// offsets (each at least 0.2 s from the initiator's, so the two do not cross).
-        var responderRetries: [Interval] = [.milliseconds(300), .seconds(1), .milliseconds(2250)]
+        package var responderRetries: [Interval] = [.milliseconds(300), .seconds(1), .milliseconds(2250)]
         /// A moved peer is re-created at most once in this long (longer than WireGuard's 5 s
         /// retry and the first-handshake schedule, short against a path's retry backoff).
-        var moveSpacing = Interval.seconds(30)
+        package var moveSpacing = Interval.seconds(30)
     }
 
     /// How an end takes part in a peer's first handshake.
@@ -59,24 +59,24 @@ struct FirstHandshakes {
         var initiator: Bool { role != .responder }
     }
 
-    let ownKey: X25519PublicKey
-    var timing = Timing()
+    package let ownKey: X25519PublicKey
+    package var timing = Timing()
     private var waiting: [X25519PublicKey: Entry] = [:]
 
-    init(ownKey: X25519PublicKey) {
+    package init(ownKey: X25519PublicKey) {
         self.ownKey = ownKey
     }
 
     /// Whether this end initiates the first handshake with `peer` (both ends agree: the lower key).
-    func isInitiator(towards peer: X25519PublicKey) -> Bool {
+    package func isInitiator(towards peer: X25519PublicKey) -> Bool {
         ownKey.bytes.lexicographicallyPrecedes(peer.bytes)
     }
 
     /// Peers waiting for their first handshake.
-    var count: Int { waiting.count }
+    package var count: Int { waiting.count }
 
     /// Whether `peer` waits for its first handshake.
-    func isWaiting(_ peer: X25519PublicKey) -> Bool { waiting[peer] != nil }
+    package func isWaiting(_ peer: X25519PublicKey) -> Bool { waiting[peer] != nil }
 
     /// `peer`, without a handshake, was added (`moved` false) or given a new endpoint at both
     /// ends at once (`moved` true: it was rerouted): its schedule starts now. A peer moved again
@@ -85,7 +85,7 @@ struct FirstHandshakes {
     /// and nudged at every flap, and each nudge was traffic that started the next round of probes
     /// (at 1,000 such peers, half a core).
     @discardableResult
-    mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) -> Bool {
+    package mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) -> Bool {
         if moved {
             if let last = movedAt[peer], now - last < timing.moveSpacing { return false }
             if movedAt.count >= Self.maximumRemembered { movedAt = movedAt.filter { now - $0.value < timing.moveSpacing } }
@@ -98,28 +98,28 @@ struct FirstHandshakes {
 
     /// When each peer's schedule last started because it moved (capped at ``maximumRemembered``).
     private var movedAt: [X25519PublicKey: Timestamp] = [:]
-    static let maximumRemembered = 16_384
+    package static let maximumRemembered = 16_384
 
     /// `peer` was heard from, or is gone.
-    mutating func finish(_ peer: X25519PublicKey) {
+    package mutating func finish(_ peer: X25519PublicKey) {
         waiting[peer] = nil
     }
 
     /// Whether this end may make WireGuard send to `peer` now (nudge it, turn its keepalive on):
     /// always once a session exists or the peer is not tracked; while it waits for its first
     /// handshake, the initiator at once and the other end only after its silence.
-    func mayInitiate(_ peer: X25519PublicKey, now: Timestamp) -> Bool {
+    package func mayInitiate(_ peer: X25519PublicKey, now: Timestamp) -> Bool {
         guard let entry = waiting[peer], !entry.initiator else { return true }
         return entry.attempts > 0 || now - entry.since >= timing.responderSilence
     }
 
     /// Whether anything is scheduled (the caller reads the device only then).
-    func anyDue(now: Timestamp) -> Bool {
+    package func anyDue(now: Timestamp) -> Bool {
         waiting.values.contains { now - $0.since >= delay(for: $0) }
     }
 
     /// What the device has seen of a peer.
-    enum Contact {
+    package enum Contact {
         /// Nothing arrived.
         case nothing
         /// Bytes arrived (an initiation, say), but no handshake completed.
@@ -136,7 +136,7 @@ struct FirstHandshakes {
     /// initiation may hold a session the initiator already uses (a responder's handshake completes
     /// only at the first data packet), and re-creating it would drop that session for up to 15 s.
     /// Peers past their last try, heard from enough, or gone stop being tracked.
-    mutating func due(now: Timestamp, contact: (X25519PublicKey) -> Contact?) -> [X25519PublicKey] {
+    package mutating func due(now: Timestamp, contact: (X25519PublicKey) -> Contact?) -> [X25519PublicKey] {
         var recreate: [X25519PublicKey] = []
         for (peer, entry) in waiting where now - entry.since >= delay(for: entry) {
             let retries = entry.initiator ? timing.initiatorRetries : timing.responderRetries

@@ -2,25 +2,25 @@ import MeshCore
 
 /// Which announced WireGuard endpoint of a peer we use, and since when: when a candidate brings no
 /// handshake in a few seconds, the next one is tried (sans-I/O: see ``decide(previous:candidates:kernelEndpoint:healthy:onRelay:receivedAt:now:)``).
-struct EndpointChoice: Equatable {
-    var candidates: [SocketEndpoint]
-    var index: Int
-    var since: Timestamp
+package struct EndpointChoice: Equatable {
+    package var candidates: [SocketEndpoint]
+    package var index: Int
+    package var since: Timestamp
     /// Set when WireGuard is moved off a relay onto `candidates[index]`: until data arrives there,
     /// the candidate is unproven, although the session (made through the relay) is fresh.
-    var leftRelayAt: Timestamp?
+    package var leftRelayAt: Timestamp?
 
-    init(candidates: [SocketEndpoint], index: Int, since: Timestamp) {
+    package init(candidates: [SocketEndpoint], index: Int, since: Timestamp) {
         self.candidates = candidates
         self.index = index
         self.since = since
     }
 
     /// How long a candidate is given to bring a handshake (a WireGuard handshake retry is 5 s).
-    static let trial = Interval.seconds(6)
+    package static let trial = Interval.seconds(6)
     /// Reconciles this close after leaving a relay belong to the same heal (a failed direct
     /// attempt takes longer: probes go unanswered for 0.45 s at least, then a relay must grant).
-    static let sameHeal = Interval.seconds(1)
+    package static let sameHeal = Interval.seconds(1)
 
     /// The next choice for a peer, and the endpoint to configure (nil: keep what the kernel has).
     ///
@@ -35,7 +35,7 @@ struct EndpointChoice: Equatable {
     /// arrives; a direct attempt that ended on the relay again without any moves to the next
     /// candidate (else a candidate that cannot work, a NATed peer's inside address, was retried
     /// at every heal, and the pair never left the relay).
-    static func decide(
+    package static func decide(
         previous: EndpointChoice?, candidates: [SocketEndpoint], kernelEndpoint: SocketEndpoint?, healthy: Bool, onRelay: Bool,
         receivedAt: Timestamp = .zero, now: Timestamp
     ) -> (choice: EndpointChoice, endpoint: SocketEndpoint?) {

@@ -2,7 +2,7 @@ import MeshCore
 
 /// The path and relay messages agents exchange over the secure channel (extension messages of the
 /// relay layer in ``MessageCode``). Layouts: docs/protocol.md, "Paths and relays".
-enum RelayMessage: Equatable {
+package enum RelayMessage: Equatable {
     /// "Are you there on this path?" (answered at once with `pathAck`).
     case pathProbe(sequence: UInt32)
     /// Answer to a `pathProbe`.
@@ -22,13 +22,13 @@ enum RelayMessage: Equatable {
     case directRestored
 
     /// Why a relay refused.
-    enum RefusalReason: UInt8, CustomStringConvertible {
+    package enum RefusalReason: UInt8, CustomStringConvertible {
         case notARelay = 1
         case full = 2
         case unknownPeer = 3
         case peerUnreachable = 4
 
-        var description: String {
+        package var description: String {
             switch self {
             case .notARelay: return "it does not relay"
             case .full: return "it is at its allocation limit"
@@ -38,7 +38,7 @@ enum RelayMessage: Equatable {
         }
     }
 
-    var code: MessageCode {
+    package var code: MessageCode {
         switch self {
         case .pathProbe: return .pathProbe
         case .pathAck: return .pathAck
@@ -51,7 +51,7 @@ enum RelayMessage: Equatable {
         }
     }
 
-    var body: [UInt8] {
+    package var body: [UInt8] {
         var writer = ByteWriter(capacity: 16)
         switch self {
         case let .pathProbe(sequence), let .pathAck(sequence):
@@ -77,7 +77,7 @@ enum RelayMessage: Equatable {
     }
 
     /// Decodes an extension message of one of these types; nil for other types or bad bodies.
-    init?(type: UInt8, body: [UInt8]) {
+    package init?(type: UInt8, body: [UInt8]) {
         guard let code = MessageCode(rawValue: type), code.layer == .relay else { return nil }
         var reader = ByteReader(body, context: code.context)
         do {
