@@ -1,3 +1,4 @@
+import MeshAgentCore
 import MeshCore
 import NIOPosix
 import WireGuardControl
@@ -57,6 +58,6 @@ extension Agent {
         // Relays we use learn the new address at once (a pair accepts a member only from the
         // address it was last authenticated from), and peers in use the new record: with traffic
         // flowing, quiet paths would send them nothing before the next refresh or gossip round.
-        perform(paths.localAddressesChanged(now: now), now: now)
+        if let node { apply(pathCore.localAddressesChanged(node: node, sessions: deviceSessions, now: now), now: now) }
     }
 }

@@ -1,3 +1,4 @@
+import MeshAgentCore
 import MeshCore
 
 extension Agent {

@@ -84,19 +84,14 @@ public actor Agent {
     var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
     /// Per peer, which announced endpoint we try and since when.
     var endpointChoices: [NodeID: EndpointChoice] = [:]
-    /// WireGuard peers that have not completed a first handshake yet: which end initiates, and
-    /// when they are re-created (see ``hurryFirstHandshakes(now:)``).
-    var firstHandshakes: FirstHandshakes
     var lastError: String?
     /// Endpoint settings (reloadable with SIGHUP).
     var liveEndpoints: MeshdConfiguration.Endpoints
-    /// Direct or relayed, per peer.
-    var paths = PathManager()
+    /// The path decisions: direct or relayed per peer, first handshakes, the relay client.
+    var pathCore: PathCore
     /// The relay service, when this node relays for others.
     var relay: RelayService?
     var lastRelayExpiry = Timestamp.zero
-    /// Relay endpoints used for peers (never kept as a "working direct path").
-    var relayEndpoints = RecentRelayEndpoints()
     /// The relays this node announces it reaches (refreshed every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
@@ -117,7 +112,7 @@ public actor Agent {
         wireGuardKey = try state.loadOrCreateWireGuardKey()
         addressMonitor = try? AddressChangeMonitor()
         (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        firstHandshakes = FirstHandshakes(ownKey: wireGuardKey.publicKey)
+        pathCore = PathCore(ownKey: wireGuardKey.publicKey)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
         device = DeviceController(
             settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)
@@ -268,7 +263,7 @@ public actor Agent {
 
     /// Ends what this node keeps for `id` as a peer: its path, its relay pairs, its reports.
     private func dropPeer(_ id: NodeID) {
-        perform(paths.forget(id), now: clock.now)
+        if let node { apply(pathCore.forget(id, node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
         for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
         forgetPeerState(id)
     }

@@ -1,4 +1,3 @@
-import MeshAgentCore
 import MeshCore
 
 /// The agent runtime's timing, in one place, each with its reason. The decisions' own timing lives
@@ -6,69 +5,69 @@ import MeshCore
 /// paths and relays in ``PathManager/Settings``, first handshakes in ``FirstHandshakes/Settings``,
 /// WireGuard endpoint trials in ``EndpointChoice``, endpoint reports in ``ObservedEndpoints/Settings``,
 /// relay leases in ``RelayService/Limits``.
-enum AgentTiming {
+package enum AgentTiming {
     // MARK: Loops
 
     /// Housekeeping turn: join retries, address changes, reconcile and device reads when due,
     /// snapshots. Fine enough for a join retry each second and a roamed address within ~0.3 s.
-    static let housekeepingPeriod = Duration.milliseconds(250)
+    package static let housekeepingPeriod = Duration.milliseconds(250)
     /// Path turn: probes, failure and heal decisions, first handshakes. Failover aims at ≤ 1 s, and
     /// a path fails after 3 unanswered probes 100 ms apart: the turn must be well under that.
-    static let pathPeriod = Duration.milliseconds(50)
+    package static let pathPeriod = Duration.milliseconds(50)
 
     // MARK: Local addresses
 
     /// How often local addresses are read where rtnetlink notifications are refused: a roamed host
     /// must announce its new address quickly, and reading a few addresses is cheap.
-    static let addressPollInterval = Duration.milliseconds(200)
+    package static let addressPollInterval = Duration.milliseconds(200)
     /// With notifications, addresses are read on each one, and this often anyway (a notification
     /// lost to a full socket buffer costs at most this).
-    static let addressCheckInterval = Interval.seconds(5)
+    package static let addressCheckInterval = Interval.seconds(5)
     /// A second read this soon after a change was first seen (a move takes several steps; a change
     /// counts once two reads agree).
-    static let addressSettleInterval = Interval.milliseconds(100)
+    package static let addressSettleInterval = Interval.milliseconds(100)
 
     // MARK: WireGuard device
 
     /// A reconcile although nothing asked for one: repairs what someone else changed on the device.
-    static let reconcileInterval = Interval.seconds(5)
+    package static let reconcileInterval = Interval.seconds(5)
     /// A reconcile asked for soon: changes arriving together are applied in one netlink change.
-    static let reconcileSoonDelay = Interval.milliseconds(50)
+    package static let reconcileSoonDelay = Interval.milliseconds(50)
     /// Retry after a failed reconcile: 0.5 s doubling per failure, at most 30 s.
-    static func reconcileBackoff(failures: Int) -> Interval {
+    package static func reconcileBackoff(failures: Int) -> Interval {
         .seconds(min(30, 0.5 * Double(1 << min(max(failures, 0), 6))))
     }
     /// Device reads while no path is in use (counters for `meshctl peers`, endpoint reports): a
     /// read lists every peer, so larger meshes read less often.
-    static func observationInterval(livePeers: Int) -> Interval {
+    package static func observationInterval(livePeers: Int) -> Interval {
         livePeers <= 100 ? .seconds(1) : (livePeers <= 1000 ? .seconds(2) : .seconds(5))
     }
     /// Longest interval between device reads while a path is in use, however costly a read is.
-    static let longestObservationInUse = 2.0
+    package static let longestObservationInUse = 2.0
     /// Device reads while a path is in use take at most 1 / this of the time.
-    static let observationCostFactor = 20.0
+    package static let observationCostFactor = 20.0
     /// An endpoint report that still holds is sent again this often, so it stays corroborated.
-    static let endpointReportRefresh = Interval.seconds(60)
+    package static let endpointReportRefresh = Interval.seconds(60)
 
     // MARK: Membership, enrollment and state
 
     /// Relays this node reaches are re-announced at most this often (RTTs change slowly).
-    static let relayAnnouncementInterval = Interval.seconds(30)
+    package static let relayAnnouncementInterval = Interval.seconds(30)
     /// Relay leases are checked for expiry this often (leases last tens of seconds).
-    static let relayExpiryCheck = Interval.seconds(1)
+    package static let relayExpiryCheck = Interval.seconds(1)
     /// Join requests are resent this often while no answer came (UDP may be lost).
-    static let joinRetryInterval = Interval.seconds(1)
+    package static let joinRetryInterval = Interval.seconds(1)
     /// A join gives up after this long without an answer, saying what was tried.
-    static let joinGiveUp = Interval.seconds(15)
+    package static let joinGiveUp = Interval.seconds(15)
     /// After enrolling, `meshctl join` waits at most this long for the bootstrap node's member list.
-    static let bootstrapMemberWait = Interval.seconds(10)
+    package static let bootstrapMemberWait = Interval.seconds(10)
     /// Leaving: the tombstone's pushes and retransmissions go out for this many turns of this length.
-    static let leaveFlushTurns = 10
-    static let leaveFlushTurn = Duration.milliseconds(100)
+    package static let leaveFlushTurns = 10
+    package static let leaveFlushTurn = Duration.milliseconds(100)
     /// A certificate renewal that got no answer is asked again this often.
-    static let renewalRetry = Interval.seconds(3600)
+    package static let renewalRetry = Interval.seconds(3600)
     /// The member snapshot is written at most this often while it changes (and at shutdown).
-    static let snapshotInterval = Interval.seconds(10)
+    package static let snapshotInterval = Interval.seconds(10)
     /// Freed heap is given back to the system this often (meshd's memory budget).
-    static let heapTrimInterval = Interval.seconds(30)
+    package static let heapTrimInterval = Interval.seconds(30)
 }
