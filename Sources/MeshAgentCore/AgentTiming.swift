@@ -51,8 +51,14 @@ package enum AgentTiming {
 
     // MARK: Membership, enrollment and state
 
-    /// Relays this node reaches are re-announced at most this often (RTTs change slowly).
+    /// Relays this node reaches are re-announced at most this often when only their RTTs changed
+    /// (RTTs change slowly).
     package static let relayAnnouncementInterval = Interval.seconds(30)
+    /// Which relays this node reaches is checked this often, and announced at once when it changed:
+    /// peers choose relays by it (at 30 s, a relay measured after the first announcement was
+    /// invisible to peers for up to 30 s: the simulator's relay-dies sweep lost 10 s when the relay
+    /// in use died and the other was not yet announced).
+    package static let relayReachabilityCheck = Interval.seconds(1)
     /// Relay leases are checked for expiry this often (leases last tens of seconds).
     package static let relayExpiryCheck = Interval.seconds(1)
     /// Join requests are resent this often while no answer came (UDP may be lost).

@@ -143,7 +143,10 @@ package struct FirstHandshakes {
             let silent: Bool
             switch contact(peer) {
             case .nothing?: silent = true
-            case .received?: silent = entry.role == .initiator
+            // Crossed initiations are broken by the end whose key sorts first, for moved and for
+            // new peers alike (new peers crossed too when both ends started together: nothing
+            // moved until WireGuard's 5 s retry, 10 s when the retries crossed again).
+            case .received?: silent = entry.role != .responder && isInitiator(towards: peer)
             case .handshake?, nil: silent = false
             }
             guard silent, entry.attempts < retries.count else {

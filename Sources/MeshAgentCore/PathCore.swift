@@ -44,9 +44,9 @@ package struct PathCore {
     /// the device, false when it has had no handshake yet.
     package typealias Sessions = (X25519PublicKey) -> Bool?
 
-    /// A core for the node whose WireGuard key is `ownKey`.
-    package init(ownKey: X25519PublicKey, settings: PathManager.Settings = PathManager.Settings()) {
-        paths = PathManager(settings: settings)
+    /// A core for the node whose WireGuard key is `ownKey`, drawing relay request ids from `random`.
+    package init(ownKey: X25519PublicKey, settings: PathManager.Settings = PathManager.Settings(), random: RandomSource = .secure()) {
+        paths = PathManager(settings: settings, random: random)
         firstHandshakes = FirstHandshakes(ownKey: ownKey)
     }
 
@@ -73,7 +73,7 @@ package struct PathCore {
             let peerIsLiveMember = peer != node.id && node.members[peer]?.status.isLive == true
             let actions = paths.grantReceived(
                 id: id, peer: peer, endpoint: endpoint, from: sender, senderIsRelay: Self.isOfferingRelay(sender, node: node),
-                peerIsLiveMember: peerIsLiveMember, now: now)
+                peerIsLiveMember: peerIsLiveMember, leads: node.id < peer, now: now)
             return effects(of: actions, node: node, sessions: sessions, now: now)
         case let .refuse(id, peer, reason):
             paths.relayRefused(peer, id: id, relay: sender, now: now)
@@ -167,6 +167,16 @@ package struct PathCore {
         }
     }
 
+    /// Whether WireGuard's endpoint for `peer` (as the device was last read) contradicts its path:
+    /// the peer is on the direct path but WireGuard sends to a relay port. A packet still in flight
+    /// through the relay arrived after both ends switched back, and WireGuard roamed to its source;
+    /// the relay has released the pair, so everything sent there is lost until a plan sets the
+    /// direct endpoint again (seen in the simulator as 5 s outages after a heal, until the periodic plan).
+    package func endpointContradictsPath(_ peer: NodeID, deviceEndpoint: SocketEndpoint?) -> Bool {
+        guard let deviceEndpoint, paths.route(to: peer) == .direct else { return false }
+        return relayEndpoints.contains(deviceEndpoint)
+    }
+
     /// Whether `member` may act as a relay: its certificate has the relay role and its signed
     /// record the relay flag (a grant from anyone else is never believed).
     package static func isOfferingRelay(_ member: NodeID, node: MeshNode) -> Bool {
@@ -174,7 +184,17 @@ package struct PathCore {
         return record.status.isLive && record.certificate.roles.contains(.relay) && record.record.flags.contains(.relay)
     }
 
-    /// Relays that both this node and `peer` reach directly, best (lowest combined round trip) first.
+    /// Whether to announce the relays this node reaches now (`current`) in place of those it
+    /// announced: at once when the set changed (a relay newly reached, or lost), as peers choose
+    /// relays by it; when only round trips changed, at most every ``AgentTiming/relayAnnouncementInterval``.
+    package static func shouldAnnounceRelays(_ current: [RelayReachability], announced: [RelayReachability], sinceLastAnnouncement: Interval) -> Bool {
+        guard current != announced else { return false }
+        if Set(current.map(\.relay)) != Set(announced.map(\.relay)) { return true }
+        return sinceLastAnnouncement >= AgentTiming.relayAnnouncementInterval
+    }
+
+    /// Relays that both this node and `peer` reach directly, best (lowest combined round trip)
+    /// first; relays the peer does not announce (yet) come last, after every relay it does.
     package static func relayCandidates(_ node: MeshNode) -> (NodeID, Set<NodeID>) -> [NodeID] {
         // Listed on first use: most ticks ask for no relay, and listing 1,000 members each time costs.
         var listed: [Member]?
@@ -193,7 +213,9 @@ package struct PathCore {
                 } else if peerRelays.isEmpty {
                     theirs = 0.5  // the peer has not announced its relays yet: try anyway
                 } else {
-                    return nil  // the peer announces relays, and not this one: it cannot reach it
+                    // Not announced by the peer: it may not reach it, or not have measured it when
+                    // it last announced. Tried after every relay it announces.
+                    theirs = 1000
                 }
                 return (relay.id, mine + theirs)
             }

@@ -21,7 +21,7 @@ import MeshCore
 ///   goes back to direct tells the other one (``Action/notifyDirect(_:)``).
 /// - Leases are refreshed while the pair has traffic; an idle pair gives its allocation back.
 ///
-/// Grants are believed only as far as they are checked (``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:now:)``):
+/// Grants are believed only as far as they are checked (``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:leads:now:)``):
 /// the sender must hold the relay role and flag; a grant with an id answers our pending request
 /// to that relay for that peer (ids are random); an unsolicited grant (id 0, the relay telling
 /// the other end of a pair) is a hint, taken only while our own direct path to that peer is in
@@ -118,6 +118,10 @@ package struct PathManager {
         package var relayedSince: Timestamp?
         package var lastRefresh = Timestamp.zero
         package var pending: (relay: NodeID, id: UInt32, sentAt: Timestamp)?
+        /// Our request given up for the relay the other end chose (its grant is released on arrival).
+        package var abandoned: (relay: NodeID, id: UInt32)?
+        /// When our own request was last granted (the leading end keeps its choice for a while).
+        package var ownGrantAt: Timestamp?
         package var failedRelays: [NodeID: Timestamp] = [:]
         /// An unsolicited grant held until the direct path proves to be failing (one per peer: the newest).
         package var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
@@ -141,8 +145,14 @@ package struct PathManager {
 
     package var settings = Settings()
 
-    /// A path manager with no peers, using `settings`.
-    package init(settings: Settings = Settings()) { self.settings = settings }
+    /// Where request ids come from (secure in meshd, seeded in the simulator).
+    private var random: RandomSource
+
+    /// A path manager with no peers, using `settings`, drawing request ids from `random`.
+    package init(settings: Settings = Settings(), random: RandomSource = .secure()) {
+        self.settings = settings
+        self.random = random
+    }
     package private(set) var peers: [NodeID: PeerPath] = [:]
     /// Grants, refusals and acks refused (``DropReason/forgedRelayGrant``, ``DropReason/unexpectedPathMessage``).
     package private(set) var drops = DropCounters()
@@ -284,8 +294,16 @@ package struct PathManager {
     /// to that relay for that peer; an unsolicited one (id 0) is taken at once only while the
     /// direct path to `peer` is in doubt (relayed, unreachable, or probes unanswered for
     /// ``Settings/hintDoubt``), else held while the direct path is probed. Refused grants are counted.
+    ///
+    /// When both ends ask at once, they may ask different relays (each ranks relays by its own
+    /// view) and each would take the other's relay from its unsolicited grant: two allocations for
+    /// one pair and each end sending through another relay. So the end that `leads` the pair (its
+    /// node id sorts first) keeps its own choice — it ignores another relay's unsolicited grant
+    /// while its request is pending or was just granted — and the other end follows: it takes
+    /// the leader's relay and releases the allocation its own request gets.
     package mutating func grantReceived(
-        id: UInt32, peer: NodeID, endpoint: SocketEndpoint, from relay: NodeID, senderIsRelay: Bool, peerIsLiveMember: Bool, now: Timestamp
+        id: UInt32, peer: NodeID, endpoint: SocketEndpoint, from relay: NodeID, senderIsRelay: Bool, peerIsLiveMember: Bool,
+        leads: Bool = false, now: Timestamp
     ) -> [Action] {
         guard senderIsRelay, peerIsLiveMember, peer != relay, endpoint.port != 0, var path = peers[peer] ?? newPath() else {
             drops.count(.forgedRelayGrant)
@@ -294,14 +312,21 @@ package struct PathManager {
         // What we already do (both ends asked the same relay at once; a repeated grant): nothing to change.
         if path.route == .relayed(relay: relay, endpoint: endpoint) { return [] }
         if id != 0 {
+            if let abandoned = path.abandoned, abandoned.relay == relay, abandoned.id == id {
+                path.abandoned = nil
+                peers[peer] = path
+                return [.release(relay: relay, peer: peer)]  // we follow the other end's relay
+            }
             guard let pending = path.pending, pending.relay == relay, pending.id == id else {
                 drops.count(.forgedRelayGrant)
                 return []
             }
             return relayGranted(peer, relay: relay, endpoint: endpoint, requested: true, now: now)
         }
+        if leads, keepsOwnChoice(path, against: relay, now: now) { return [] }
         if directPathInDoubt(path, now: now) {
             path.hint = nil
+            if let pending = path.pending, pending.relay != relay { path.abandoned = (pending.relay, pending.id) }
             peers[peer] = path
             return relayGranted(peer, relay: relay, endpoint: endpoint, requested: false, now: now)
         }
@@ -312,6 +337,14 @@ package struct PathManager {
         path.lastActivity = max(path.lastActivity, now)
         peers[peer] = path
         return []
+    }
+
+    /// Whether the leading end keeps its own relay against `relay`'s unsolicited grant: its own
+    /// request to another relay is pending, or was granted within ``Settings/hintLifetime``.
+    private func keepsOwnChoice(_ path: PeerPath, against relay: NodeID, now: Timestamp) -> Bool {
+        if let pending = path.pending, pending.relay != relay, now - pending.sentAt < settings.requestTimeout { return true }
+        guard case let .relayed(current, _) = path.route, current != relay, let granted = path.ownGrantAt else { return false }
+        return now - granted < settings.hintLifetime
     }
 
     /// Whether the direct path to a peer is failing or in doubt: relayed or unreachable already,
@@ -332,12 +365,13 @@ package struct PathManager {
     }
 
     /// A relay granted (or, for the other end, announced) forwarding for `peer` at `endpoint`
-    /// (the grant was checked: see ``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:now:)``).
+    /// (the grant was checked: see ``grantReceived(id:peer:endpoint:from:senderIsRelay:peerIsLiveMember:leads:now:)``).
     package mutating func relayGranted(_ peer: NodeID, relay: NodeID, endpoint: SocketEndpoint, requested: Bool, now: Timestamp) -> [Action] {
         var path = peers[peer, default: PeerPath()]
         defer { peers[peer] = path }
         path.pending = nil
         path.hint = nil
+        if requested { path.ownGrantAt = now }
         path.lastRefresh = now
         path.relayUnansweredSince = nil
         path.lastActivity = max(path.lastActivity, now)
@@ -537,7 +571,7 @@ package struct PathManager {
         if case let .relayed(current, _) = path.route, path.failedRelays[current] == nil { excluded.insert(current) }
         guard let relay = candidates(peer, excluded).first else { return nil }
         // Unpredictable, and never 0 (the id of unsolicited grants): a grant must echo it.
-        let id = UInt32.random(in: 1...UInt32.max)
+        let id = UInt32.random(in: 1...UInt32.max, using: &random)
         path.pending = (relay, id, now)
         return .requestRelay(relay: relay, peer: peer, id: id)
     }

@@ -250,8 +250,10 @@ extension Agent {
         // Traffic activity drives path probing (only peers in use are watched closely). Read every
         // 100 ms while a path is in use: one pass over the device's peers, the members indexed once.
         let members = current.peers.isEmpty ? [:] : membersByWireGuardKey(node)
+        var contradicted = false
         for (key, peer) in current.peers {
             guard let member = members[key] else { continue }
+            if pathCore.endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint) { contradicted = true }
             let before = previous[key]
             // Reported only while data arrives from there (the receive counter grew since the
             // last reading, or a peer new since then has received some): a recent handshake alone
@@ -266,6 +268,8 @@ extension Agent {
                 paths.noteActivity(member.id, now: now)
             }
         }
+        // A peer back on the direct path that WireGuard roamed back to a released relay port.
+        if contradicted { reconcileNow(now) }
         // Reports age out and corroboration follows how many peers are in contact.
         announceObservedEndpointsIfChanged(now: now)
     }

@@ -95,6 +95,7 @@ public actor Agent {
     /// The relays this node announces it reaches (refreshed every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
+    var lastRelayCheck = Timestamp.zero
     var lastHeapTrim = Timestamp.zero
     var lastRenewalAttempt = Timestamp.zero
     let group: EventLoopGroup
@@ -328,10 +329,11 @@ public actor Agent {
         let now = clock.now
         if joining != nil { joinTick(now: now) }
         guard node != nil else { return }
-        if now - lastRelayAnnouncement >= AgentTiming.relayAnnouncementInterval {
-            lastRelayAnnouncement = now
+        if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
+            lastRelayCheck = now
             let relays = reachableRelays()
-            if relays != announcedRelays {
+            if PathCore.shouldAnnounceRelays(relays, announced: announcedRelays, sinceLastAnnouncement: now - lastRelayAnnouncement) {
+                lastRelayAnnouncement = now
                 announcedRelays = relays
                 announceIfChanged()
             }

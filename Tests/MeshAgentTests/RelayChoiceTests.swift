@@ -1,0 +1,59 @@
+@testable import MeshAgentCore
+import MeshCore
+import Testing
+
+/// Both ends of a pair lose the direct path at once and ask different relays: they must end on
+/// one relay, and the other allocation is given back (found by the simulator's relay-dies sweep:
+/// each end took the other's relay from its unsolicited grant, two relays held the pair, and each
+/// end sent through another one).
+@Suite struct RelayChoiceTests {
+    let low = NodeID(0x1), high = NodeID(0x9), relayA = NodeID(0xA), relayC = NodeID(0xC)
+    let endpointA = SocketEndpoint("198.51.100.1:40001")!, endpointC = SocketEndpoint("198.51.100.3:40007")!
+
+    /// A path manager whose direct path to `peer` has just failed and that asked `relay`.
+    func failed(towards peer: NodeID, asking relay: NodeID, clock: inout Timestamp) -> (PathManager, UInt32) {
+        var paths = PathManager()
+        paths.noteActivity(peer, now: clock)
+        for _ in 0..<40 {
+            clock = clock + .milliseconds(50)
+            paths.noteActivity(peer, now: clock)
+            for case let .requestRelay(_, _, id) in paths.tick(now: clock, relayCandidates: { _, _ in [relay] }, name: { $0.hex }) {
+                return (paths, id)
+            }
+        }
+        Issue.record("no relay request")
+        return (paths, 0)
+    }
+
+    @Test func theLeadingEndKeepsItsRelayAgainstTheOtherEndsChoice() {
+        var clock = Timestamp(seconds: 1000)
+        var (paths, id) = failed(towards: high, asking: relayA, clock: &clock)
+        // The other end's relay tells us of its allocation first: ignored while our request is pending.
+        let hint = paths.grantReceived(id: 0, peer: high, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: true, now: clock)
+        #expect(hint.isEmpty)
+        #expect(paths.route(to: high) != .relayed(relay: relayC, endpoint: endpointC))
+        let own = paths.grantReceived(id: id, peer: high, endpoint: endpointA, from: relayA, senderIsRelay: true, peerIsLiveMember: true, leads: true, now: clock)
+        #expect(own.contains(.reroute(high)))
+        #expect(paths.route(to: high) == .relayed(relay: relayA, endpoint: endpointA))
+        // Just granted: another relay's hint changes nothing either.
+        #expect(paths.grantReceived(id: 0, peer: high, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: true, now: clock + .milliseconds(10)).isEmpty)
+        #expect(paths.drops.total == 0)
+    }
+
+    @Test func theOtherEndFollowsAndGivesItsOwnAllocationBack() {
+        var clock = Timestamp(seconds: 1000)
+        var (paths, id) = failed(towards: low, asking: relayC, clock: &clock)
+        // The leader's relay tells us of its allocation: taken at once, our own request abandoned.
+        let hint = paths.grantReceived(id: 0, peer: low, endpoint: endpointA, from: relayA, senderIsRelay: true, peerIsLiveMember: true, leads: false, now: clock)
+        #expect(hint.contains(.reroute(low)))
+        #expect(paths.route(to: low) == .relayed(relay: relayA, endpoint: endpointA))
+        // Our own grant then arrives: released at once, not taken, not counted as forged.
+        let own = paths.grantReceived(id: id, peer: low, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: false, now: clock)
+        #expect(own == [.release(relay: relayC, peer: low)])
+        #expect(paths.route(to: low) == .relayed(relay: relayA, endpoint: endpointA))
+        #expect(paths.drops.total == 0)
+        // A second copy of that grant is forged now (the abandoned request was answered once).
+        #expect(paths.grantReceived(id: id, peer: low, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: false, now: clock).isEmpty)
+        #expect(paths.drops.total == 1)
+    }
+}
