@@ -54,6 +54,7 @@ let package = Package(
         .target(
             name: "MeshSim",
             dependencies: [
+                "MeshAgentCore",
                 "MeshCore",
                 "MeshCrypto",
                 .product(name: "Collections", package: "swift-collections"),
@@ -196,7 +197,7 @@ let package = Package(
         .testTarget(name: "RelayLabTests", dependencies: ["MeshLab", "meshd", "meshctl"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshCoreTests", dependencies: ["MeshCore", "MeshCrypto"]),
-        .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshCore"]),
+        .testTarget(name: "MeshSimTests", dependencies: ["MeshSim", "MeshAgentCore", "MeshCore"]),
         .testTarget(name: "MeshAgentTests", dependencies: ["MeshAgent", "MeshAgentCore", "MeshControl"]),
         // Runs the built executables as a user would (depends on them so they are built first).
         .testTarget(name: "CLITests", dependencies: ["meshctl", "meshd", "MeshCrypto"]),

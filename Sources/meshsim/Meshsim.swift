@@ -39,6 +39,15 @@ struct Meshsim: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Option(help: "Instead, run whole agents (paths, relays, WireGuard) in a scenario: \(AgentScenario.allCases.map(\.rawValue).joined(separator: ", ")) or all; with --seed, or --seeds N for seeds 1 to N.")
+    var agents: String?
+
+    @Option(help: "With --agents: sweep seeds 1 to N and check the invariants (exit status 1 if one breaks).")
+    var seeds: UInt64?
+
+    @Flag(help: "With --agents and one seed: print every WireGuard datagram delivered.")
+    var traceWireguard = false
+
     @Option(help: "Instead of the scenario, run this many seconds (node 0 changes its record at 3 s, the last node crashes at 6 s) and print traffic per second and per message type.")
     var trace: Int?
 
@@ -47,9 +56,17 @@ struct Meshsim: ParsableCommand {
         guard (0..<1).contains(loss) else { throw ValidationError("--loss must be at least 0 and below 1") }
         guard ["simulated", "real"].contains(crypto) else { throw ValidationError("--crypto must be simulated or real") }
         guard (threads ?? 1) >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let agents, agents != "all", AgentScenario(rawValue: agents) == nil {
+            throw ValidationError("--agents must be one of \(AgentScenario.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+        }
+        if (seeds ?? 1) < 1 { throw ValidationError("--seeds must be at least 1") }
     }
 
     func run() throws {
+        if let agents {
+            try runAgents(agents == "all" ? AgentScenario.allCases : AgentScenario(rawValue: agents).map { [$0] } ?? [])
+            return
+        }
         if let trace {
             try runTrace(seconds: trace)
             return
@@ -70,6 +87,36 @@ struct Meshsim: ParsableCommand {
         // Tearing down 10,000 nodes one object at a time takes seconds and proves nothing.
         fflush(nil)
         Foundation.exit(0)
+    }
+
+    /// Whole agents: one seed (optionally traced), or a sweep of seeds checked against the invariants.
+    func runAgents(_ scenarios: [AgentScenario]) throws {
+        var broken = 0
+        for scenario in scenarios {
+            if let seeds {
+                let results = try scenario.sweep(seeds: 1...seeds, threads: threadCount)
+                for result in results {
+                    if let violation = scenario.violation(of: result) {
+                        broken += 1
+                        print("BROKEN \(scenario.rawValue) seed \(result.seed): \(violation) — \(result)")
+                    }
+                }
+                let gaps = results.map(\.longestGap.seconds).sorted()
+                let firsts = results.compactMap { $0.firstReply?.seconds }.sorted()
+                print(String(format: "%@: %d seeds, first reply median %.3f s max %.3f s, longest gap median %.3f s max %.3f s",
+                             scenario.rawValue, results.count, firsts[firsts.count / 2], firsts.last ?? 0, gaps[gaps.count / 2], gaps.last ?? 0))
+            } else {
+                let trace: ((Interval, String) -> Void)? = traceWireguard ? { time, line in print(String(format: "%9.4f ", time.seconds) + line) } : nil
+                let result = try scenario.run(seed: seed, trace: trace)
+                print(result)
+                if let violation = scenario.violation(of: result) {
+                    broken += 1
+                    print("BROKEN: \(violation)")
+                }
+            }
+        }
+        fflush(nil)
+        Foundation.exit(broken == 0 ? 0 : 1)
     }
 
     /// A diagnostic run: datagrams per virtual second, then messages by type and drops, summed over nodes.

@@ -1,0 +1,144 @@
+import MeshCore
+
+/// Scenarios of whole agents (``AgentWorld``), each measured from outside the way the lab measures
+/// meshd: an application pings through the tunnel and the replies' timing is what counts.
+/// Replayable by seed.
+public enum AgentScenario: String, CaseIterable, Sendable {
+    /// Relay 0, hosts 1 and 2 whose direct path is blocked from the start; 1 pings 2 every 100 ms.
+    case relayedStart = "relayed-start"
+    /// Hosts 1 and 2 ping each other direct (20 pings/s); the direct path is cut after 35 s.
+    case cutMidStream = "cut"
+    /// As ``cutMidStream``, then the direct path comes back at 60 s (run until 80 s).
+    case heal
+    /// Relays 0 and 2; hosts 1 and 3 blocked from the start; the relay in use dies at 20 s.
+    case relayDies = "relay-dies"
+    /// Four hosts, one a relay, 30 % random loss on every link; 1 and 2 ping every 100 ms for 60 s.
+    case lossy
+
+    /// What one run measured.
+    public struct Result: Sendable, CustomStringConvertible {
+        public let scenario: AgentScenario
+        public let seed: UInt64
+        /// From the start of pinging (or the fault) to the first reply after it.
+        public var firstReply: Interval?
+        /// The longest time without a reply after the fault (or from the start).
+        public var longestGap = Interval.zero
+        /// Route changes of the pinging pair, per end.
+        public var routeChanges: [Int] = []
+        /// Allocations the relays made for the pair.
+        public var allocations = 0
+        /// Replies received, and pings sent.
+        public var replies = 0
+        public var pings = 0
+        /// Whether the pair ended on the direct path.
+        public var endedDirect = false
+        /// Relays holding an allocation for the pair at the end.
+        public var relaysHolding = 0
+        /// Path probes per second from each end while two-way traffic flowed on a working path
+        /// (``cutMidStream`` and ``heal``, before the cut; nil elsewhere).
+        public var probesPerSecond: [Double]?
+
+        public var description: String {
+            let first = firstReply.map { String(format: "%.3f s", $0.seconds) } ?? "none"
+            return "\(scenario.rawValue) seed \(seed): first reply \(first), longest gap \(String(format: "%.3f s", longestGap.seconds)), "
+                + "route changes \(routeChanges), allocations \(allocations) (held by \(relaysHolding) at the end), replies \(replies)/\(pings), "
+                + "ended direct \(endedDirect)" + (probesPerSecond.map { ", probes/s while flowing \($0)" } ?? "")
+        }
+    }
+
+    /// Runs the scenario with `seed`; `trace`, when given, sees every WireGuard datagram (time
+    /// since the start, and what).
+    public func run(seed: UInt64, trace: ((Interval, String) -> Void)? = nil) throws -> Result {
+        var result = Result(scenario: self, seed: seed)
+        func world(hosts: Int, relays: Set<Int>, relayEvery: Int = 50) throws -> AgentWorld {
+            let world = try AgentWorld(cluster: Cluster(count: hosts, seed: seed, relayEvery: relayEvery), relays: relays, seed: seed)
+            if let trace {
+                let start = world.now
+                world.traceWireGuard = { time, line in trace(time - start, line) }
+            }
+            return world
+        }
+        switch self {
+        case .relayedStart:
+            let world = try world(hosts: 3, relays: [0])
+            world.setBlocked(1, 2, true)
+            let start = world.now
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(100))
+            world.run(until: start + .seconds(20))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: start, interval: .milliseconds(100))
+        case .cutMidStream, .heal:
+            let world = try world(hosts: 3, relays: [0])
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(50))
+            let start = world.now
+            world.run(until: start + .seconds(5))
+            let probesBefore = [world.probesSent(by: 1), world.probesSent(by: 2)]
+            world.run(until: start + .seconds(35))
+            let probesDuring = [world.probesSent(by: 1) - probesBefore[0], world.probesSent(by: 2) - probesBefore[1]]
+            world.setBlocked(1, 2, true)
+            let cut = world.now
+            if self == .heal {
+                world.run(until: start + .seconds(60))
+                world.setBlocked(1, 2, false)
+                world.run(until: start + .seconds(80))
+            } else {
+                world.run(until: start + .seconds(60))
+            }
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: cut, interval: .milliseconds(50))
+            result.probesPerSecond = probesDuring.map { Double($0) / 30 }
+        case .relayDies:
+            let world = try world(hosts: 4, relays: [0, 2], relayEvery: 2)
+            world.setBlocked(1, 3, true)
+            let flow = AgentWorld.Flow(from: 1, to: 3)
+            world.startPinging(flow, every: .milliseconds(50))
+            let start = world.now
+            world.run(until: start + .seconds(20))
+            guard case let .relayed(relay, _)? = world.route(from: 1, to: 3), let dying = [0, 2].first(where: {
+                world.cluster.certificates[$0].nodeID == relay
+            }) else {
+                measure(&result, world, flow: flow, pair: (1, 3), relays: [0, 2], from: start, interval: .milliseconds(50))
+                result.firstReply = nil  // never relayed: the scenario did not happen
+                return result
+            }
+            world.crash(dying)
+            let crash = world.now
+            world.run(until: start + .seconds(45))
+            measure(&result, world, flow: flow, pair: (1, 3), relays: [0, 2].filter { $0 != dying }, from: crash, interval: .milliseconds(50))
+        case .lossy:
+            let world = try world(hosts: 4, relays: [0])
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(100))
+            let start = world.now
+            world.run(until: start + .seconds(10))
+            world.loss = 0.3
+            let lossStart = world.now
+            world.run(until: start + .seconds(70))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: lossStart, interval: .milliseconds(100))
+        }
+        return result
+    }
+
+    private func measure(
+        _ result: inout Result, _ world: AgentWorld, flow: AgentWorld.Flow, pair: (Int, Int), relays: [Int], from: Timestamp, interval: Interval
+    ) {
+        let replies = world.replies[flow] ?? []
+        let after = replies.filter { $0 >= from }
+        result.firstReply = after.first.map { $0 - from }
+        var previous = from, longest = Interval.zero
+        for reply in after {
+            longest = max(longest, reply - previous)
+            previous = reply
+        }
+        result.longestGap = max(longest, world.now - previous)
+        result.replies = after.count
+        result.pings = Int((world.now - from).nanoseconds / interval.nanoseconds)
+        result.routeChanges = [
+            world.routeChanges(of: pair.0).filter { $0.peer == pair.1 && $0.at >= from }.count,
+            world.routeChanges(of: pair.1).filter { $0.peer == pair.0 && $0.at >= from }.count,
+        ]
+        result.allocations = relays.reduce(0) { $0 + world.allocationsMade(by: $1).reduce(0, +) }
+        result.endedDirect = world.route(from: pair.0, to: pair.1) == .direct
+        result.relaysHolding = world.relaysHolding(pair.0, pair.1).count
+    }
+}

@@ -1,0 +1,267 @@
+import HeapModule
+import MeshAgentCore
+import MeshCore
+
+/// Whole agents on virtual time: every host runs the protocol core and the agent's path decisions
+/// (``SimulatedAgent``) over a simulated underlay with WireGuard (``WireGuardModel``) and relays
+/// (``RelayModel``); links can be cut, made lossy and healed, hosts crashed. Applications send
+/// pings through the tunnels, and the world records when replies come back. One thread; the same
+/// seed gives the same run.
+public final class AgentWorld {
+    /// A datagram on the underlay.
+    enum Underlay {
+        case gossip([UInt8])
+        case wireGuard(WireGuardPacket)
+    }
+
+    private struct Event: Comparable {
+        let time: Timestamp
+        let order: UInt64
+        let kind: Kind
+        enum Kind {
+            case wake(Int)
+            case deliver(to: SocketEndpoint, from: SocketEndpoint, Underlay)
+            case regrant(host: Int, grant: RelayMessage, to: NodeID, other: NodeID, gaps: ArraySlice<Interval>)
+            case ping(Flow)
+        }
+        static func < (lhs: Event, rhs: Event) -> Bool { lhs.time != rhs.time ? lhs.time < rhs.time : lhs.order < rhs.order }
+        static func == (lhs: Event, rhs: Event) -> Bool { lhs.time == rhs.time && lhs.order == rhs.order }
+    }
+
+    /// A stream of pings from one host to another through the tunnel.
+    public struct Flow: Hashable, Sendable {
+        public let from: Int, to: Int
+        public init(from: Int, to: Int) { (self.from, self.to) = (from, to) }
+    }
+
+    public let cluster: Cluster
+    public private(set) var now: Timestamp
+    /// One-way delay of every link, plus up to `jitter`.
+    public var latency = Interval.milliseconds(10)
+    public var jitter = Interval.milliseconds(5)
+    /// Probability that a datagram is lost, on every link.
+    public var loss = 0.0
+
+    private var agents: [SimulatedAgent?]
+    private let directory: AgentDirectory
+    private var queue = Heap<Event>()
+    private var order: UInt64 = 0
+    private var scheduledWake: [Timestamp]
+    private var random: SeededRandomNumberGenerator
+    private var blocked = Set<[Int]>()
+    private var flows: [Flow: (interval: Interval, sequence: UInt32)] = [:]
+    /// Pong arrival times per flow.
+    public private(set) var replies: [Flow: [Timestamp]] = [:]
+    /// Sees every WireGuard datagram delivered (time, what), when set: for tracing a seed.
+    public var traceWireGuard: ((Timestamp, String) -> Void)?
+    /// Total datagrams on the underlay that were meshd's own (gossip, probes) per host.
+    public private(set) var gossipDatagrams: [Int] = []
+
+    /// Builds the world: `relays` are the hosts with the relay role offering to relay (the
+    /// cluster gives the role to every 50th host), the others start without a relay.
+    public init(cluster: Cluster, relays: Set<Int>, seed: UInt64) throws {
+        self.cluster = cluster
+        now = cluster.start
+        directory = AgentDirectory(cluster: cluster)
+        random = SeededRandomNumberGenerator(seed: seed)
+        let count = cluster.identities.count
+        scheduledWake = Array(repeating: .distantFuture, count: count)
+        gossipDatagrams = Array(repeating: 0, count: count)
+        agents = Array(repeating: nil, count: count)
+        let agreement = SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
+        // Every host starts with the others' records as enrolled, and relays with their flag.
+        var members = cluster.snapshot
+        var announcements: [LocalAnnouncement] = []
+        for index in 0..<count {
+            var announcement = cluster.announcement(of: index)
+            announcement.offersRelay = relays.contains(index) && cluster.certificates[index].roles.contains(.relay)
+            announcements.append(announcement)
+        }
+        var records: [NodeRecord] = []
+        for index in 0..<count {
+            let record = try NodeRecord(
+                nodeID: cluster.certificates[index].nodeID, version: 2, certificateDigest: cluster.certificates[index].digest,
+                flags: announcements[index].offersRelay ? [.relay] : [], gossipEndpoints: announcements[index].gossipEndpoints,
+                wireGuardEndpoints: announcements[index].wireGuardEndpoints, announcedPrefixes: announcements[index].prefixes,
+                relays: [], signedAt: cluster.start.seconds, signer: cluster.identities[index])
+            records.append(record)
+            members.put(Member(certificate: cluster.certificates[index], record: record, status: .alive, statusChangedAt: cluster.start))
+        }
+        for index in 0..<count {
+            let node = try MeshNode(
+                identity: cluster.identities[index], certificate: cluster.certificates[index], settings: cluster.settings,
+                announcement: announcements[index], members: members, previousVersion: 0, resume: records[index], newcomer: false,
+                agreement: agreement, random: .seeded(random.next()), now: now)
+            let relay = announcements[index].offersRelay ? RelayModel(address: Cluster.endpoint(of: index).address) : nil
+            agents[index] = SimulatedAgent(index: index, node: node, directory: directory, relay: relay, seed: random.next(), now: now)
+            schedule(index)
+        }
+    }
+
+    // MARK: Faults and traffic
+
+    /// Cuts (or restores) the underlay between hosts `a` and `b`: gossip and WireGuard alike.
+    public func setBlocked(_ a: Int, _ b: Int, _ isBlocked: Bool) {
+        if isBlocked { blocked.insert([min(a, b), max(a, b)]) } else { blocked.remove([min(a, b), max(a, b)]) }
+    }
+
+    /// Host `index` stops abruptly.
+    public func crash(_ index: Int) { agents[index] = nil }
+
+    /// Host `from` pings host `to` through the tunnel every `interval`, from now on; `to` answers.
+    public func startPinging(_ flow: Flow, every interval: Interval) {
+        flows[flow] = (interval, 0)
+        push(now, .ping(flow))
+    }
+
+    /// Stops a flow.
+    public func stopPinging(_ flow: Flow) { flows[flow] = nil }
+
+    /// The route host `from` has to host `to`.
+    package func route(from: Int, to: Int) -> PathManager.Route? {
+        agents[from]?.core.paths.route(to: directory.nodeIDs[to])
+    }
+
+    /// Route changes host `index` made (time, peer host, and the new route in words).
+    public func routeChanges(of index: Int) -> [(at: Timestamp, peer: Int, route: String)] {
+        agents[index]?.routeChanges.compactMap { change in
+            directory.index(of: change.peer).map { peer in
+                let route: String
+                switch change.route {
+                case .direct: route = "direct"
+                case .unreachable: route = "unreachable"
+                case let .relayed(relay, _): route = "relayed via host \(directory.index(of: relay).map(String.init) ?? "?")"
+                }
+                return (change.at, peer, route)
+            }
+        } ?? []
+    }
+
+    /// Allocations a relay host made per pair so far.
+    public func allocationsMade(by relay: Int) -> [Int] {
+        agents[relay]?.relay?.allocationsMade.values.map { $0 } ?? []
+    }
+
+    /// Path probes host `index` sent so far.
+    public func probesSent(by index: Int) -> Int { agents[index]?.probesSent ?? 0 }
+
+    /// The live relay hosts holding an allocation for the pair of hosts `a` and `b`.
+    public func relaysHolding(_ a: Int, _ b: Int) -> [Int] {
+        let pair = RelayModel.PairKey(directory.nodeIDs[a], directory.nodeIDs[b])
+        return agents.indices.filter { agents[$0]?.relay?.allocations[pair] != nil }
+    }
+
+    /// Whether host `a` sees host `b` alive.
+    public func seesAlive(_ a: Int, _ b: Int) -> Bool {
+        agents[a]?.node.members[directory.nodeIDs[b]]?.status == .alive
+    }
+
+    // MARK: Running
+
+    /// Runs events until `end`.
+    public func run(until end: Timestamp) {
+        while let next = queue.min, next.time <= end {
+            guard let event = queue.popMin() else { break }
+            now = event.time
+            handle(event.kind)
+        }
+        now = end
+    }
+
+    private func handle(_ kind: Event.Kind) {
+        switch kind {
+        case let .wake(index):
+            guard let agent = agents[index], scheduledWake[index] == now else { return }
+            scheduledWake[index] = .distantFuture
+            agent.wake(now: now)
+            flush(index)
+        case let .deliver(destination, source, underlay):
+            guard let index = Cluster.index(of: SocketEndpoint(address: destination.address, port: 51821)),
+                  index < agents.count, let agent = agents[index]
+            else { return }
+            switch (underlay, destination.port) {
+            case let (.gossip(bytes), 51821):
+                gossipDatagrams[index] += 1
+                agent.receiveGossip(bytes, from: source, now: now)
+            case let (.wireGuard(packet), 51820):
+                traceWireGuard?(now, "\(source) -> host \(index): \(packet)")
+                agent.receiveWireGuard(packet, from: source, now: now)
+            case let (.wireGuard(packet), port):
+                guard let forwarded = agent.relay?.forward(to: port, from: source) else { return }
+                transmit(.wireGuard(packet), from: forwarded.from, to: forwarded.to)
+            default:
+                return
+            }
+            flush(index)
+        case let .regrant(host, grant, member, other, gaps):
+            guard let agent = agents[host] else { return }
+            if agent.regrant(grant, to: member, other: other, now: now), let gap = gaps.first {
+                push(now + gap, .regrant(host: host, grant: grant, to: member, other: other, gaps: gaps.dropFirst()))
+            }
+            flush(host)
+        case let .ping(flow):
+            guard var state = flows[flow], let agent = agents[flow.from] else { return }
+            state.sequence &+= 1
+            flows[flow] = state
+            agent.sendThroughTunnel(.ping(state.sequence), to: flow.to, now: now)
+            flush(flow.from)
+            push(now + state.interval, .ping(flow))
+        }
+    }
+
+    /// Sends what host `index` produced and schedules its next wake.
+    private func flush(_ index: Int) {
+        guard let agent = agents[index] else { return }
+        let source = Cluster.endpoint(of: index)
+        for datagram in agent.gossipOutbox {
+            gossipDatagrams[index] += 1
+            transmit(.gossip(datagram.bytes), from: source, to: datagram.endpoint)
+        }
+        agent.gossipOutbox = []
+        for regrant in agent.takeRegrants() {
+            push(now + regrant.after, .regrant(host: index, grant: regrant.grant, to: regrant.to, other: regrant.other, gaps: regrant.gaps))
+        }
+        let (outbox, delivered) = agent.device.drain()
+        let wireGuardSource = directory.wireGuardEndpoint(of: index)
+        for (destination, packet) in outbox { transmit(.wireGuard(packet), from: wireGuardSource, to: destination) }
+        for (peer, payload) in delivered {
+            switch payload {
+            case let .ping(sequence):
+                agent.sendThroughTunnel(.pong(sequence), to: peer, now: now)
+            case .pong:
+                replies[Flow(from: index, to: peer), default: []].append(now)
+            case .keepalive, .nudge:
+                break
+            }
+        }
+        if !delivered.isEmpty {
+            let (more, _) = agent.device.drain()
+            for (destination, packet) in more { transmit(.wireGuard(packet), from: wireGuardSource, to: destination) }
+        }
+        schedule(index)
+    }
+
+    private func schedule(_ index: Int) {
+        guard let agent = agents[index] else { return }
+        let deadline = max(agent.nextDeadline, now)
+        guard deadline < scheduledWake[index] else { return }
+        scheduledWake[index] = deadline
+        push(deadline, .wake(index))
+    }
+
+    private func transmit(_ underlay: Underlay, from source: SocketEndpoint, to destination: SocketEndpoint) {
+        if case let .wireGuard(packet) = underlay { traceWireGuard?(now, "sent \(source) => \(destination): \(packet)") }
+        guard let a = Cluster.index(of: SocketEndpoint(address: source.address, port: 51821)),
+              let b = Cluster.index(of: SocketEndpoint(address: destination.address, port: 51821)),
+              a != b, !blocked.contains([min(a, b), max(a, b)])
+        else { return }
+        if loss > 0, Double.random(in: 0..<1, using: &random) < loss { return }
+        let extra = jitter.nanoseconds == 0 ? 0 : UInt64.random(in: 0...jitter.nanoseconds, using: &random)
+        push(now + latency + Interval(nanoseconds: extra), .deliver(to: destination, from: source, underlay))
+    }
+
+    private func push(_ time: Timestamp, _ kind: Event.Kind) {
+        order += 1
+        queue.insert(Event(time: time, order: order, kind: kind))
+    }
+}

@@ -1,0 +1,351 @@
+import MeshAgentCore
+import MeshCore
+import MeshCrypto
+
+/// One host of an ``AgentWorld``: the protocol core (``MeshNode``) and the agent's path decisions
+/// (``PathCore``, ``RelayDesk``, ``FirstHandshakes``, ``EndpointChoice``) — the same code meshd
+/// runs — with a ``WireGuardModel`` for its device and, on a relay, a ``RelayModel`` for its ports.
+/// What meshd's shell does between them (plan the device from the paths, read its counters, hurry
+/// first handshakes, nudge tunnels) is done here the same way, on virtual time, with device calls
+/// taking no time.
+final class SimulatedAgent {
+    let index: Int
+    let node: MeshNode
+    var core: PathCore
+    var device: WireGuardModel
+    var relay: RelayModel?
+    /// Who is who: node ids and WireGuard keys by host index.
+    let directory: AgentDirectory
+
+    private var random: SeededRandomNumberGenerator
+    /// Path and relay messages to send, and regrants to schedule (taken by the world).
+    private(set) var regrants: [(after: Interval, gaps: ArraySlice<Interval>, grant: RelayMessage, to: NodeID, other: NodeID)] = []
+    /// Path probes this host sent (its own packets on paths in use).
+    private(set) var probesSent = 0
+    /// Gossip datagrams to send (taken by the world).
+    var gossipOutbox: [OutboundDatagram] = []
+    /// Route changes seen (peer, route), for flap counts.
+    private(set) var routeChanges: [(at: Timestamp, peer: NodeID, route: PathManager.Route)] = []
+
+    private var nextPathTick: Timestamp
+    private var reconcileDue: Timestamp
+    private var lastObservation = Timestamp.zero
+    private var observed: [Int: (received: UInt64, transmitted: UInt64)] = [:]
+    private var pendingRecreations: [X25519PublicKey] = []
+    private var pendingPunches: [NodeID] = []
+    private var endpointChoices: [NodeID: EndpointChoice] = [:]
+    private var lastRelayAnnouncement = Timestamp.zero
+    private var lastRelayCheck = Timestamp.zero
+
+    init(index: Int, node: MeshNode, directory: AgentDirectory, relay: RelayModel?, seed: UInt64, now: Timestamp) {
+        self.index = index
+        self.node = node
+        self.directory = directory
+        self.relay = relay
+        random = SeededRandomNumberGenerator(seed: seed)
+        core = PathCore(ownKey: directory.wireGuardKeys[index], random: .seeded(seed ^ 0xC0DE))
+        device = WireGuardModel(index: index, listen: directory.wireGuardEndpoint(of: index))
+        nextPathTick = now + Interval(AgentTiming.pathPeriod)
+        reconcileDue = now
+    }
+
+    /// The earliest time this host has something to do.
+    var nextDeadline: Timestamp { min(node.nextDeadline, device.nextDeadline, nextPathTick) }
+
+    private var sessions: PathCore.Sessions {
+        let peers = device.peers, directory = directory
+        return { key in directory.index(of: key).flatMap { peers[$0] }.map { $0.lastHandshake != nil } }
+    }
+
+    // MARK: Events
+
+    /// Timers due at `now`: the protocol core's, WireGuard's, the path loop's (every 50 ms).
+    func wake(now: Timestamp) {
+        if now >= node.nextDeadline { node.tick(now: now) }
+        device.tick(now: now, random: &random)
+        if now >= nextPathTick {
+            nextPathTick = now + Interval(AgentTiming.pathPeriod)
+            pathTick(now: now)
+        }
+        reactToNode(now: now)
+    }
+
+    /// A gossip datagram arrived.
+    func receiveGossip(_ bytes: [UInt8], from source: SocketEndpoint, now: Timestamp) {
+        node.receive(bytes, from: source, now: now)
+        reactToNode(now: now)
+    }
+
+    /// A WireGuard datagram arrived at this host's device.
+    func receiveWireGuard(_ packet: WireGuardPacket, from source: SocketEndpoint, now: Timestamp) {
+        device.receive(packet, from: source, now: now, random: &random)
+    }
+
+    /// Sends `payload` into the tunnel towards host `peer` (the application's traffic).
+    func sendThroughTunnel(_ payload: WireGuardPacket.Payload, to peer: Int, now: Timestamp) {
+        device.send(payload, to: peer, now: now, random: &random)
+    }
+
+    private func pathTick(now: Timestamp) {
+        if let relay = relay {
+            var expired = relay
+            expired.expire(now: now)
+            self.relay = expired
+        }
+        if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
+            lastRelayCheck = now
+            announceRelays(now: now)
+        }
+        apply(core.tick(node: node, sessions: sessions, now: now), now: now)
+        deviceTurn(now: now)
+    }
+
+    /// What meshd's device loop does in one turn, when due.
+    private func deviceTurn(now: Timestamp) {
+        if !pendingRecreations.isEmpty {
+            for key in pendingRecreations { if let peer = directory.index(of: key) { device.remove(peer) } }
+            pendingRecreations = []
+            reconcileDue = now
+        }
+        if now >= reconcileDue {
+            plan(now: now)
+            let punches = pendingPunches
+            pendingPunches = []
+            for key in core.punchTargets(punches, node: node, sessions: sessions) {
+                if let peer = directory.index(of: key) { device.send(.nudge, to: peer, now: now, random: &random) }
+            }
+        }
+        hurryFirstHandshakes(now: now)
+        if now - lastObservation >= core.paths.settings.probeInterval, core.paths.wantsReceiveCounters(now: now) { observe(now: now) }
+        if now - lastObservation >= AgentTiming.observationInterval(livePeers: node.members.liveCount) { observe(now: now) }
+    }
+
+    /// Makes the device's peers match the live members and their paths (meshd's reconcile).
+    private func plan(now: Timestamp) {
+        reconcileDue = now + AgentTiming.reconcileInterval
+        var wanted = Set<Int>()
+        for member in node.members.all where member.status.isLive {
+            guard let peer = directory.index(of: member.id), peer != index else { continue }
+            wanted.insert(peer)
+            let key = member.certificate.wireGuardKey
+            var endpoint: SocketEndpoint?
+            var keepalive = Interval.zero
+            if case let .relayed(_, relayEndpoint) = core.paths.route(to: member.id) {
+                endpoint = relayEndpoint
+                keepalive = .seconds(25)
+            } else {
+                endpoint = chooseEndpoint(for: member, now: now)
+            }
+            if keepalive > .zero, !core.firstHandshakes.mayInitiate(key, now: now) { keepalive = .zero }
+            let before = device.peers[peer]
+            let added = before == nil
+            let changed = added || (endpoint != nil && endpoint != before?.endpoint) || keepalive != before?.keepalive
+            guard changed else { continue }
+            device.configure(peer, endpoint: endpoint, keepalive: keepalive, now: now, random: &random)
+            if endpoint != nil, core.firstHandshakes.mayInitiate(key, now: now) { device.send(.nudge, to: peer, now: now, random: &random) }
+            if added {
+                core.paths.noteActivity(member.id, now: now)
+                if endpoint != nil, !core.firstHandshakes.isWaiting(key) { core.firstHandshakes.start(key, now: now, moved: false) }
+            }
+        }
+        for peer in device.peers.keys where !wanted.contains(peer) { device.remove(peer) }
+    }
+
+    /// The endpoint to configure for `member` (meshd's choice, on the member's announced endpoints).
+    private func chooseEndpoint(for member: Member, now: Timestamp) -> SocketEndpoint? {
+        let candidates = member.record.wireGuardEndpoints.map(\.endpoint)
+        guard !candidates.isEmpty, let peer = directory.index(of: member.id) else { return nil }
+        let kernel = device.peers[peer]
+        let onRelay = kernel?.endpoint.map(core.relayEndpoints.contains) ?? false
+        let healthy = kernel?.lastHandshake.map { now - $0 < .seconds(150) } == true && !onRelay
+        let decision = EndpointChoice.decide(
+            previous: endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy,
+            onRelay: onRelay, receivedAt: core.paths.lastReceived(from: member.id), now: now)
+        endpointChoices[member.id] = decision.choice
+        return decision.endpoint
+    }
+
+    private func hurryFirstHandshakes(now: Timestamp) {
+        guard core.firstHandshakes.anyDue(now: now) else { return }
+        let peers = device.peers, directory = directory
+        let recreate = core.firstHandshakes.due(now: now) { key in
+            directory.index(of: key).flatMap { peers[$0] }.map {
+                $0.lastHandshake != nil ? .handshake : $0.receivedBytes > 0 ? .received : .nothing
+            }
+        }
+        guard !recreate.isEmpty else { return }
+        for key in recreate { if let peer = directory.index(of: key) { device.remove(peer) } }
+        plan(now: now)
+    }
+
+    /// Reads the device's counters: traffic received is a working path; sent without receiving
+    /// makes the path watched.
+    private func observe(now: Timestamp) {
+        lastObservation = now
+        for (peer, state) in device.peers {
+            if core.endpointContradictsPath(directory.nodeIDs[peer], deviceEndpoint: state.endpoint) { reconcileDue = now }
+            let before = observed[peer]
+            observed[peer] = (state.receivedBytes, state.transmittedBytes)
+            guard let before else { continue }
+            let member = directory.nodeIDs[peer]
+            if state.receivedBytes != before.received {
+                core.paths.noteReceived(member, now: now)
+            } else if state.transmittedBytes != before.transmitted {
+                core.paths.noteActivity(member, now: now)
+            }
+        }
+        if reconcileDue <= now { plan(now: now) }
+    }
+
+    private func apply(_ effects: [PathCore.Effect], now: Timestamp) {
+        for effect in effects {
+            switch effect {
+            case let .send(message, target):
+                if case .pathProbe = message { probesSent += 1 }
+                node.sendExtension(type: message.code.rawValue, body: message.body, to: target, now: now)
+            case let .recreate(keys):
+                pendingRecreations += keys
+            case let .punchAfterReconcile(peers):
+                pendingPunches += peers
+            case .reconcile:
+                reconcileDue = now
+            case .count:
+                break
+            case let .log(.route(peer, route, _)):
+                routeChanges.append((now, peer, route))
+            case .log:
+                break
+            }
+        }
+        if reconcileDue <= now || !pendingRecreations.isEmpty { deviceTurn(now: now) }
+    }
+
+    /// The protocol core's events: members changing re-plan the device soon; path and relay
+    /// messages go to the path core or, on a relay, to its desk.
+    private func reactToNode(now: Timestamp) {
+        while true {
+            let (datagrams, events) = node.drainOutput()
+            gossipOutbox += datagrams
+            if events.isEmpty { break }
+            for event in events {
+                switch event {
+                case .memberAdded, .memberUpdated:
+                    reconcileDue = min(reconcileDue, now + AgentTiming.reconcileSoonDelay)
+                case let .statusChanged(id, status):
+                    reconcileDue = min(reconcileDue, now + AgentTiming.reconcileSoonDelay)
+                    if !status.isLive {
+                        apply(core.forget(id, node: node, sessions: sessions, now: now), now: now)
+                        relay?.release(involving: id)
+                    }
+                case let .extensionMessage(sender, type, body, _):
+                    guard let message = RelayMessage(type: type, body: body) else { continue }
+                    handle(message, from: sender, now: now)
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    private func handle(_ message: RelayMessage, from sender: NodeID, now: Timestamp) {
+        if relay != nil, let address = node.lastEndpoint(of: sender)?.address { relay?.allow(sender, from: address) }
+        switch message {
+        case let .request(id, peer):
+            serveRelayRequest(id: id, peer: peer, from: sender, now: now)
+        case let .refresh(peer):
+            guard relay != nil else { return }
+            guard let ports = relay?.renew(sender, peer, now: now) else {
+                send(.refuse(id: 0, peer: peer, reason: .unknownPeer), to: sender, now: now)
+                return
+            }
+            if relay?.hasLatched(peer, with: sender) == false {
+                send(.grant(id: 0, peer: sender, port: ports[peer] ?? 0, lease: 30), to: peer, now: now)
+            }
+        case let .release(peer):
+            relay?.release(sender, peer)
+        case .pathProbe, .pathAck, .grant, .refuse, .directRestored:
+            apply(core.received(message, from: sender, node: node, sessions: sessions, now: now), now: now)
+        }
+    }
+
+    private func serveRelayRequest(id: UInt32, peer: NodeID, from requester: NodeID, now: Timestamp) {
+        guard relay != nil else {
+            send(.refuse(id: id, peer: peer, reason: .notARelay), to: requester, now: now)
+            return
+        }
+        switch RelayDesk.decide(peer: peer, requester: requester, node: node) {
+        case let .refuse(reason, _):
+            send(.refuse(id: id, peer: peer, reason: reason), to: requester, now: now)
+        case let .allocate(requesterAddress, peerAddress, expected):
+            guard let granted = relay?.allocate(
+                requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, expected: expected, now: now)
+            else {
+                send(.refuse(id: id, peer: peer, reason: .full), to: requester, now: now)
+                return
+            }
+            let lease = relay?.lease ?? .seconds(30)
+            let grants = RelayDesk.grants(id: id, requester: requester, peer: peer, ports: granted.ports, lease: lease)
+            send(grants.requester, to: requester, now: now)
+            send(grants.peer, to: peer, now: now)
+            if granted.created, let first = RelayDesk.grantRepeatGaps.first {
+                regrants.append((first, RelayDesk.grantRepeatGaps.dropFirst(), grants.peer, peer, requester))
+            }
+        }
+    }
+
+    /// A scheduled grant repeat is due: sent unless the member switched (or the pair is gone);
+    /// returns whether the next one should be scheduled.
+    func regrant(_ grant: RelayMessage, to member: NodeID, other: NodeID, now: Timestamp) -> Bool {
+        guard let relay, relay.allocations[.init(member, other)] != nil, !relay.hasLatched(member, with: other) else { return false }
+        send(grant, to: member, now: now)
+        return true
+    }
+
+    func takeRegrants() -> [(after: Interval, gaps: ArraySlice<Interval>, grant: RelayMessage, to: NodeID, other: NodeID)] {
+        defer { regrants = [] }
+        return regrants
+    }
+
+    private func send(_ message: RelayMessage, to target: NodeID, now: Timestamp) {
+        node.sendExtension(type: message.code.rawValue, body: message.body, to: target, now: now)
+    }
+
+    /// Announces the relays this host reaches when meshd would (``PathCore/shouldAnnounceRelays(_:announced:sinceLastAnnouncement:)``).
+    private func announceRelays(now: Timestamp) {
+        let relays = PathCore.reachableRelays(node)
+        guard PathCore.shouldAnnounceRelays(relays, announced: node.announcement.relays, sinceLastAnnouncement: now - lastRelayAnnouncement) else { return }
+        lastRelayAnnouncement = now
+        var announcement = node.announcement
+        announcement.relays = relays
+        node.announce(announcement, now: now)
+    }
+}
+
+/// Host indices, node ids, WireGuard keys and endpoints of an ``AgentWorld``.
+struct AgentDirectory {
+    let nodeIDs: [NodeID]
+    let wireGuardKeys: [X25519PublicKey]
+    private let byNodeID: [NodeID: Int]
+    private let byKey: [X25519PublicKey: Int]
+
+    init(cluster: Cluster) {
+        nodeIDs = cluster.certificates.map(\.nodeID)
+        wireGuardKeys = cluster.certificates.map(\.wireGuardKey)
+        byNodeID = Dictionary(uniqueKeysWithValues: nodeIDs.enumerated().map { ($1, $0) })
+        byKey = Dictionary(wireGuardKeys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func index(of node: NodeID) -> Int? { byNodeID[node] }
+    func index(of key: X25519PublicKey) -> Int? { byKey[key] }
+    func wireGuardEndpoint(of index: Int) -> SocketEndpoint {
+        SocketEndpoint(address: Cluster.endpoint(of: index).address, port: 51820)
+    }
+}
+
+extension Interval {
+    /// The same span as `duration` (nanosecond precision).
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(nanoseconds: UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000))
+    }
+}
