@@ -14,6 +14,10 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     case relayDies = "relay-dies"
     /// Four hosts, one a relay, 30 % random loss on every link; 1 and 2 ping every 100 ms for 60 s.
     case lossy
+    /// Hosts 1 and 2 ping each other direct (20 pings/s); meshd on host 2 restarts at 20 s.
+    case restart
+    /// As ``restart``, on a pair relayed from the start.
+    case restartRelayed = "restart-relayed"
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -105,6 +109,17 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             let crash = world.now
             world.run(until: start + .seconds(45))
             measure(&result, world, flow: flow, pair: (1, 3), relays: [0, 2].filter { $0 != dying }, from: crash, interval: .milliseconds(50))
+        case .restart, .restartRelayed:
+            let world = try world(hosts: 3, relays: [0])
+            if self == .restartRelayed { world.setBlocked(1, 2, true) }
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(50))
+            let start = world.now
+            world.run(until: start + .seconds(20))
+            try world.restartAgent(2)
+            let restart = world.now
+            world.run(until: start + .seconds(50))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: restart, interval: .milliseconds(50))
         case .lossy:
             let world = try world(hosts: 4, relays: [0])
             let flow = AgentWorld.Flow(from: 1, to: 2)

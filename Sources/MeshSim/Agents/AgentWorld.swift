@@ -43,6 +43,7 @@ public final class AgentWorld {
     public var loss = 0.0
 
     private var agents: [SimulatedAgent?]
+    private let agreement: SimulatedKeyAgreement
     private let directory: AgentDirectory
     private var queue = Heap<Event>()
     private var order: UInt64 = 0
@@ -68,7 +69,7 @@ public final class AgentWorld {
         scheduledWake = Array(repeating: .distantFuture, count: count)
         gossipDatagrams = Array(repeating: 0, count: count)
         agents = Array(repeating: nil, count: count)
-        let agreement = SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
+        agreement = SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey))
         // Every host starts with the others' records as enrolled, and relays with their flag.
         var members = cluster.snapshot
         var announcements: [LocalAnnouncement] = []
@@ -107,6 +108,21 @@ public final class AgentWorld {
 
     /// Host `index` stops abruptly.
     public func crash(_ index: Int) { agents[index] = nil }
+
+    /// meshd on host `index` restarts (at once): a new protocol core from its persisted members,
+    /// record version and replay state, and fresh path decisions, on the WireGuard device it left
+    /// (peers and sessions live on; a relay's ports do not).
+    public func restartAgent(_ index: Int) throws {
+        guard let old = agents[index] else { return }
+        let node = try MeshNode(
+            identity: cluster.identities[index], certificate: cluster.certificates[index], settings: cluster.settings,
+            announcement: old.node.announcement, members: old.node.members, previousVersion: old.node.localRecord.version,
+            replayState: old.node.replayState(now: now), newcomer: true, agreement: agreement, random: .seeded(random.next()), now: now)
+        let relay = old.relay.map { RelayModel(address: $0.address) }
+        agents[index] = SimulatedAgent(index: index, node: node, directory: directory, relay: relay, device: old.device, seed: random.next(), now: now)
+        scheduledWake[index] = .distantFuture
+        flush(index)
+    }
 
     /// Host `from` pings host `to` through the tunnel every `interval`, from now on; `to` answers.
     public func startPinging(_ flow: Flow, every interval: Interval) {

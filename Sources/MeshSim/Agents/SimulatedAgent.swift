@@ -37,14 +37,16 @@ final class SimulatedAgent {
     private var lastRelayAnnouncement = Timestamp.zero
     private var lastRelayCheck = Timestamp.zero
 
-    init(index: Int, node: MeshNode, directory: AgentDirectory, relay: RelayModel?, seed: UInt64, now: Timestamp) {
+    /// An agent starting at `now`; `device` is the WireGuard device it finds (a restarted meshd
+    /// finds its peers and their sessions where it left them), nil for a new one.
+    init(index: Int, node: MeshNode, directory: AgentDirectory, relay: RelayModel?, device: WireGuardModel? = nil, seed: UInt64, now: Timestamp) {
         self.index = index
         self.node = node
         self.directory = directory
         self.relay = relay
         random = SeededRandomNumberGenerator(seed: seed)
         core = PathCore(ownKey: directory.wireGuardKeys[index], random: .seeded(seed ^ 0xC0DE))
-        device = WireGuardModel(index: index, listen: directory.wireGuardEndpoint(of: index))
+        self.device = device ?? WireGuardModel(index: index, listen: directory.wireGuardEndpoint(of: index))
         nextPathTick = now + Interval(AgentTiming.pathPeriod)
         reconcileDue = now
     }
