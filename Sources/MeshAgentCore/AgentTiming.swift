@@ -51,6 +51,9 @@ package enum AgentTiming {
 
     // MARK: Membership, enrollment and state
 
+    /// After a path heals, a WireGuard endpoint roamed back to the relay port is set direct again
+    /// for this long (packets still in flight through the relay arrive within a round trip or two).
+    package static let roamedBackWindow = Interval.seconds(5)
     /// Relays this node reaches are re-announced at most this often when only their RTTs changed
     /// (RTTs change slowly).
     package static let relayAnnouncementInterval = Interval.seconds(30)

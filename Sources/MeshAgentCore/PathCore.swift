@@ -172,8 +172,13 @@ package struct PathCore {
     /// through the relay arrived after both ends switched back, and WireGuard roamed to its source;
     /// the relay has released the pair, so everything sent there is lost until a plan sets the
     /// direct endpoint again (seen in the simulator as 5 s outages after a heal, until the periodic plan).
-    package func endpointContradictsPath(_ peer: NodeID, deviceEndpoint: SocketEndpoint?) -> Bool {
-        guard let deviceEndpoint, paths.route(to: peer) == .direct else { return false }
+    /// Only within ``AgentTiming/roamedBackWindow`` of the heal: an end whose peer stays relayed
+    /// (it has not healed yet) keeps being roamed to the relay by every packet, which then works,
+    /// and re-planning at every device read would only flap the endpoint.
+    package func endpointContradictsPath(_ peer: NodeID, deviceEndpoint: SocketEndpoint?, now: Timestamp) -> Bool {
+        guard let deviceEndpoint, paths.route(to: peer) == .direct, let healed = paths.healedAt(peer),
+              now - healed < AgentTiming.roamedBackWindow
+        else { return false }
         return relayEndpoints.contains(deviceEndpoint)
     }
 

@@ -172,6 +172,9 @@ package struct PathManager {
     /// When WireGuard data from `peer` last arrived (as the device's counters showed).
     package func lastReceived(from peer: NodeID) -> Timestamp { peers[peer]?.lastReceived ?? .zero }
 
+    /// When the path to `peer` last came back from a relay to direct (nil: never, or long ago).
+    package func healedAt(_ peer: NodeID) -> Timestamp? { peers[peer]?.healedAt }
+
     /// Whether `peer` has had traffic recently.
     package func isActive(_ peer: NodeID, now: Timestamp) -> Bool {
         guard let path = peers[peer] else { return false }

@@ -56,14 +56,25 @@ import Testing
         #expect(!withSession.effects(of: [.reroute(peer)], node: node, sessions: { _ in true }, now: now).contains { if case .recreate = $0 { true } else { false } })
     }
 
-    @Test func aDirectPeerOnARelayPortContradictsItsPath() {
+    /// A peer healed back to direct whose WireGuard endpoint is a relay port contradicts its path,
+    /// for a few seconds after the heal.
+    @Test func aHealedPeerOnARelayPortContradictsItsPath() {
         var core = core()
         let relayPort = SocketEndpoint("10.0.0.1:40002")!
-        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: relayPort))
+        var clock = now
+        // Relayed by the relay's grant (the direct path in doubt), then healed by probes answered.
+        core.paths.noteActivity(peer, now: clock)
+        _ = core.paths.relayGranted(peer, relay: relay, endpoint: relayPort, requested: false, now: clock)
         core.relayEndpoints.insert(relayPort)
-        #expect(core.endpointContradictsPath(peer, deviceEndpoint: relayPort))
-        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: SocketEndpoint("10.0.0.3:51820")!))
-        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: nil))
+        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: relayPort, now: clock))  // relayed: no contradiction
+        _ = core.paths.directRestored(peer, now: clock + .seconds(1))
+        clock = clock + .seconds(1)
+        #expect(core.paths.route(to: peer) == .direct)
+        #expect(core.endpointContradictsPath(peer, deviceEndpoint: relayPort, now: clock + .milliseconds(100)))
+        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: SocketEndpoint("10.0.0.3:51820")!, now: clock))
+        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: nil, now: clock))
+        // Long after the heal, the other end may still be relayed: WireGuard is left to roam.
+        #expect(!core.endpointContradictsPath(peer, deviceEndpoint: relayPort, now: clock + AgentTiming.roamedBackWindow))
     }
 
     @Test func theRelayRefusesPairsItCannotServe() {

@@ -253,7 +253,7 @@ extension Agent {
         var contradicted = false
         for (key, peer) in current.peers {
             guard let member = members[key] else { continue }
-            if pathCore.endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint) { contradicted = true }
+            if pathCore.endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint, now: now) { contradicted = true }
             let before = previous[key]
             // Reported only while data arrives from there (the receive counter grew since the
             // last reading, or a peer new since then has received some): a recent handshake alone

@@ -185,7 +185,7 @@ final class SimulatedAgent {
     private func observe(now: Timestamp) {
         lastObservation = now
         for (peer, state) in device.peers {
-            if core.endpointContradictsPath(directory.nodeIDs[peer], deviceEndpoint: state.endpoint) { reconcileDue = now }
+            if core.endpointContradictsPath(directory.nodeIDs[peer], deviceEndpoint: state.endpoint, now: now) { reconcileDue = now }
             let before = observed[peer]
             observed[peer] = (state.receivedBytes, state.transmittedBytes)
             guard let before else { continue }
