@@ -92,7 +92,7 @@ public actor Agent {
     /// The relay service, when this node relays for others.
     var relay: RelayService?
     var lastRelayExpiry = Timestamp.zero
-    /// The relays this node announces it reaches (refreshed every 30 s).
+    /// The relays this node announces it reaches (announced when the set changes; round trips at most every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
     var lastRelayCheck = Timestamp.zero
