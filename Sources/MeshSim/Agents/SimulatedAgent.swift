@@ -19,7 +19,9 @@ final class SimulatedAgent {
 
     private var random: SeededRandomNumberGenerator
     /// Path and relay messages to send, and regrants to schedule (taken by the world).
-    private(set) var regrants: [(after: Interval, gaps: ArraySlice<Interval>, grant: RelayMessage, to: NodeID, other: NodeID)] = []
+    /// A grant to repeat after `after`, then after each of `gaps`, unless `to` switched.
+    typealias Regrant = (after: Interval, gaps: ArraySlice<Interval>, grant: RelayMessage, to: NodeID, other: NodeID)
+    private(set) var regrants: [Regrant] = []
     /// Path probes this host sent (its own packets on paths in use).
     private(set) var probesSent = 0
     /// Gossip datagrams to send (taken by the world).
@@ -89,11 +91,7 @@ final class SimulatedAgent {
     }
 
     private func pathTick(now: Timestamp) {
-        if let relay = relay {
-            var expired = relay
-            expired.expire(now: now)
-            self.relay = expired
-        }
+        relay?.expire(now: now)
         if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
             lastRelayCheck = now
             announceRelays(now: now)
@@ -303,7 +301,7 @@ final class SimulatedAgent {
         return true
     }
 
-    func takeRegrants() -> [(after: Interval, gaps: ArraySlice<Interval>, grant: RelayMessage, to: NodeID, other: NodeID)] {
+    func takeRegrants() -> [Regrant] {
         defer { regrants = [] }
         return regrants
     }
