@@ -51,7 +51,7 @@ enum MessageTargets {
         name: "join-response",
         summary: "JoinClient.receive (join response header, decryption, settings and certificate in the answer)",
         run: { bytes in
-            var client = joinClient()
+            var client = joiningClient
             _ = client.receive(bytes, from: Fixture.shared.victim.endpoint)
         },
         seeds: {
@@ -68,6 +68,10 @@ enum MessageTargets {
             seeds.append([1, 0x12] + fixture.invitation.id)  // "unknown invitation"
             return seeds
         })
+
+    /// The joining node every `join-response` run starts from (a value: each run mutates its own
+    /// copy), built once because building it signs and derives keys.
+    static let joiningClient = joinClient()
 
     /// A joining node with a fixed identity and a seeded generator: the same request every time.
     static func joinClient() -> JoinClient {
