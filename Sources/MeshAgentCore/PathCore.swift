@@ -14,6 +14,8 @@ package struct PathCore {
     package var firstHandshakes: FirstHandshakes
     /// Relay endpoints used for peers (never kept as a "working direct path").
     package var relayEndpoints = RecentRelayEndpoints()
+    /// The device plan's per-member memory (``planDevice(node:host:device:now:)``).
+    var deviceMemory = DevicePlanMemory()
 
     /// What the shell does for the core.
     package enum Effect: Equatable {
@@ -90,9 +92,11 @@ package struct PathCore {
         effects(of: paths.localAddressesChanged(now: now), node: node, sessions: sessions, now: now)
     }
 
-    /// `peer` is no longer a peer (left, revoked, forgotten): its relay pair is released.
+    /// `peer` is no longer a peer (left, revoked, forgotten): its relay pair is released and the
+    /// device plan forgets it.
     package mutating func forget(_ peer: NodeID, node: MeshNode, sessions: Sessions, now: Timestamp) -> [Effect] {
-        effects(of: paths.forget(peer), node: node, sessions: sessions, now: now)
+        deviceMemory.forget(peer)
+        return effects(of: paths.forget(peer), node: node, sessions: sessions, now: now)
     }
 
     // MARK: Decisions

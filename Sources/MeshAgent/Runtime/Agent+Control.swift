@@ -242,8 +242,7 @@ extension Agent: ControlHandler {
         await waitForState { !self.interfaceRemovalRequested }
         state.archiveEnrollment()
         self.enrollment = nil
-        endpointChoices.removeAll()
-        observedCounters.removeAll()
+        pathCore.resetDevicePlan()
         logger.notice("left the network")
         await reply(Self.encode(ControlReply(ok: true, result: NoResult())))
     }

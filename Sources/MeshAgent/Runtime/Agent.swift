@@ -58,8 +58,6 @@ public actor Agent {
     /// Set by `meshctl leave`: the device loop deletes the interface, then clears it.
     var interfaceRemovalRequested = false
     var lastDeviceState: WireGuardDeviceState?
-    /// Each peer's byte counters at the last ``observe(now:)`` (what its next reading is compared with).
-    var observedCounters: [X25519PublicKey: ObservedCounters] = [:]
     var lastObservation = Timestamp.zero
     /// How long the last full read of the device took (see ``observationIntervalInUse``).
     var lastReadCost = Duration.zero
@@ -78,12 +76,6 @@ public actor Agent {
     /// Refusals decided in the agent (path, relay, endpoint-report and prefix rules), shown with
     /// the node's drops by `meshctl status`.
     var agentDrops = DropCounters()
-    /// Per member, the record version whose overlapping prefixes were counted (counted once, not per reconcile).
-    var overlapCountedVersions: [NodeID: UInt64] = [:]
-    /// The endpoint we last reported to each peer, and when.
-    var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
-    /// Per peer, which announced endpoint we try and since when.
-    var endpointChoices: [NodeID: EndpointChoice] = [:]
     var lastError: String?
     /// Endpoint settings (reloadable with SIGHUP).
     var liveEndpoints: MeshdConfiguration.Endpoints
@@ -307,16 +299,13 @@ public actor Agent {
         }
     }
 
-    /// Drops what the agent keeps per member for one that is no longer live (its endpoint report,
-    /// endpoint choice and last report to it), so these maps hold current members only.
+    /// Drops the endpoint report of a member no longer live, so the map holds current members only
+    /// (the path core forgets its endpoint choice and the last report to it).
     func forgetPeerState(_ id: NodeID) {
         if observedEndpoints.reports[id] != nil {
             observedEndpoints.forget(id)
             announceObservedEndpointsIfChanged(now: clock.now)
         }
-        endpointChoices[id] = nil
-        reportedEndpoints[id] = nil
-        overlapCountedVersions[id] = nil
     }
 
     func memberName(_ id: NodeID) -> String {

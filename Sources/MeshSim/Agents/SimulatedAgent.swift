@@ -32,10 +32,8 @@ final class SimulatedAgent {
     private var nextPathTick: Timestamp
     private var reconcileDue: Timestamp
     private var lastObservation = Timestamp.zero
-    private var observed: [Int: (received: UInt64, transmitted: UInt64)] = [:]
     private var pendingRecreations: [X25519PublicKey] = []
     private var pendingPunches: [NodeID] = []
-    private var endpointChoices: [NodeID: EndpointChoice] = [:]
     private var lastRelayAnnouncement = Timestamp.zero
     private var lastRelayCheck = Timestamp.zero
 
@@ -120,80 +118,63 @@ final class SimulatedAgent {
         if now - lastObservation >= AgentTiming.observationInterval(livePeers: node.members.liveCount) { observe(now: now) }
     }
 
-    /// Makes the device's peers match the live members and their paths (meshd's reconcile).
+    /// Makes the device's peers match the path core's plan (meshd's reconcile), applying only
+    /// differences as meshd's device layer does: a peer is configured when new, when the plan
+    /// names a new endpoint, or when its keepalive changes.
     private func plan(now: Timestamp) {
         reconcileDue = now + AgentTiming.reconcileInterval
+        let plan = core.planDevice(node: node, host: host, device: devicePeer, now: now)
         var wanted = Set<Int>()
-        for member in node.members.all where member.status.isLive {
-            guard let peer = directory.index(of: member.id), peer != index else { continue }
+        var added: [(key: X25519PublicKey, hasEndpoint: Bool)] = [], moved: [X25519PublicKey] = []
+        for planned in plan.peers {
+            guard let peer = directory.index(of: planned.member) else { continue }
             wanted.insert(peer)
-            let key = member.certificate.wireGuardKey
-            var endpoint: SocketEndpoint?
-            var keepalive = Interval.zero
-            if case let .relayed(_, relayEndpoint) = core.paths.route(to: member.id) {
-                endpoint = relayEndpoint
-                keepalive = .seconds(25)
-            } else {
-                endpoint = chooseEndpoint(for: member, now: now)
-            }
-            if keepalive > .zero, !core.firstHandshakes.mayInitiate(key, now: now) { keepalive = .zero }
+            let keepalive = Interval.seconds(Double(planned.persistentKeepalive))
             let before = device.peers[peer]
-            let added = before == nil
-            let changed = added || (endpoint != nil && endpoint != before?.endpoint) || keepalive != before?.keepalive
-            guard changed else { continue }
-            device.configure(peer, endpoint: endpoint, keepalive: keepalive, now: now, random: &random)
-            if endpoint != nil, core.firstHandshakes.mayInitiate(key, now: now) { device.send(.nudge, to: peer, now: now, random: &random) }
-            if added {
-                core.paths.noteActivity(member.id, now: now)
-                if endpoint != nil, !core.firstHandshakes.isWaiting(key) { core.firstHandshakes.start(key, now: now, moved: false) }
+            let endpointMoved = planned.endpoint != nil && planned.endpoint != before?.endpoint
+            guard before == nil || endpointMoved || keepalive != before?.keepalive else { continue }
+            device.configure(peer, endpoint: planned.endpoint, keepalive: keepalive, now: now, random: &random)
+            if before == nil {
+                added.append((planned.publicKey, planned.endpoint != nil))
+            } else if planned.endpoint != nil {
+                moved.append(planned.publicKey)
             }
         }
         for peer in device.peers.keys where !wanted.contains(peer) { device.remove(peer) }
+        for key in core.deviceApplied(added: added, moved: moved, node: node, now: now) {
+            if let peer = directory.index(of: key) { device.send(.nudge, to: peer, now: now, random: &random) }
+        }
     }
 
-    /// The endpoint to configure for `member` (meshd's choice, on the member's announced endpoints).
-    private func chooseEndpoint(for member: Member, now: Timestamp) -> SocketEndpoint? {
-        let candidates = member.record.wireGuardEndpoints.map(\.endpoint)
-        guard !candidates.isEmpty, let peer = directory.index(of: member.id) else { return nil }
-        let kernel = device.peers[peer]
-        let onRelay = kernel?.endpoint.map(core.relayEndpoints.contains) ?? false
-        let healthy = kernel?.lastHandshake.map { now - $0 < .seconds(150) } == true && !onRelay
-        let decision = EndpointChoice.decide(
-            previous: endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy,
-            onRelay: onRelay, receivedAt: core.paths.lastReceived(from: member.id), now: now)
-        endpointChoices[member.id] = decision.choice
-        return decision.endpoint
+    /// This host as the plan sees it: one underlay address, no NAT.
+    private var host: PlanningHost {
+        PlanningHost(
+            nodeID: node.id, overlayAddresses: node.certificate.addresses, localAddresses: [directory.wireGuardEndpoint(of: index).address])
+    }
+
+    /// The device's peer with WireGuard key `key`, as the path core reads it.
+    private func devicePeer(_ key: X25519PublicKey) -> DevicePeerView? {
+        directory.index(of: key).flatMap { device.peers[$0] }.map(DevicePeerView.init)
     }
 
     private func hurryFirstHandshakes(now: Timestamp) {
         guard core.firstHandshakes.anyDue(now: now) else { return }
-        let peers = device.peers, directory = directory
-        let recreate = core.firstHandshakes.due(now: now) { key in
-            directory.index(of: key).flatMap { peers[$0] }.map {
-                $0.lastHandshake != nil ? .handshake : $0.receivedBytes > 0 ? .received : .nothing
-            }
-        }
+        let recreate = core.firstHandshakes.due(now: now) { devicePeer($0)?.contact }
         guard !recreate.isEmpty else { return }
         for key in recreate { if let peer = directory.index(of: key) { device.remove(peer) } }
         plan(now: now)
     }
 
-    /// Reads the device's counters: traffic received is a working path; sent without receiving
-    /// makes the path watched.
+    /// Reads the device's counters (meshd's observe): endpoint reports go out as meshd sends them.
     private func observe(now: Timestamp) {
         lastObservation = now
-        for (peer, state) in device.peers {
-            if core.endpointContradictsPath(directory.nodeIDs[peer], deviceEndpoint: state.endpoint, now: now) { reconcileDue = now }
-            let before = observed[peer]
-            observed[peer] = (state.receivedBytes, state.transmittedBytes)
-            guard let before else { continue }
-            let member = directory.nodeIDs[peer]
-            if state.receivedBytes != before.received {
-                core.paths.noteReceived(member, now: now)
-            } else if state.transmittedBytes != before.transmitted {
-                core.paths.noteActivity(member, now: now)
-            }
+        var peers: [X25519PublicKey: DevicePeerView] = [:]
+        for (peer, state) in device.peers { peers[directory.wireGuardKeys[peer]] = DevicePeerView(state) }
+        let observation = core.observeDevice(peers, node: node, now: now)
+        for (member, endpoint) in observation.endpointReports {
+            node.sendExtension(type: MessageCode.wireGuardEndpointReport.rawValue, body: PathCore.endpointReportBody(endpoint), to: member, now: now)
         }
+        if observation.contradictsPath { reconcileDue = now }
         if reconcileDue <= now { plan(now: now) }
     }
 
@@ -347,5 +328,12 @@ extension Interval {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self.init(nanoseconds: UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000))
+    }
+}
+
+extension DevicePeerView {
+    /// The path core's view of a modelled WireGuard peer.
+    init(_ peer: WireGuardModel.Peer) {
+        self.init(endpoint: peer.endpoint, lastHandshake: peer.lastHandshake, receivedBytes: peer.receivedBytes, transmittedBytes: peer.transmittedBytes)
     }
 }

@@ -1,4 +1,4 @@
-@testable import MeshAgent
+import MeshAgentCore
 import MeshCore
 import Testing
 

@@ -1,0 +1,168 @@
+@testable import MeshAgentCore
+import MeshCore
+import MeshCrypto
+import MeshSim
+import Testing
+
+/// The device plan meshd and the simulator share (``PathCore/planDevice(node:host:device:now:)``,
+/// ``PathCore/deviceApplied(added:moved:node:now:)``, ``PathCore/observeDevice(_:node:now:)``).
+@Suite struct DevicePlanTests {
+    let cluster: Cluster
+    let now: Timestamp
+
+    init() throws {
+        cluster = try Cluster(count: 4, seed: 5)
+        now = cluster.start
+    }
+
+    /// Node 1's view of the mesh, with `members` replacing the converged ones.
+    func node(with members: [Member] = []) throws -> MeshNode {
+        var table = cluster.snapshot
+        for member in members { table.put(member) }
+        return try MeshNode(
+            identity: cluster.identities[1], certificate: cluster.certificates[1], settings: cluster.settings,
+            announcement: cluster.announcement(of: 1), members: table, resume: cluster.records[1], newcomer: false,
+            agreement: SimulatedKeyAgreement(identities: cluster.certificates.map(\.identityKey)), random: .seeded(1), now: now)
+    }
+
+    func core() -> PathCore { PathCore(ownKey: cluster.certificates[1].wireGuardKey, random: .seeded(2)) }
+    var host: PlanningHost {
+        PlanningHost(nodeID: cluster.certificates[1].nodeID, overlayAddresses: cluster.certificates[1].addresses, localAddresses: [IPAddress("10.0.0.2")!])
+    }
+    func id(_ index: Int) -> NodeID { cluster.certificates[index].nodeID }
+    func key(_ index: Int) -> X25519PublicKey { cluster.certificates[index].wireGuardKey }
+
+    /// Member `index` with a record of its own signing (version 2).
+    func member(
+        _ index: Int, endpoints: [AnnouncedEndpoint]? = nil, prefixes: [IPPrefix]? = nil, flags: NodeRecord.Flags = [],
+        status: MemberStatus = .alive
+    ) throws -> Member {
+        let certificate = cluster.certificates[index]
+        let record = try NodeRecord(
+            nodeID: certificate.nodeID, version: 2, certificateDigest: certificate.digest, flags: flags,
+            gossipEndpoints: cluster.records[index].gossipEndpoints, wireGuardEndpoints: endpoints ?? cluster.records[index].wireGuardEndpoints,
+            announcedPrefixes: prefixes ?? cluster.records[index].announcedPrefixes, relays: [], signedAt: now.seconds, signer: cluster.identities[index])
+        return Member(certificate: certificate, record: record, status: status, statusChangedAt: now)
+    }
+
+    @Test func everyLiveMemberButThisNodeIsAPeerAtItsAnnouncedEndpoint() throws {
+        var core = core()
+        let plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now)
+        #expect(plan.peers.map(\.member).sorted() == [0, 2, 3].map(id).sorted())
+        for peer in plan.peers {
+            let index = cluster.certificates.firstIndex { $0.nodeID == peer.member }!
+            #expect(peer.endpoint == cluster.records[index].wireGuardEndpoints[0].endpoint)
+            #expect(peer.allowedIPs == cluster.certificates[index].addresses.map(IPPrefix.init(host:)))
+            #expect(peer.persistentKeepalive == 0)  // not behind NAT, not relayed
+        }
+        #expect(plan.refused.isEmpty)
+    }
+
+    /// Behind NAT, keepalives hold the mapping open, but only from the end that may initiate
+    /// (turning one on makes WireGuard send at once).
+    @Test func keepalivesFromBehindNATOnlyTowardsPeersThisEndInitiates() throws {
+        var core = core()
+        var natted = host
+        natted.behindNAT = true
+        let plan = core.planDevice(node: try node(), host: natted, device: { _ in nil }, now: now)
+        for peer in plan.peers {
+            #expect(peer.persistentKeepalive == (core.firstHandshakes.mayInitiate(peer.publicKey, now: now) ? 25 : 0))
+        }
+    }
+
+    @Test func aRelayedPeerIsSentToTheRelaysPort() throws {
+        var core = core()
+        let relayPort = SocketEndpoint("10.0.0.1:40002")!
+        core.paths.noteActivity(id(2), now: now)
+        _ = core.paths.relayGranted(id(2), relay: id(0), endpoint: relayPort, requested: false, now: now)
+        let plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now)
+        let peer = try #require(plan.peers.first { $0.member == id(2) })
+        #expect(peer.endpoint == relayPort)
+        #expect(peer.persistentKeepalive == (core.firstHandshakes.mayInitiate(key(2), now: now) ? 25 : 0))
+    }
+
+    /// A dead member keeps its peer (without a new endpoint) while its WireGuard session lives.
+    @Test func aDeadMembersPeerStaysWhileItsSessionLives() throws {
+        var core = core()
+        let node = try node(with: [member(2, status: .dead), member(3, status: .dead)])
+        let session = DevicePeerView(endpoint: SocketEndpoint("10.0.0.3:51820"), lastHandshake: now - .seconds(100), receivedBytes: 1, transmittedBytes: 1)
+        let lapsed = DevicePeerView(endpoint: SocketEndpoint("10.0.0.4:51820"), lastHandshake: now - .seconds(181), receivedBytes: 1, transmittedBytes: 1)
+        let plan = core.planDevice(node: node, host: host, device: { $0 == key(2) ? session : $0 == key(3) ? lapsed : nil }, now: now)
+        let kept = try #require(plan.peers.first { $0.member == id(2) })
+        #expect(kept.endpoint == nil)
+        #expect(!plan.peers.contains { $0.member == id(3) })
+    }
+
+    /// A prefix covering another member's overlay address is never planned, and is reported once
+    /// per record version.
+    @Test func aPrefixCoveringAnotherMemberIsRefusedAndReportedOnce() throws {
+        var core = core()
+        let own = IPPrefix(host: cluster.certificates[2].addresses[0]), lan = IPPrefix("192.168.7.0/24")!
+        let stealing = IPPrefix(host: cluster.certificates[3].addresses[0])
+        let node = try node(with: [member(2, prefixes: [own, lan, stealing])])
+        let first = core.planDevice(node: node, host: host, device: { _ in nil }, now: now)
+        #expect(first.peers.first { $0.member == id(2) }?.allowedIPs == [own, lan])
+        #expect(first.refused.map(\.prefix) == [stealing])
+        #expect(core.planDevice(node: node, host: host, device: { _ in nil }, now: now).refused.isEmpty)
+    }
+
+    /// Candidates are ranked: on this host's subnet, global IPv6, observed, advertised, other IPv4,
+    /// reflexive; a family this host lacks is left out.
+    @Test func endpointsAreRankedByWhatWorksFromHere() throws {
+        let subnet = SocketEndpoint("192.168.1.9:51820")!, v6 = SocketEndpoint("[2001:db8::9]:51820")!
+        let observed = SocketEndpoint("198.51.100.9:40000")!, advertised = SocketEndpoint("203.0.113.9:51820")!
+        let other = SocketEndpoint("172.16.0.9:51820")!
+        let announced = [
+            AnnouncedEndpoint(.local, other), AnnouncedEndpoint(.advertised, advertised), AnnouncedEndpoint(.observed, observed),
+            AnnouncedEndpoint(.local, v6), AnnouncedEndpoint(.local, subnet),
+        ]
+        let peer = try member(2, endpoints: announced)
+        var dualStack = host
+        dualStack.localAddresses = [IPAddress("192.168.1.2")!, IPAddress("2001:db8::2")!]
+        dualStack.subnets = [(IPAddress("192.168.1.2")!, IPPrefix("192.168.1.0/24")!)]
+        #expect(PathCore.rankedEndpoints(of: peer, from: dualStack) == [subnet, v6, observed, advertised, other])
+        #expect(PathCore.rankedEndpoints(of: peer, from: host) == [observed, advertised, other, subnet])
+    }
+
+    /// A new peer with an endpoint is watched and its first handshake scheduled; this end nudges
+    /// the peers it may initiate towards (new, or moved).
+    @Test func anAppliedPlanNudgesWhereThisEndInitiates() throws {
+        var core = core()
+        let node = try node()
+        let nudges = core.deviceApplied(added: [(key(2), true), (key(3), false)], moved: [key(0)], node: node, now: now)
+        #expect(core.firstHandshakes.isWaiting(key(2)))
+        #expect(!core.firstHandshakes.isWaiting(key(3)))
+        #expect(nudges == [key(2), key(0)].filter { core.firstHandshakes.mayInitiate($0, now: now) })
+    }
+
+    /// Counters against the last reading: data arriving marks the path working; a member whose data
+    /// comes from an endpoint it does not announce is told, once, then again after the refresh.
+    @Test func readingsMarkWorkingPathsAndReportUnannouncedEndpoints() throws {
+        var core = core()
+        let node = try node()
+        let outside = SocketEndpoint("198.51.100.3:61000")!
+        func view(_ received: UInt64) -> DevicePeerView {
+            DevicePeerView(endpoint: outside, lastHandshake: now, receivedBytes: received, transmittedBytes: 10)
+        }
+        let first = core.observeDevice([key(2): view(100)], node: node, now: now)
+        #expect(first.endpointReports.map(\.member) == [id(2)])
+        #expect(first.endpointReports.map(\.endpoint) == [outside])
+        #expect(core.paths.lastReceived(from: id(2)) == .zero)  // nothing to compare with yet
+        let second = core.observeDevice([key(2): view(200)], node: node, now: now + .milliseconds(100))
+        #expect(second.endpointReports.isEmpty)
+        #expect(core.paths.lastReceived(from: id(2)) == now + .milliseconds(100))
+        let refreshed = core.observeDevice([key(2): view(300)], node: node, now: now + AgentTiming.endpointReportRefresh)
+        #expect(refreshed.endpointReports.map(\.endpoint) == [outside])
+        // Nothing arriving: no report, however old the last.
+        let idle = core.observeDevice([key(2): view(300)], node: node, now: now + AgentTiming.endpointReportRefresh * 3)
+        #expect(idle.endpointReports.isEmpty)
+    }
+
+    @Test func aRelaysPortIsNeverReported() throws {
+        var core = core()
+        let relayPort = SocketEndpoint("10.0.0.1:40002")!
+        core.relayEndpoints.insert(relayPort)
+        let seen = DevicePeerView(endpoint: relayPort, lastHandshake: now, receivedBytes: 100, transmittedBytes: 10)
+        #expect(core.observeDevice([key(2): seen], node: try node(), now: now).endpointReports.isEmpty)
+    }
+}
