@@ -112,6 +112,22 @@ extension PathCore {
         return observation
     }
 
+    /// The peers able to see this node's outside endpoint, per address family: a recent handshake,
+    /// reached directly (not through a relay's port) from outside this host's `subnets`
+    /// (``ObservedEndpoints/OutsideContacts``).
+    package func outsideContacts(
+        _ device: some Sequence<DevicePeerView>, subnets: [(address: IPAddress, subnet: IPPrefix)], now: Timestamp
+    ) -> ObservedEndpoints.OutsideContacts {
+        var contacts = ObservedEndpoints.OutsideContacts()
+        for peer in device {
+            guard peer.handshake(within: Self.workingHandshakeAge, now: now), let endpoint = peer.endpoint, !relayEndpoints.contains(endpoint),
+                  !subnets.contains(where: { $0.subnet.contains(endpoint.address) })
+            else { continue }
+            if endpoint.address.isIPv4 { contacts.ipv4 += 1 } else { contacts.ipv6 += 1 }
+        }
+        return contacts
+    }
+
     /// The device plan's memory of `member` goes (it left, was revoked or declared dead).
     package mutating func forgetDevicePlan(of member: NodeID) {
         deviceMemory.forget(member)

@@ -1,4 +1,5 @@
 @testable import MeshAgent
+@testable import MeshAgentCore
 import MeshCore
 import Testing
 

@@ -1,3 +1,4 @@
+import MeshAgentCore
 import MeshCore
 
 extension Agent {
@@ -29,21 +30,11 @@ extension Agent {
             behindNAT: isBehindNAT, relays: announcedRelays)
     }
 
-    /// Peers with a recent WireGuard handshake (within a session lifetime) that reach this node
-    /// directly from outside its subnets — the members able to see its outside endpoint. Peers on
-    /// a relay or on one of our subnets do not count.
+    /// Peers that can see this node's outside endpoint (``PathCore/outsideContacts(_:subnets:now:)``).
     func outsideContacts(now: Timestamp) -> ObservedEndpoints.OutsideContacts {
-        var contacts = ObservedEndpoints.OutsideContacts()
-        guard let peers = lastDeviceState?.peers.values else { return contacts }
+        guard let peers = lastDeviceState?.peers.values else { return ObservedEndpoints.OutsideContacts() }
         let subnets = LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: [])
-        for peer in peers {
-            guard let handshake = peer.lastHandshakeTime, now.secondsValue - Double(handshake.components.seconds) < 150,
-                  let endpoint = peer.endpoint, !relayEndpoints.contains(endpoint),
-                  !subnets.contains(where: { $0.subnet.contains(endpoint.address) })
-            else { continue }
-            if endpoint.address.isIPv4 { contacts.ipv4 += 1 } else { contacts.ipv6 += 1 }
-        }
-        return contacts
+        return pathCore.outsideContacts(peers.lazy.map(DevicePeerView.init), subnets: subnets, now: now)
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).

@@ -19,30 +19,37 @@ import MeshCore
 /// nobody else could corroborate, and NAT traversal starts from that report. An endpoint once
 /// announced stays while any fresh report keeps it (no flapping while the second reporter's
 /// report is on its way; a punched path is not withdrawn from under the peer using it).
-struct ObservedEndpoints {
-    struct Settings {
+package struct ObservedEndpoints {
+    package struct Settings {
         /// How long a report counts.
-        var freshness = Interval.seconds(300)
+        package var freshness = Interval.seconds(300)
         /// Most reporters remembered (one slot each).
-        var maximumReporters = 1024
+        package var maximumReporters = 1024
         /// Most observed endpoints announced.
-        var maximumAnnounced = 2
+        package var maximumAnnounced = 2
         /// Distinct reporters an endpoint needs before it is announced.
-        var corroboration = 2
+        package var corroboration = 2
+
+        package init() {}
     }
 
     /// Peers with a recent WireGuard handshake that reach this node directly from outside its own
     /// subnets (not through a relay), per address family: the members that can report this node's
     /// outside endpoint.
-    struct OutsideContacts: Equatable {
-        var ipv4 = 0
-        var ipv6 = 0
+    package struct OutsideContacts: Equatable {
+        package var ipv4 = 0
+        package var ipv6 = 0
 
-        func count(for address: IPAddress) -> Int { address.isIPv4 ? ipv4 : ipv6 }
+        package init(ipv4: Int = 0, ipv6: Int = 0) {
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+        }
+
+        package func count(for address: IPAddress) -> Int { address.isIPv4 ? ipv4 : ipv6 }
     }
 
     /// What a report did.
-    enum Outcome: Equatable {
+    package enum Outcome: Equatable {
         /// The reporter's report is new or changed: the announceable endpoints may have changed.
         case changed
         /// The same report again (refreshed).
@@ -51,12 +58,14 @@ struct ObservedEndpoints {
         case refused(DropReason)
     }
 
-    var settings = Settings()
+    package var settings = Settings()
+
+    package init() {}
     /// Each reporter's newest report.
-    private(set) var reports: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
+    package private(set) var reports: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
 
     /// `reporter`'s WireGuard sees this node at `endpoint`.
-    mutating func report(_ endpoint: SocketEndpoint, from reporter: NodeID, now: Timestamp) -> Outcome {
+    package mutating func report(_ endpoint: SocketEndpoint, from reporter: NodeID, now: Timestamp) -> Outcome {
         guard endpoint.port != 0, !endpoint.address.isLocalOnly else { return .refused(.invalidEndpointReport) }
         let previous = reports[reporter]
         if previous == nil, reports.count >= settings.maximumReporters, let oldest = reports.min(by: { $0.value.at < $1.value.at }) {
@@ -67,17 +76,17 @@ struct ObservedEndpoints {
     }
 
     /// Forgets `reporter`'s report (it left, died or was revoked).
-    mutating func forget(_ reporter: NodeID) { reports[reporter] = nil }
+    package mutating func forget(_ reporter: NodeID) { reports[reporter] = nil }
 
     /// Forgets every report (this node moved: what peers saw before is stale).
-    mutating func removeAll() {
+    package mutating func removeAll() {
         reports.removeAll()
         announced.removeAll()
     }
 
     /// How many distinct reporters an endpoint at `address` needs, given the peers that could
     /// report it: ``Settings/corroboration``, or fewer when fewer could report at all (never less than one).
-    func requiredReporters(for address: IPAddress, contacts: OutsideContacts) -> Int {
+    package func requiredReporters(for address: IPAddress, contacts: OutsideContacts) -> Int {
         max(1, min(settings.corroboration, contacts.count(for: address)))
     }
 
@@ -85,7 +94,7 @@ struct ObservedEndpoints {
     /// observed in the slots left, at most ``Settings/maximumAnnounced`` of them (observed
     /// endpoints never push a local or configured one out), then `reflexive` if a slot is left;
     /// duplicates are announced once.
-    static func recordEndpoints(
+    package static func recordEndpoints(
         local: [SocketEndpoint], advertised: [SocketEndpoint], observed: [SocketEndpoint], reflexive: SocketEndpoint? = nil,
         maximumObserved: Int = Settings().maximumAnnounced, slots: Int = NodeRecord.maximumEndpoints
     ) -> [AnnouncedEndpoint] {
@@ -108,14 +117,14 @@ struct ObservedEndpoints {
     }
 
     /// The observed endpoints announced (by the last ``update(now:contacts:)``).
-    private(set) var announced: [SocketEndpoint] = []
+    package private(set) var announced: [SocketEndpoint] = []
 
     /// Recomputes the observed endpoints to announce and returns them: fresh, reported by enough
     /// distinct members (``requiredReporters(for:contacts:)``) — or already announced and still
     /// reported — most reporters first (then the most recently reported), at most
     /// ``Settings/maximumAnnounced``.
     @discardableResult
-    mutating func update(now: Timestamp, contacts: OutsideContacts) -> [SocketEndpoint] {
+    package mutating func update(now: Timestamp, contacts: OutsideContacts) -> [SocketEndpoint] {
         var tally: [SocketEndpoint: (reporters: Int, newest: Timestamp)] = [:]
         for report in reports.values where now - report.at < settings.freshness {
             let entry = tally[report.endpoint] ?? (0, .zero)
