@@ -18,6 +18,13 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     case restart
     /// As ``restart``, on a pair relayed from the start.
     case restartRelayed = "restart-relayed"
+    /// Relay 0 public; hosts 1 and 2 each behind an address-dependent NAT (a home router: port
+    /// kept, only addresses the host sent to may answer); 1 pings 2 every 100 ms from the start.
+    /// The pair can punch through, so it must end direct.
+    case nat
+    /// As ``nat`` behind symmetric NATs (a new port per destination): no direct path can exist,
+    /// so the pair must be relayed, by one relay.
+    case symmetricNAT = "symmetric-nat"
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -120,6 +127,16 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             let restart = world.now
             world.run(until: start + .seconds(50))
             measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: restart, interval: .milliseconds(50))
+        case .nat, .symmetricNAT:
+            let world = try world(hosts: 3, relays: [0])
+            let kind = self == .nat ? "address-dependent" : "symmetric"
+            try world.putBehindNAT(1, kind)
+            try world.putBehindNAT(2, kind)
+            let start = world.now
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(100))
+            world.run(until: start + .seconds(30))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: start, interval: .milliseconds(100))
         case .lossy:
             let world = try world(hosts: 4, relays: [0])
             let flow = AgentWorld.Flow(from: 1, to: 2)

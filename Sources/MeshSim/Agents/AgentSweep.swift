@@ -23,8 +23,10 @@ extension AgentScenario {
         }
         if result.relaysHolding > 1 { return "\(result.relaysHolding) relays hold the pair" }
         switch self {
-        case .relayedStart:
+        case .relayedStart, .nat, .symmetricNAT:
             guard let first = result.firstReply, first <= maximumGap else { return "no reply within \(maximumGap.seconds) s of the start" }
+            if self == .nat, !result.endedDirect { return "the pair behind address-dependent NATs did not end direct" }
+            if self == .symmetricNAT, result.endedDirect { return "the pair behind symmetric NATs claims a direct path" }
         case .heal, .lossy:
             if !result.endedDirect { return "the pair did not end on the direct path" }
         case .relayDies:
@@ -48,6 +50,8 @@ extension AgentScenario {
         case .lossy: return 4
         case .restart: return 0
         case .relayedStart, .cutMidStream, .relayDies, .restartRelayed: return 1
+        case .nat: return 2  // possibly through the relay until the punch works, and back
+        case .symmetricNAT: return 1
         }
     }
 

@@ -20,7 +20,8 @@ public final class AgentWorld {
         let kind: Kind
         enum Kind {
             case wake(Int)
-            case deliver(to: SocketEndpoint, from: SocketEndpoint, Underlay)
+            /// To host `host`, at `to` (its own address, or its NAT's outside address).
+            case deliver(host: Int, to: SocketEndpoint, from: SocketEndpoint, Underlay)
             case regrant(host: Int, grant: RelayMessage, to: NodeID, other: NodeID, gaps: ArraySlice<Interval>)
             case ping(Flow)
         }
@@ -50,6 +51,8 @@ public final class AgentWorld {
     private var scheduledWake: [Timestamp]
     private var random: SeededRandomNumberGenerator
     private var blocked = Set<[Int]>()
+    /// The NAT in front of each host, if any.
+    private var nats: [Int: NATModel] = [:]
     private var flows: [Flow: (interval: Interval, sequence: UInt32)] = [:]
     /// Pong arrival times per flow.
     public private(set) var replies: [Flow: [Timestamp]] = [:]
@@ -104,6 +107,31 @@ public final class AgentWorld {
     /// Cuts (or restores) the underlay between hosts `a` and `b`: gossip and WireGuard alike.
     public func setBlocked(_ a: Int, _ b: Int, _ isBlocked: Bool) {
         if isBlocked { blocked.insert([min(a, b), max(a, b)]) } else { blocked.remove([min(a, b), max(a, b)]) }
+    }
+
+    /// Puts host `index` behind a NAT of `kind` with its own outside address (203.0.113.x): from
+    /// then on its own address is private (nobody else reaches it) and everything it sends leaves
+    /// from the NAT. Call before the hosts start talking.
+    public func putBehindNAT(_ index: Int, _ kind: String) throws {
+        guard let kind = NATModel.Kind(rawValue: kind) else { throw AgentWorldError.unknownNAT(kind) }
+        nats[index] = NATModel(kind: kind, publicAddress: Self.natAddress(of: index))
+    }
+
+    /// The outside address of host `index`'s NAT.
+    static func natAddress(of index: Int) -> IPAddress { .v4(IPv4Address(0xCB00_7100 + UInt32(index) + 1)) }
+
+    /// The host a datagram to `address` reaches (the owner of a NAT's outside address, or the host
+    /// with that address), if any.
+    private func host(at address: IPAddress) -> Int? {
+        guard case let .v4(v4) = address else { return nil }
+        if v4.value & 0xFFFF_FF00 == 0xCB00_7100 {
+            let index = Int(v4.value & 0xFF) - 1
+            return nats[index] != nil ? index : nil
+        }
+        guard v4.value & 0xFFFF_FF00 == 0x0A00_0000, let index = Cluster.index(of: SocketEndpoint(address: address, port: 51821)),
+              index < agents.count
+        else { return nil }
+        return index
     }
 
     /// Host `index` stops abruptly.
@@ -191,10 +219,15 @@ public final class AgentWorld {
             scheduledWake[index] = .distantFuture
             agent.wake(now: now)
             flush(index)
-        case let .deliver(destination, source, underlay):
-            guard let index = Cluster.index(of: SocketEndpoint(address: destination.address, port: 51821)),
-                  index < agents.count, let agent = agents[index]
-            else { return }
+        case let .deliver(index, addressed, source, underlay):
+            guard let agent = agents[index] else { return }
+            var destination = addressed
+            if nats[index] != nil {
+                // Through the host's NAT when sent to its outside address; its own address is private.
+                guard addressed.address == Self.natAddress(of: index), let inside = nats[index]?.inbound(to: addressed.port, from: source, now: now)
+                else { return }
+                destination = inside
+            }
             switch (underlay, destination.port) {
             case let (.gossip(bytes), 51821):
                 gossipDatagrams[index] += 1
@@ -204,7 +237,7 @@ public final class AgentWorld {
                 agent.receiveWireGuard(packet, from: source, now: now)
             case let (.wireGuard(packet), port):
                 guard let forwarded = agent.relay?.forward(to: port, from: source) else { return }
-                transmit(.wireGuard(packet), from: forwarded.from, to: forwarded.to)
+                transmit(.wireGuard(packet), from: index, source: forwarded.from, to: forwarded.to)
             default:
                 return
             }
@@ -231,7 +264,7 @@ public final class AgentWorld {
         let source = Cluster.endpoint(of: index)
         for datagram in agent.gossipOutbox {
             gossipDatagrams[index] += 1
-            transmit(.gossip(datagram.bytes), from: source, to: datagram.endpoint)
+            transmit(.gossip(datagram.bytes), from: index, source: source, to: datagram.endpoint)
         }
         agent.gossipOutbox = []
         for regrant in agent.takeRegrants() {
@@ -239,7 +272,7 @@ public final class AgentWorld {
         }
         let (outbox, delivered) = agent.device.drain()
         let wireGuardSource = directory.wireGuardEndpoint(of: index)
-        for (destination, packet) in outbox { transmit(.wireGuard(packet), from: wireGuardSource, to: destination) }
+        for (destination, packet) in outbox { transmit(.wireGuard(packet), from: index, source: wireGuardSource, to: destination) }
         for (peer, payload) in delivered {
             switch payload {
             case let .ping(sequence):
@@ -252,7 +285,7 @@ public final class AgentWorld {
         }
         if !delivered.isEmpty {
             let (more, _) = agent.device.drain()
-            for (destination, packet) in more { transmit(.wireGuard(packet), from: wireGuardSource, to: destination) }
+            for (destination, packet) in more { transmit(.wireGuard(packet), from: index, source: wireGuardSource, to: destination) }
         }
         schedule(index)
     }
@@ -265,19 +298,33 @@ public final class AgentWorld {
         push(deadline, .wake(index))
     }
 
-    private func transmit(_ underlay: Underlay, from source: SocketEndpoint, to destination: SocketEndpoint) {
+    /// Sends a datagram from host `sender`'s `source` (leaving through its NAT, if any).
+    private func transmit(_ underlay: Underlay, from sender: Int, source: SocketEndpoint, to destination: SocketEndpoint) {
         if case let .wireGuard(packet) = underlay { traceWireGuard?(now, "sent \(source) => \(destination): \(packet)") }
-        guard let a = Cluster.index(of: SocketEndpoint(address: source.address, port: 51821)),
-              let b = Cluster.index(of: SocketEndpoint(address: destination.address, port: 51821)),
-              a != b, !blocked.contains([min(a, b), max(a, b)])
-        else { return }
+        guard let target = host(at: destination.address), target != sender, !blocked.contains([min(sender, target), max(sender, target)]) else { return }
+        var outside = source
+        if var nat = nats[sender] {
+            outside = nat.outbound(from: source, to: destination, now: now)
+            nats[sender] = nat
+        }
         if loss > 0, Double.random(in: 0..<1, using: &random) < loss { return }
         let extra = jitter.nanoseconds == 0 ? 0 : UInt64.random(in: 0...jitter.nanoseconds, using: &random)
-        push(now + latency + Interval(nanoseconds: extra), .deliver(to: destination, from: source, underlay))
+        push(now + latency + Interval(nanoseconds: extra), .deliver(host: target, to: destination, from: outside, underlay))
     }
 
     private func push(_ time: Timestamp, _ kind: Event.Kind) {
         order += 1
         queue.insert(Event(time: time, order: order, kind: kind))
+    }
+}
+
+/// A world that cannot be built as asked.
+public enum AgentWorldError: Error, CustomStringConvertible {
+    case unknownNAT(String)
+
+    public var description: String {
+        switch self {
+        case let .unknownNAT(kind): "no NAT of kind \(kind) (\(NATModel.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"
+        }
     }
 }

@@ -36,6 +36,8 @@ final class SimulatedAgent {
     private var pendingPunches: [NodeID] = []
     private var lastRelayAnnouncement = Timestamp.zero
     private var lastRelayCheck = Timestamp.zero
+    /// Where peers' WireGuard sees this host (endpoint reports), as meshd keeps them.
+    private var observedEndpoints = ObservedEndpoints()
 
     /// An agent starting at `now`; `device` is the WireGuard device it finds (a restarted meshd
     /// finds its peers and their sessions where it left them), nil for a new one.
@@ -146,10 +148,43 @@ final class SimulatedAgent {
         }
     }
 
-    /// This host as the plan sees it: one underlay address, no NAT.
+    /// This host as the plan sees it: one underlay address, behind NAT when peers see it elsewhere.
     private var host: PlanningHost {
-        PlanningHost(
-            nodeID: node.id, overlayAddresses: node.certificate.addresses, localAddresses: [directory.wireGuardEndpoint(of: index).address])
+        PlanningHost(nodeID: node.id, overlayAddresses: node.certificate.addresses, localAddresses: [ownAddress], behindNAT: isBehindNAT)
+    }
+
+    private var ownAddress: IPAddress { directory.wireGuardEndpoint(of: index).address }
+
+    /// Whether peers see this host at an address not its own (meshd's rule).
+    private var isBehindNAT: Bool { node.reflexiveEndpoint.map { $0.address != ownAddress } ?? false }
+
+    /// Announces this host's WireGuard endpoints as meshd does: its own, the observed ones
+    /// corroborated by peers' reports, and behind NAT the reflexive address with WireGuard's port.
+    private func announceEndpoints(now: Timestamp) {
+        let wireGuard = directory.wireGuardEndpoint(of: index)
+        let reflexive = isBehindNAT ? node.reflexiveEndpoint.map { SocketEndpoint(address: $0.address, port: wireGuard.port) } : nil
+        var announcement = node.announcement
+        announcement.wireGuardEndpoints = ObservedEndpoints.recordEndpoints(
+            local: [wireGuard], advertised: [], observed: observedEndpoints.announced, reflexive: reflexive)
+        announcement.behindNAT = isBehindNAT
+        node.announce(announcement, now: now)
+    }
+
+    /// A peer's report of where its WireGuard sees this host.
+    private func endpointReported(_ body: [UInt8], from sender: NodeID, now: Timestamp) {
+        var reader = ByteReader(body, context: "endpoint report")
+        guard let endpoint = try? reader.readEndpoint(), reader.isAtEnd,
+              case .changed = observedEndpoints.report(endpoint, from: sender, now: now)
+        else { return }
+        updateObservedEndpoints(now: now)
+    }
+
+    /// Announces again when the corroborated observed endpoints changed (meshd's rule).
+    private func updateObservedEndpoints(now: Timestamp) {
+        let before = observedEndpoints.announced
+        let views = device.peers.values.map(DevicePeerView.init)
+        guard observedEndpoints.update(now: now, contacts: core.outsideContacts(views, subnets: [], now: now)) != before else { return }
+        announceEndpoints(now: now)
     }
 
     /// The device's peer with WireGuard key `key`, as the path core reads it.
@@ -175,6 +210,7 @@ final class SimulatedAgent {
             node.sendExtension(type: MessageCode.wireGuardEndpointReport.rawValue, body: PathCore.endpointReportBody(endpoint), to: member, now: now)
         }
         if observation.contradictsPath { reconcileDue = now }
+        updateObservedEndpoints(now: now)
         if reconcileDue <= now { plan(now: now) }
     }
 
@@ -215,12 +251,16 @@ final class SimulatedAgent {
                 case let .statusChanged(id, status):
                     reconcileDue = min(reconcileDue, now + AgentTiming.reconcileSoonDelay)
                     if !status.isLive {
+                        observedEndpoints.forget(id)
                         apply(core.forget(id, node: node, sessions: sessions, now: now), now: now)
                         relay?.release(involving: id)
                     }
                 case let .extensionMessage(sender, type, body, _):
+                    if type == MessageCode.wireGuardEndpointReport.rawValue { endpointReported(body, from: sender, now: now) }
                     guard let message = RelayMessage(type: type, body: body) else { continue }
                     handle(message, from: sender, now: now)
+                case .reflexiveEndpoint:
+                    announceEndpoints(now: now)
                 default:
                     break
                 }
