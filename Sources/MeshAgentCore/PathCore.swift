@@ -87,9 +87,22 @@ package struct PathCore {
         }
     }
 
-    /// This host's addresses changed: paths in use are probed again at once.
+    /// This host moved: its local addresses changed, or peers see it at another outside address
+    /// (its NAT changed). Paths in use are probed again at once, relays refreshed, and each direct
+    /// peer in use gets one packet through its tunnel after a plan: its WireGuard roams to the new
+    /// source at once, and this end's new NAT opens towards it. Without the packet, a peer that
+    /// only sent to this node (a one-way stream) reached nothing until this end's next keepalive
+    /// (simulator, `roaming` with one-way traffic: 25 s without a reply).
     package mutating func localAddressesChanged(node: MeshNode, sessions: Sessions, now: Timestamp) -> [Effect] {
-        effects(of: paths.localAddressesChanged(now: now), node: node, sessions: sessions, now: now)
+        var effects = effects(of: paths.localAddressesChanged(now: now), node: node, sessions: sessions, now: now)
+        let inUse = paths.directPathsInUse(now: now)
+        if !inUse.isEmpty { effects += [.reconcile, .punchAfterReconcile(inUse)] }
+        return effects
+    }
+
+    /// `peer`'s authenticated datagrams now come from another address (``PathManager/peerMoved(_:now:)``).
+    package mutating func memberMoved(_ peer: NodeID, node: MeshNode, sessions: Sessions, now: Timestamp) -> [Effect] {
+        effects(of: paths.peerMoved(peer, now: now), node: node, sessions: sessions, now: now)
     }
 
     /// `peer` is no longer a peer (left, revoked, forgotten): its relay pair is released and the

@@ -11,6 +11,17 @@ import Testing
     static let high = try! X25519PublicKey(bytes: [UInt8](repeating: 0xEE, count: 32))
     let start = Timestamp(seconds: 1_800_000_000)
 
+    /// When `end` re-creates its silent peer in the 10 s after `start` (seconds, sampled every 50 ms).
+    func recreationTimes(_ end: inout FirstHandshakes) -> [Double] {
+        var times: [Double] = []
+        var now = start
+        while now < start + .seconds(10) {
+            if !end.due(now: now, contact: { _ in FirstHandshakes.Contact.nothing }).isEmpty { times.append((now - start).seconds) }
+            now = now + .milliseconds(50)
+        }
+        return times
+    }
+
     @Test func exactlyOneEndInitiates() {
         let lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
         #expect(lowEnd.isInitiator(towards: Self.high))
@@ -33,13 +44,7 @@ import Testing
         var lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
         lowEnd.start(Self.high, now: start)
         highEnd.start(Self.low, now: start)
-        var lowTimes: [Double] = [], highTimes: [Double] = []
-        var now = start
-        while now < start + .seconds(10) {
-            if !lowEnd.due(now: now, contact: { _ in FirstHandshakes.Contact.nothing }).isEmpty { lowTimes.append((now - start).seconds) }
-            if !highEnd.due(now: now, contact: { _ in FirstHandshakes.Contact.nothing }).isEmpty { highTimes.append((now - start).seconds) }
-            now = now + .milliseconds(50)
-        }
+        let lowTimes = recreationTimes(&lowEnd), highTimes = recreationTimes(&highEnd)
         #expect(lowTimes.map { ($0 * 100).rounded() / 100 } == [0.5, 1.5, 3.0])
         #expect(highTimes.map { ($0 * 100).rounded() / 100 } == [0.3, 1.0, 2.25])
         for low in lowTimes { for high in highTimes { #expect(abs(low - high) >= 0.2) } }
@@ -95,13 +100,7 @@ import Testing
         var lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
         lowEnd.start(Self.high, now: start, moved: false)
         highEnd.start(Self.low, now: start, moved: false)
-        var lowTimes: [Double] = [], highTimes: [Double] = []
-        var now = start
-        while now < start + .seconds(10) {
-            if !lowEnd.due(now: now, contact: { _ in FirstHandshakes.Contact.nothing }).isEmpty { lowTimes.append((now - start).seconds) }
-            if !highEnd.due(now: now, contact: { _ in FirstHandshakes.Contact.nothing }).isEmpty { highTimes.append((now - start).seconds) }
-            now = now + .milliseconds(50)
-        }
+        let lowTimes = recreationTimes(&lowEnd), highTimes = recreationTimes(&highEnd)
         #expect(lowTimes.map { ($0 * 100).rounded() / 100 } == [0.5, 1.5, 3.0])
         #expect(highTimes.map { ($0 * 100).rounded() / 100 } == [0.8, 1.8, 3.3])
     }

@@ -217,6 +217,29 @@ import Testing
         #expect(actions.count == 2)
     }
 
+    /// A peer seen from another address (it roamed, its NAT renumbered): the probes that went
+    /// unanswered went to its old address, so the doubt starts again from a probe sent now, and
+    /// the path fails only if that one goes unanswered too.
+    @Test func aMovedPeerIsProbedWhereItIsNowBeforeItsPathFails() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        let doubted = run(&paths, clock: &clock, for: .milliseconds(400), answering: [])
+        #expect(doubted.contains { if case .probe(peer, _) = $0 { true } else { false } })
+        let moved = paths.peerMoved(peer, now: clock)
+        guard case let .probe(target, sequence)? = moved.first, moved.count == 1 else {
+            Issue.record("expected one probe, got \(moved)")
+            return
+        }
+        #expect(target == peer)
+        // Past the failure timeout of the first doubt, but not of the new one: still direct.
+        let soon = run(&paths, clock: &clock, for: .milliseconds(200), answering: [])
+        #expect(!soon.contains { if case .requestRelay = $0 { true } else { false } })
+        #expect(paths.route(to: peer) == .direct)
+        _ = paths.probeAnswered(sequence, from: peer, now: clock)
+        // An idle peer, or one not in doubt, has nothing to re-probe.
+        #expect(paths.peerMoved(relayC, now: clock).isEmpty)
+    }
+
     @Test func aLossyPathNeedsMoreEvidenceButNotForever() {
         let paths = PathManager()
         #expect(paths.failureTimeout(loss: 0) == .milliseconds(450))

@@ -36,4 +36,34 @@ import Testing
         node.handleEndpointReport(outside, from: publicMember.id, now: network.now)
         #expect(node.reflexiveEndpoint == outside)
     }
+
+    /// One report of a new outside endpoint is a hint: the other members in direct contact are
+    /// pinged at once (their answers carry their own reports), at most once per probe interval.
+    @Test func aLoneReportAsksOtherMembersInContactToCorroborate() {
+        let me = network.node(1), reporter = network.node(2), others = [network.node(3), network.node(4)]
+        let node = network.meshNode(me, members: [reporter] + others)
+        for (index, member) in ([reporter] + others).enumerated() {
+            node.noteContact(member.id, at: SocketEndpoint(address: IPAddress("192.0.2.\(index + 10)")!, port: 51821), now: network.now)
+        }
+        _ = node.drainOutput()
+        node.handleEndpointReport(SocketEndpoint("203.0.113.7:51821")!, from: reporter.id, now: network.now)
+        #expect(node.reflexiveEndpoint == nil)
+        let asked = Set(node.drainOutput().datagrams.map(\.endpoint.address))
+        #expect(asked == [IPAddress("192.0.2.11")!, IPAddress("192.0.2.12")!])
+        // Another report within the probe interval asks nobody.
+        node.handleEndpointReport(SocketEndpoint("203.0.113.8:51821")!, from: reporter.id, now: network.now + .milliseconds(500))
+        #expect(node.drainOutput().datagrams.isEmpty)
+    }
+
+    /// A member's authenticated datagrams from another address are announced to the agent (a
+    /// relay serving it accepts it from there); another port on the same address is not a move.
+    @Test func aMemberSeenFromAnotherAddressHasMoved() {
+        let me = network.node(1), member = network.node(2)
+        let node = network.meshNode(me, members: [member])
+        node.noteContact(member.id, at: SocketEndpoint("192.0.2.10:51821")!, now: network.now)
+        node.noteContact(member.id, at: SocketEndpoint("192.0.2.10:40000")!, now: network.now)
+        #expect(!node.drainOutput().events.contains { if case .memberMoved = $0 { true } else { false } })
+        node.noteContact(member.id, at: SocketEndpoint("198.51.100.10:51821")!, now: network.now)
+        #expect(node.drainOutput().events.contains(.memberMoved(member.id, SocketEndpoint("198.51.100.10:51821")!)))
+    }
 }

@@ -77,6 +77,20 @@ import Testing
         #expect(!core.endpointContradictsPath(peer, deviceEndpoint: relayPort, now: clock + AgentTiming.roamedBackWindow))
     }
 
+    /// This host moved: each direct peer in use gets one packet through its tunnel after a plan
+    /// (its WireGuard roams to the new source; this end's NAT opens towards it).
+    @Test func aMovedHostPunchesItsDirectPeersInUse() {
+        var core = core()
+        core.paths.noteActivity(peer, now: now)
+        let effects = core.localAddressesChanged(node: node, sessions: { _ in true }, now: now)
+        #expect(effects.contains(.reconcile))
+        #expect(effects.contains(.punchAfterReconcile([peer])))
+        #expect(core.punchTargets([peer], node: node, sessions: { _ in true }) == [cluster.certificates[2].wireGuardKey])
+        // Nothing in use: nothing to punch.
+        var idle = self.core()
+        #expect(idle.localAddressesChanged(node: node, sessions: { _ in true }, now: now).isEmpty)
+    }
+
     @Test func theRelayRefusesPairsItCannotServe() {
         #expect(RelayDesk.decide(peer: peer, requester: peer, node: node) == .refuse(.unknownPeer, counted: true))
         #expect(RelayDesk.decide(peer: node.id, requester: peer, node: node) == .refuse(.unknownPeer, counted: true))

@@ -290,7 +290,15 @@ public actor Agent {
             logger.notice("refuted a suspicion about this node", metadata: ["version": "\(version)"])
         case let .reflexiveEndpoint(endpoint):
             logger.info("peers see this node at a different address (NAT)", metadata: ["endpoint": "\(endpoint)"])
+            // This node moved behind NAT (or its NAT renumbered): reports of the old outside are
+            // stale, and peers in use learn the new source at once (as for a local address change).
+            observedEndpoints.removeAll()
             announceIfChanged()
+            if let node { apply(pathCore.localAddressesChanged(node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
+        case let .memberMoved(id, endpoint):
+            // A relay accepts a member's traffic only from where it was last authenticated.
+            if let relay { for pair in relay.pairs(involving: id) { relay.allow(id, in: pair, from: endpoint.address) } }
+            if let node { apply(pathCore.memberMoved(id, node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
         case let .enrolled(certificate):
             logger.notice("enrolled a new node", metadata: ["name": "\(certificate.name)", "addresses": "\(certificate.addresses)"])
             saveAuthority()

@@ -181,6 +181,9 @@ extension MeshNode {
         updated.statusChangedAt = now
         members.put(updated)
         suspicions[member.id] = suspicion
+        if voucher != id, suspectsToProbe.count < Self.maximumSuspectsToProbe, !suspectsToProbe.contains(member.id) {
+            suspectsToProbe.append(member.id)
+        }
         statistics.suspicionsRaised += voucher == id ? 1 : 0
         events.append(.statusChanged(member.id, .suspect))
         broadcast(.suspect(node: member.id, incarnation: version, reporter: reporter), about: .verdict(member.id), now: now, push: false)

@@ -99,11 +99,22 @@ extension MeshNode {
         }
     }
 
-    private func nextProbeTarget() -> Member? {
+    /// The member to probe this period: first a member suspected on others' word that this node
+    /// has not probed since (the ping carries the suspicion, and a live suspect answers it with
+    /// its newer record: a refutation whose gossip missed this node otherwise waited for the
+    /// round-robin to come to the suspect, 6.7 s after a partition heal in the simulator), then the
+    /// next member in the shuffled order.
+    func nextProbeTarget() -> Member? {
+        while !suspectsToProbe.isEmpty {
+            let suspect = suspectsToProbe.removeFirst()
+            if let member = members[suspect], member.status == .suspect { return member }
+        }
         let count = members.orderCount
         for _ in 0..<min(count, 64) {
-            guard let index = probeOrder.next(count: count, random: &random), let member = members.member(atOrder: index) else { return nil }
-            if member.status.isLive { return member }
+            guard let index = probeOrder.next(count: count, random: &random) else { return nil }
+            // The slot of this node itself (hidden in the table) is skipped, not the period: a
+            // period that drew it probed nobody (a third of all periods in a mesh of three).
+            if let member = members.member(atOrder: index), member.status.isLive { return member }
         }
         return nil
     }

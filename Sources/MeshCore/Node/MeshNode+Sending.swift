@@ -138,6 +138,7 @@ extension MeshNode {
     /// Remembers where an authenticated datagram came from and, when that is not an endpoint the
     /// sender announces, tells the sender (it may be behind NAT).
     func noteContact(_ sender: NodeID, at endpoint: SocketEndpoint, now: Timestamp) {
+        if let previous = contactEndpoints[sender], previous.address != endpoint.address { events.append(.memberMoved(sender, endpoint)) }
         contactEndpoints[sender] = endpoint
         candidateCursor[sender] = nil
         guard let record = members[sender]?.record, reportedEndpoints[sender] != endpoint,
@@ -162,7 +163,10 @@ extension MeshNode {
         }
         reflexiveReports[sender] = reported
         let needed = min(2, max(1, membersInDirectContact))
-        guard reflexiveReports.values.lazy.filter({ $0 == reported }).count >= needed else { return }
+        guard reflexiveReports.values.lazy.filter({ $0 == reported }).count >= needed else {
+            askForCorroboration(excluding: sender, now: now)
+            return
+        }
         reflexiveReports = reflexiveReports.filter { $0.value != reported }
         reflexiveGossipEndpoint = reported
         events.append(.reflexiveEndpoint(reported))
@@ -171,6 +175,26 @@ extension MeshNode {
 }
 
 extension MeshNode {
+    /// One report of a new outside endpoint is a hint, not yet believed: a ping goes at once to a
+    /// few other members in direct contact, whose answers carry their own reports (``noteContact(_:at:now:)``),
+    /// instead of waiting for the probe cycle to reach them. A host whose NAT renumbered is reached
+    /// by nobody until it announces its new outside endpoint: peers sending to it saw it 2.5 s
+    /// late (simulator, `roaming`). At most once per probe interval, to ``corroborationPings``
+    /// members: a member's false reports buy it a few small pings a second, nothing more; the acks
+    /// match no probe and are ignored.
+    func askForCorroboration(excluding reporter: NodeID, now: Timestamp) {
+        guard now - lastCorroborationRequest >= timing.probeInterval else { return }
+        lastCorroborationRequest = now
+        var others = contactEndpoints.keys.filter { $0 != reporter && members[$0]?.status.isLive == true }.sorted()
+        others.shuffle(using: &random)
+        for member in others.prefix(Self.corroborationPings) {
+            send([.ping(sequence: unpredictableSequence(), target: member)], to: member, now: now)
+        }
+    }
+
+    /// Members pinged to corroborate one endpoint report.
+    static let corroborationPings = 3
+
     /// Live members whose authenticated datagrams reach this node directly (the ones that can see
     /// where it is reached from outside).
     var membersInDirectContact: Int {

@@ -49,12 +49,18 @@ public final class MeshNode {
     var reflexiveGossipEndpoint: SocketEndpoint?
     /// Each reporter's newest endpoint report (one slot per member, capped): see ``handleEndpointReport(_:from:now:)``.
     var reflexiveReports: [NodeID: SocketEndpoint] = [:]
+    /// When a new outside endpoint was last checked with other members (``askForCorroboration(excluding:now:)``).
+    var lastCorroborationRequest = Timestamp.zero
     var reportedEndpoints: [NodeID: SocketEndpoint] = [:]
     var hasLeft = false
 
     var broadcasts = BroadcastQueue()
     var health: LocalHealth
     var suspicions: [NodeID: Suspicion] = [:]
+    /// Members this node suspects on others' word and has not probed since: probed first
+    /// (``nextProbeTarget()``), capped at ``maximumSuspectsToProbe``.
+    var suspectsToProbe: [NodeID] = []
+    static let maximumSuspectsToProbe = 64
     var probeOrder = ProbeOrder()
     var probe: ProbeState?
     var relayedProbes: [UInt32: RelayedProbe] = [:]

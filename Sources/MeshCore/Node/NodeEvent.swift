@@ -14,6 +14,9 @@ public enum NodeEvent: Equatable, Sendable {
     case refuted(version: UInt64)
     /// Peers report seeing this node's gossip datagrams from `endpoint` (outside a NAT).
     case reflexiveEndpoint(SocketEndpoint)
+    /// A member's authenticated datagrams now come from another address than before (it roamed,
+    /// or its NAT renumbered): a relay serving it accepts its traffic from there.
+    case memberMoved(NodeID, SocketEndpoint)
     /// The authority enrolled a new node.
     case enrolled(NodeCertificate)
     /// An extension message (path probes, relay allocation) from an authenticated member.

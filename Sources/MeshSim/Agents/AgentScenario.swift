@@ -25,6 +25,10 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     /// As ``nat`` behind symmetric NATs (a new port per destination): no direct path can exist,
     /// so the pair must be relayed, by one relay.
     case symmetricNAT = "symmetric-nat"
+    /// Relay 0 and host 1 public, host 2 behind an address-dependent NAT; 1 pings 2 (20 pings/s,
+    /// 2 only answers: the hard direction, as 2 sends nothing unasked); at 20 s host 2's NAT
+    /// renumbers (another outside address, no mappings) without any change on host 2 itself.
+    case roaming
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -137,6 +141,17 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             world.startPinging(flow, every: .milliseconds(100))
             world.run(until: start + .seconds(30))
             measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: start, interval: .milliseconds(100))
+        case .roaming:
+            let world = try world(hosts: 3, relays: [0])
+            try world.putBehindNAT(2, "address-dependent")
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(50))
+            let start = world.now
+            world.run(until: start + .seconds(20))
+            world.roam(2)
+            let roamed = world.now
+            world.run(until: start + .seconds(50))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: roamed, interval: .milliseconds(50))
         case .lossy:
             let world = try world(hosts: 4, relays: [0])
             let flow = AgentWorld.Flow(from: 1, to: 2)

@@ -31,6 +31,8 @@ extension AgentScenario {
             if !result.endedDirect { return "the pair did not end on the direct path" }
         case .relayDies:
             if result.firstReply == nil { return "the pair never went through a relay that could die" }
+        case .roaming:
+            if !result.endedDirect { return "the pair did not end on the direct path after roaming" }
         case .cutMidStream, .restart, .restartRelayed:
             break
         }
@@ -52,6 +54,7 @@ extension AgentScenario {
         case .relayedStart, .cutMidStream, .relayDies, .restartRelayed: return 1
         case .nat: return 2  // possibly through the relay until the punch works, and back
         case .symmetricNAT: return 1
+        case .roaming: return 2  // through the relay until the new outside endpoint is known, and back
         }
     }
 

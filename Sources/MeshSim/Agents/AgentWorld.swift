@@ -114,19 +114,30 @@ public final class AgentWorld {
     /// from the NAT. Call before the hosts start talking.
     public func putBehindNAT(_ index: Int, _ kind: String) throws {
         guard let kind = NATModel.Kind(rawValue: kind) else { throw AgentWorldError.unknownNAT(kind) }
-        nats[index] = NATModel(kind: kind, publicAddress: Self.natAddress(of: index))
+        nats[index] = NATModel(kind: kind, publicAddress: Self.natAddress(of: index, network: 0))
     }
 
-    /// The outside address of host `index`'s NAT.
-    static func natAddress(of index: Int) -> IPAddress { .v4(IPv4Address(0xCB00_7100 + UInt32(index) + 1)) }
+    /// Host `index`, behind a NAT, roams: it is now behind a NAT of the same kind on another
+    /// network (another outside address, no mappings), as a laptop moving from one Wi-Fi to
+    /// another, or a phone's carrier renumbering it. What peers send to its old address is lost.
+    public func roam(_ index: Int) {
+        guard let old = nats[index] else { return }
+        let network = old.publicAddress == Self.natAddress(of: index, network: 0) ? 1 : 0
+        nats[index] = NATModel(kind: old.kind, publicAddress: Self.natAddress(of: index, network: network))
+    }
+
+    /// The outside address of host `index`'s NAT on one of two networks (203.0.113.x, 198.51.100.x).
+    static func natAddress(of index: Int, network: Int) -> IPAddress {
+        .v4(IPv4Address((network == 0 ? 0xCB00_7100 : 0xC633_6400) + UInt32(index) + 1))
+    }
 
     /// The host a datagram to `address` reaches (the owner of a NAT's outside address, or the host
     /// with that address), if any.
     private func host(at address: IPAddress) -> Int? {
         guard case let .v4(v4) = address else { return nil }
-        if v4.value & 0xFFFF_FF00 == 0xCB00_7100 {
+        if v4.value & 0xFFFF_FF00 == 0xCB00_7100 || v4.value & 0xFFFF_FF00 == 0xC633_6400 {
             let index = Int(v4.value & 0xFF) - 1
-            return nats[index] != nil ? index : nil
+            return nats[index]?.publicAddress == address ? index : nil
         }
         guard v4.value & 0xFFFF_FF00 == 0x0A00_0000, let index = Cluster.index(of: SocketEndpoint(address: address, port: 51821)),
               index < agents.count
@@ -224,7 +235,7 @@ public final class AgentWorld {
             var destination = addressed
             if nats[index] != nil {
                 // Through the host's NAT when sent to its outside address; its own address is private.
-                guard addressed.address == Self.natAddress(of: index), let inside = nats[index]?.inbound(to: addressed.port, from: source, now: now)
+                guard addressed.address == nats[index]?.publicAddress, let inside = nats[index]?.inbound(to: addressed.port, from: source, now: now)
                 else { return }
                 destination = inside
             }

@@ -259,8 +259,14 @@ final class SimulatedAgent {
                     if type == MessageCode.wireGuardEndpointReport.rawValue { endpointReported(body, from: sender, now: now) }
                     guard let message = RelayMessage(type: type, body: body) else { continue }
                     handle(message, from: sender, now: now)
+                case let .memberMoved(id, endpoint):
+                    relay?.allow(id, from: endpoint.address)
+                    apply(core.memberMoved(id, node: node, sessions: sessions, now: now), now: now)
                 case .reflexiveEndpoint:
+                    // This host moved behind NAT, as meshd handles it: what peers saw is stale.
+                    observedEndpoints.removeAll()
                     announceEndpoints(now: now)
+                    apply(core.localAddressesChanged(node: node, sessions: sessions, now: now), now: now)
                 default:
                     break
                 }
