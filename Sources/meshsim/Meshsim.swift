@@ -101,10 +101,7 @@ struct Meshsim: ParsableCommand {
                         print("BROKEN \(scenario.rawValue) seed \(result.seed): \(violation) — \(result)")
                     }
                 }
-                let gaps = results.map(\.longestGap.seconds).sorted()
-                let firsts = results.compactMap { $0.firstReply?.seconds }.sorted()
-                print(String(format: "%@: %d seeds, first reply median %.3f s max %.3f s, longest gap median %.3f s max %.3f s",
-                             scenario.rawValue, results.count, firsts[firsts.count / 2], firsts.last ?? 0, gaps[gaps.count / 2], gaps.last ?? 0))
+                print(scenario.summary(of: results))
             } else {
                 let trace: ((Interval, String) -> Void)? = traceWireguard ? { time, line in print(String(format: "%9.4f ", time.seconds) + line) } : nil
                 let result = try scenario.run(seed: seed, trace: trace)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import MeshCore
 import Synchronization
 
@@ -56,6 +57,22 @@ extension AgentScenario {
         case .symmetricNAT: return 1
         case .roaming: return 2  // through the relay until the new outside endpoint is known, and back
         }
+    }
+
+    /// One line summing up a sweep's `results`: first reply and longest gap (median, p95, max),
+    /// the most route changes of one end, and how many seeds changed route beyond what the
+    /// scenario's faults ask for (beyond none, under loss).
+    public func summary(of results: [Result]) -> String {
+        let gaps = results.map(\.longestGap.seconds).sorted()
+        let firsts = results.compactMap { $0.firstReply?.seconds }.sorted()
+        func quantile(_ values: [Double], _ q: Double) -> String {
+            values.isEmpty ? "-" : String(format: "%.3f", values[min(values.count - 1, Int(Double(values.count) * q))])
+        }
+        let mostChanges = results.compactMap { $0.routeChanges.max() }.max() ?? 0
+        let beyond = results.filter { ($0.routeChanges.max() ?? 0) > min(allowedRouteChanges, self == .lossy ? 0 : .max) }.count
+        return "\(rawValue), \(results.count) seeds: first reply median \(quantile(firsts, 0.5)) s, p95 \(quantile(firsts, 0.95)) s, "
+            + "max \(quantile(firsts, 1)) s; longest gap median \(quantile(gaps, 0.5)) s, max \(quantile(gaps, 1)) s; "
+            + "route changes per end at most \(mostChanges), seeds with route changes beyond the faults' \(beyond)"
     }
 
     /// Runs the scenario for every seed in `seeds` on `threads` threads; results in seed order.
