@@ -128,6 +128,36 @@ extension PathCore {
         return contacts
     }
 
+    /// After a restart the path state starts empty, but the device may still send a peer's traffic
+    /// to a relay's port (a relayed pair whose sessions outlived meshd): such peers are relayed
+    /// through that relay from now on, so the state says so, the lease is refreshed from this end
+    /// too and direct retries begin. (Before, the restarted end said `direct` while WireGuard kept
+    /// the relay port, until the next failure or heal.) A relay port is an endpoint on an address
+    /// of a member offering relays that is neither one of that member's own WireGuard endpoints
+    /// nor one the peer announces.
+    package mutating func adoptRelayedPaths(
+        _ device: [X25519PublicKey: DevicePeerView], node: MeshNode, sessions: Sessions, now: Timestamp
+    ) -> [Effect] {
+        let relays = node.members.all.filter { Self.isOfferingRelay($0.id, node: node) }
+        guard !relays.isEmpty, !device.isEmpty else { return [] }
+        let members = Self.membersByWireGuardKey(node)
+        var actions: [PathManager.Action] = []
+        for (key, peer) in device.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+            // An endpoint the peer announces itself is direct (a peer behind the relay's NAT shares its address).
+            guard let endpoint = peer.endpoint, let member = members[key], member.status.isLive, paths.route(to: member.id) == .direct,
+                  !member.record.wireGuardEndpoints.contains(where: { $0.endpoint == endpoint }),
+                  let relay = relays.first(where: { relay in
+                      relay.id != member.id
+                          && (relay.record.gossipEndpoints + relay.record.wireGuardEndpoints).contains { $0.endpoint.address == endpoint.address }
+                          && !relay.record.wireGuardEndpoints.contains { $0.endpoint == endpoint }
+                  })
+            else { continue }
+            relayEndpoints.insert(endpoint)
+            actions += paths.relayGranted(member.id, relay: relay.id, endpoint: endpoint, requested: false, now: now)
+        }
+        return effects(of: actions, node: node, sessions: sessions, now: now)
+    }
+
     /// The device plan's memory of `member` goes (it left, was revoked or declared dead).
     package mutating func forgetDevicePlan(of member: NodeID) {
         deviceMemory.forget(member)

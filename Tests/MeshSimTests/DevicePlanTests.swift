@@ -165,4 +165,29 @@ import Testing
         let seen = DevicePeerView(endpoint: relayPort, lastHandshake: now, receivedBytes: 100, transmittedBytes: 10)
         #expect(core.observeDevice([key(2): seen], node: try node(), now: now).endpointReports.isEmpty)
     }
+
+    /// After a restart, a peer the device still sends to a relay's port is relayed through that
+    /// relay; a peer at the relay's own WireGuard endpoint (the relay itself) and peers elsewhere
+    /// stay direct.
+    @Test func aPeerLeftOnARelayPortAfterARestartIsRelayed() throws {
+        var core = core()
+        let node = try node(with: [member(0, flags: [.relay])])
+        let relayAddress = cluster.records[0].wireGuardEndpoints[0].endpoint.address
+        let relayPort = SocketEndpoint(address: relayAddress, port: 40002)
+        func view(_ endpoint: SocketEndpoint) -> DevicePeerView {
+            DevicePeerView(endpoint: endpoint, lastHandshake: now, receivedBytes: 10, transmittedBytes: 10)
+        }
+        let effects = core.adoptRelayedPaths(
+            [key(2): view(relayPort), key(0): view(cluster.records[0].wireGuardEndpoints[0].endpoint), key(3): view(cluster.records[3].wireGuardEndpoints[0].endpoint)],
+            node: node, sessions: { _ in true }, now: now)
+        #expect(core.paths.route(to: id(2)) == .relayed(relay: id(0), endpoint: relayPort))
+        #expect(core.paths.route(to: id(0)) == .direct)
+        #expect(core.paths.route(to: id(3)) == .direct)
+        #expect(core.relayEndpoints.contains(relayPort))
+        #expect(effects.contains(.reconcile))
+        // Without the relay flag in its record, the member is no relay: nothing is adopted.
+        var plain = self.core()
+        _ = plain.adoptRelayedPaths([key(2): view(relayPort)], node: try self.node(), sessions: { _ in true }, now: now)
+        #expect(plain.paths.route(to: id(2)) == .direct)
+    }
 }

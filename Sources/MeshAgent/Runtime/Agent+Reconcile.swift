@@ -43,6 +43,11 @@ extension Agent {
             deviceBackend = prepared.backend
             if let current = prepared.state { lastDeviceState = current }
             guard let node else { return }  // left meanwhile
+            if !adoptedDevicePaths, let current = lastDeviceState {
+                // The first read since meshd started: pairs it left on a relay stay relayed.
+                adoptedDevicePaths = true
+                apply(pathCore.adoptRelayedPaths(current.peers.mapValues(DevicePeerView.init), node: node, sessions: deviceSessions, now: now), now: now)
+            }
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)
             if !changes.isEmpty {

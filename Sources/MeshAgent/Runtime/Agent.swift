@@ -58,6 +58,8 @@ public actor Agent {
     /// Set by `meshctl leave`: the device loop deletes the interface, then clears it.
     var interfaceRemovalRequested = false
     var lastDeviceState: WireGuardDeviceState?
+    /// Whether the first device read since start has been matched against relays (``PathCore/adoptRelayedPaths(_:node:sessions:now:)``).
+    var adoptedDevicePaths = false
     var lastObservation = Timestamp.zero
     /// How long the last full read of the device took (see ``observationIntervalInUse``).
     var lastReadCost = Duration.zero

@@ -47,6 +47,8 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         public var pings = 0
         /// Whether the pair ended on the direct path.
         public var endedDirect = false
+        /// Whether the two ends' path states agree at the end (both direct, or both through one relay).
+        public var endsAgree = true
         /// Relays holding an allocation for the pair at the end.
         public var relaysHolding = 0
         /// Path probes per second from each end while two-way traffic flowed on a working path
@@ -186,6 +188,12 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         ]
         result.allocations = relays.reduce(0) { $0 + world.allocationsMade(by: $1).reduce(0, +) }
         result.endedDirect = world.route(from: pair.0, to: pair.1) == .direct
+        let routes = [world.route(from: pair.0, to: pair.1), world.route(from: pair.1, to: pair.0)]
+        if case let .relayed(first, _)? = routes[0], case let .relayed(second, _)? = routes[1] {
+            result.endsAgree = first == second
+        } else {
+            result.endsAgree = routes[0] == .direct && routes[1] == .direct
+        }
         result.relaysHolding = world.relaysHolding(pair.0, pair.1).count
     }
 }

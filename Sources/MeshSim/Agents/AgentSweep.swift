@@ -34,7 +34,9 @@ extension AgentScenario {
             if result.firstReply == nil { return "the pair never went through a relay that could die" }
         case .roaming:
             if !result.endedDirect { return "the pair did not end on the direct path after roaming" }
-        case .cutMidStream, .restart, .restartRelayed:
+        case .restart, .restartRelayed:
+            if !result.endsAgree { return "the two ends' path states disagree at the end (a restarted end forgot its relay?)" }
+        case .cutMidStream:
             break
         }
         if let rates = result.probesPerSecond, let highest = rates.max(), highest > 1 {

@@ -36,6 +36,7 @@ final class SimulatedAgent {
     private var pendingPunches: [NodeID] = []
     private var lastRelayAnnouncement = Timestamp.zero
     private var lastRelayCheck = Timestamp.zero
+    private var adoptedDevicePaths = false
     /// Where peers' WireGuard sees this host (endpoint reports), as meshd keeps them.
     private var observedEndpoints = ObservedEndpoints()
 
@@ -91,6 +92,13 @@ final class SimulatedAgent {
     }
 
     private func pathTick(now: Timestamp) {
+        if !adoptedDevicePaths {
+            // meshd's first device read after its start (it finds the device as it left it).
+            adoptedDevicePaths = true
+            var peers: [X25519PublicKey: DevicePeerView] = [:]
+            for (peer, state) in device.peers { peers[directory.wireGuardKeys[peer]] = DevicePeerView(state) }
+            apply(core.adoptRelayedPaths(peers, node: node, sessions: sessions, now: now), now: now)
+        }
         relay?.expire(now: now)
         if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
             lastRelayCheck = now
