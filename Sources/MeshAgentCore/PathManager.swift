@@ -275,14 +275,27 @@ package struct PathManager {
     /// the path now: the doubt starts again with a probe at once, to where it is now. Without
     /// this, a path was declared failed (and relayed) just as the moved peer's first packets
     /// arrived (simulator, `roaming`: 2.4 s without replies in 9 of 200 seeds).
+    /// A relay request already made on that evidence is given up (its grant, if it comes, is
+    /// released, not taken); a path already relayed on it tries direct again at once.
     package mutating func peerMoved(_ peer: NodeID, now: Timestamp) -> [Action] {
-        guard var path = peers[peer], path.route == .direct, path.unansweredSince != nil else { return [] }
-        path.unansweredSince = now
-        path.unansweredProbes = 1
-        path.directProbeSentAt = now
-        let action = probe(about: peer, target: peer, now: now)
-        peers[peer] = path
-        return [action]
+        guard var path = peers[peer] else { return [] }
+        defer { peers[peer] = path }
+        switch path.route {
+        case .relayed:
+            path.nextDirectRetry = min(path.nextDirectRetry, now)
+            return []
+        case .direct where path.unansweredSince != nil || path.pending != nil:
+            if let pending = path.pending {
+                path.abandoned = (pending.relay, pending.id)
+                path.pending = nil
+            }
+            path.unansweredSince = now
+            path.unansweredProbes = 1
+            path.directProbeSentAt = now
+            return [probe(about: peer, target: peer, now: now)]
+        case .direct, .unreachable:
+            return []
+        }
     }
 
     /// Peers on the direct path with traffic lately (within ``Settings/activityWindow``).

@@ -240,6 +240,31 @@ import Testing
         #expect(paths.peerMoved(relayC, now: clock).isEmpty)
     }
 
+    /// A relay asked for on probes that went to the moved peer's old address is given up (its
+    /// grant is released, not taken); a path already relayed on them tries direct at once.
+    @Test func aMovedPeerCancelsTheRelayItsOldAddressLedTo() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        let failed = run(&paths, clock: &clock, for: .seconds(1), answering: [])
+        let requests = failed.compactMap { action -> (relay: NodeID, id: UInt32)? in
+            if case let .requestRelay(relay, _, id) = action { return (relay, id) }
+            return nil
+        }
+        guard let (relay, id) = requests.first else {
+            Issue.record("expected a relay request, got \(failed)")
+            return
+        }
+        #expect(paths.peerMoved(peer, now: clock).contains { if case .probe(peer, _) = $0 { true } else { false } })
+        let late = paths.grantReceived(id: id, peer: peer, endpoint: relayEndpoint, from: relay, senderIsRelay: true, peerIsLiveMember: true, now: clock)
+        #expect(late == [PathManager.Action.release(relay: relay, peer: peer)])
+        #expect(paths.route(to: peer) == .direct)
+        // Relayed already: the next tick retries direct, without waiting for the backoff.
+        _ = paths.relayGranted(peer, relay: relay, endpoint: relayEndpoint, requested: true, now: clock)
+        #expect(paths.peerMoved(peer, now: clock).isEmpty)
+        let retry = run(&paths, clock: &clock, for: .milliseconds(300), answering: [])
+        #expect(retry.contains { if case .probe(peer, _) = $0 { true } else { false } })
+    }
+
     @Test func aLossyPathNeedsMoreEvidenceButNotForever() {
         let paths = PathManager()
         #expect(paths.failureTimeout(loss: 0) == .milliseconds(450))
