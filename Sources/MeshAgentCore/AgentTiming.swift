@@ -54,6 +54,10 @@ package enum AgentTiming {
     /// After a path heals, a WireGuard endpoint roamed back to the relay port is set direct again
     /// for this long (packets still in flight through the relay arrive within a round trip or two).
     package static let roamedBackWindow = Interval.seconds(5)
+    /// How long a direct peer's WireGuard may send to a relay's port with nothing arriving before
+    /// the plan moves it back to the peer's direct endpoint (``PathCore/sendsToStaleRelayPort(_:endpoint:node:now:)``):
+    /// longer than a round trip through a relay, so a working asymmetric path is left alone.
+    package static let staleRelayPort = Interval.seconds(1)
     /// Relays this node reaches are re-announced at most this often when only their RTTs changed
     /// (RTTs change slowly).
     package static let relayAnnouncementInterval = Interval.seconds(30)

@@ -54,7 +54,7 @@ extension PathCore {
                 endpoint = relayEndpoint
                 keepalive = Self.keepaliveSeconds
             } else {
-                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, now: now)
+                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, node: node, now: now)
             }
             if keepalive > 0, !firstHandshakes.mayInitiate(key, now: now) { keepalive = 0 }
             plan.peers.append(PlannedPeer(member: member.id, publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
@@ -92,7 +92,10 @@ extension PathCore {
         let members = device.isEmpty ? [:] : Self.membersByWireGuardKey(node)
         for (key, peer) in device {
             guard let member = members[key] else { continue }
-            if endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint, now: now) { observation.contradictsPath = true }
+            if endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint, now: now)
+                || (peer.transmittedBytes != previous[key]?.transmitted && sendsToStaleRelayPort(member, endpoint: peer.endpoint, node: node, now: now)) {
+                observation.contradictsPath = true
+            }
             let before = previous[key]
             // Reported only while data arrives from there (the receive counter grew since the last
             // reading, or a peer new since then has received some): a recent handshake alone is no
@@ -143,19 +146,39 @@ extension PathCore {
         let members = Self.membersByWireGuardKey(node)
         var actions: [PathManager.Action] = []
         for (key, peer) in device.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
-            // An endpoint the peer announces itself is direct (a peer behind the relay's NAT shares its address).
             guard let endpoint = peer.endpoint, let member = members[key], member.status.isLive, paths.route(to: member.id) == .direct,
-                  !member.record.wireGuardEndpoints.contains(where: { $0.endpoint == endpoint }),
-                  let relay = relays.first(where: { relay in
-                      relay.id != member.id
-                          && (relay.record.gossipEndpoints + relay.record.wireGuardEndpoints).contains { $0.endpoint.address == endpoint.address }
-                          && !relay.record.wireGuardEndpoints.contains { $0.endpoint == endpoint }
-                  })
+                  let relay = Self.relay(whosePort: endpoint, serves: member, among: relays)
             else { continue }
             relayEndpoints.insert(endpoint)
             actions += paths.relayGranted(member.id, relay: relay.id, endpoint: endpoint, requested: false, now: now)
         }
         return effects(of: actions, node: node, sessions: sessions, now: now)
+    }
+
+    /// The relay among `relays` whose port `endpoint` is, for `member`: an endpoint on an address of
+    /// a member offering relays that is neither that relay's own WireGuard endpoint nor one `member`
+    /// announces (a peer behind the relay's NAT shares its address).
+    static func relay(whosePort endpoint: SocketEndpoint, serves member: Member, among relays: [Member]) -> Member? {
+        guard !member.record.wireGuardEndpoints.contains(where: { $0.endpoint == endpoint }) else { return nil }
+        return relays.first { relay in
+            relay.id != member.id
+                && (relay.record.gossipEndpoints + relay.record.wireGuardEndpoints).contains { $0.endpoint.address == endpoint.address }
+                && !relay.record.wireGuardEndpoints.contains { $0.endpoint == endpoint }
+        }
+    }
+
+    /// Whether WireGuard sends `member`'s traffic to a relay's port while this end's path to it is
+    /// direct and nothing has arrived from it for ``AgentTiming/staleRelayPort``: the other end
+    /// was relayed alone (an asymmetric path), WireGuard roamed here to the relay's source, and the
+    /// other end has since healed and the relay released the pair. Everything sent there is lost,
+    /// while the path probes (over the gossip socket) are answered, so nothing else noticed (the
+    /// simulator's `lossy` seed 23: 56 s without replies).
+    func sendsToStaleRelayPort(_ member: Member, endpoint: SocketEndpoint?, node: MeshNode, now: Timestamp) -> Bool {
+        guard let endpoint, paths.route(to: member.id) == .direct, now - paths.lastReceived(from: member.id) >= AgentTiming.staleRelayPort
+        else { return false }
+        if relayEndpoints.contains(endpoint) { return true }
+        let relays = node.members.all.filter { $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
+        return Self.relay(whosePort: endpoint, serves: member, among: relays) != nil
     }
 
     /// The device plan's memory of `member` goes (it left, was revoked or declared dead).
@@ -210,11 +233,12 @@ extension PathCore {
     /// The endpoint to configure for `member`, or nil to keep what the device has. A working path
     /// (a recent handshake, not through a relay's port) is kept, including one WireGuard learned by
     /// roaming; otherwise the ranked candidates are tried in turn (``EndpointChoice``).
-    private mutating func chooseEndpoint(for member: Member, kernel: DevicePeerView?, host: PlanningHost, now: Timestamp) -> SocketEndpoint? {
+    private mutating func chooseEndpoint(for member: Member, kernel: DevicePeerView?, host: PlanningHost, node: MeshNode, now: Timestamp) -> SocketEndpoint? {
         let candidates = Self.rankedEndpoints(of: member, from: host)
         guard !candidates.isEmpty else { return nil }
         // A relay endpoint left over from a relayed period is never a working direct path.
-        let onRelay = kernel?.endpoint.map(relayEndpoints.contains) ?? false
+        let onRelay = (kernel?.endpoint.map(relayEndpoints.contains) ?? false)
+            || sendsToStaleRelayPort(member, endpoint: kernel?.endpoint, node: node, now: now)
         let healthy = kernel?.handshake(within: Self.workingHandshakeAge, now: now) == true && !onRelay
         let decision = EndpointChoice.decide(
             previous: deviceMemory.endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy,

@@ -190,4 +190,26 @@ import Testing
         _ = plain.adoptRelayedPaths([key(2): view(relayPort)], node: try self.node(), sessions: { _ in true }, now: now)
         #expect(plain.paths.route(to: id(2)) == .direct)
     }
+
+    /// A direct peer whose WireGuard was roamed to a relay's port (its other end was relayed alone)
+    /// and from which nothing arrives for a second is planned back onto its direct endpoint, and
+    /// the reading that finds it asks for a plan; with data arriving, the relay port is left alone.
+    @Test func aDirectPeerStuckOnAStaleRelayPortGoesBackToItsEndpoint() throws {
+        var core = core()
+        let node = try node(with: [member(0, flags: [.relay])])
+        let relayPort = SocketEndpoint(address: cluster.records[0].wireGuardEndpoints[0].endpoint.address, port: 40001)
+        let direct = cluster.records[2].wireGuardEndpoints[0].endpoint
+        core.paths.noteReceived(id(2), now: now)
+        func view(sent: UInt64) -> DevicePeerView { DevicePeerView(endpoint: relayPort, lastHandshake: now, receivedBytes: 100, transmittedBytes: sent) }
+        _ = core.observeDevice([key(2): view(sent: 100)], node: node, now: now)
+        // Data arrived just now: a working asymmetric path through the relay.
+        #expect(!core.observeDevice([key(2): view(sent: 200)], node: node, now: now + .milliseconds(100)).contradictsPath)
+        #expect(core.planDevice(node: node, host: host, device: { $0 == key(2) ? view(sent: 200) : nil }, now: now + .milliseconds(100))
+            .peers.first { $0.member == id(2) }?.endpoint == nil)
+        // Sending for over a second with nothing arriving: back to the direct endpoint.
+        let later = now + AgentTiming.staleRelayPort + .milliseconds(100)
+        #expect(core.observeDevice([key(2): view(sent: 300)], node: node, now: later).contradictsPath)
+        #expect(core.planDevice(node: node, host: host, device: { $0 == key(2) ? view(sent: 300) : nil }, now: later)
+            .peers.first { $0.member == id(2) }?.endpoint == direct)
+    }
 }
