@@ -26,6 +26,8 @@ extension PathCore {
         node: MeshNode, host: PlanningHost, device: (X25519PublicKey) -> DevicePeerView?, now: Timestamp
     ) -> DevicePlan {
         var plan = DevicePlan()
+        var relayMembers: [Member]?
+        let relays = { relayMembers ?? { let found = Self.relayMembers(node); relayMembers = found; return found }() }
         let addressBook = OverlayAddressBook(
             [(id: host.nodeID, addresses: host.overlayAddresses)] + node.members.all.map { (id: $0.id, addresses: $0.certificate.addresses) })
         for member in node.members.all {
@@ -54,7 +56,7 @@ extension PathCore {
                 endpoint = relayEndpoint
                 keepalive = Self.keepaliveSeconds
             } else {
-                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, node: node, now: now)
+                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, relays: relays, now: now)
             }
             if keepalive > 0, !firstHandshakes.mayInitiate(key, now: now) { keepalive = 0 }
             plan.peers.append(PlannedPeer(member: member.id, publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
@@ -87,13 +89,16 @@ extension PathCore {
     /// or moved), at once on a change and again every ``AgentTiming/endpointReportRefresh``.
     package mutating func observeDevice(_ device: [X25519PublicKey: DevicePeerView], node: MeshNode, now: Timestamp) -> DeviceObservation {
         var observation = DeviceObservation()
+        var relayMembers: [Member]?
+        let relays = { relayMembers ?? { let found = Self.relayMembers(node); relayMembers = found; return found }() }
         let previous = deviceMemory.counters
         deviceMemory.counters = device.mapValues { ($0.receivedBytes, $0.transmittedBytes) }
         let members = device.isEmpty ? [:] : Self.membersByWireGuardKey(node)
         for (key, peer) in device {
             guard let member = members[key] else { continue }
             if endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint, now: now)
-                || (peer.transmittedBytes != previous[key]?.transmitted && sendsToStaleRelayPort(member, endpoint: peer.endpoint, node: node, now: now)) {
+                || (peer.transmittedBytes != previous[key]?.transmitted
+                    && sendsToStaleRelayPort(member, endpoint: peer.endpoint, relays: relays, now: now)) {
                 observation.contradictsPath = true
             }
             let before = previous[key]
@@ -173,12 +178,17 @@ extension PathCore {
     /// other end has since healed and the relay released the pair. Everything sent there is lost,
     /// while the path probes (over the gossip socket) are answered, so nothing else noticed (the
     /// simulator's `lossy` seed 23: 56 s without replies).
-    func sendsToStaleRelayPort(_ member: Member, endpoint: SocketEndpoint?, node: MeshNode, now: Timestamp) -> Bool {
+    /// `relays`: the members offering relays (read once per plan or reading, only when needed).
+    func sendsToStaleRelayPort(_ member: Member, endpoint: SocketEndpoint?, relays: () -> [Member], now: Timestamp) -> Bool {
         guard let endpoint, paths.route(to: member.id) == .direct, now - paths.lastReceived(from: member.id) >= AgentTiming.staleRelayPort
         else { return false }
         if relayEndpoints.contains(endpoint) { return true }
-        let relays = node.members.all.filter { $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
-        return Self.relay(whosePort: endpoint, serves: member, among: relays) != nil
+        return Self.relay(whosePort: endpoint, serves: member, among: relays()) != nil
+    }
+
+    /// The members with the relay role and flag, live or not (a dead relay's port is stale too).
+    static func relayMembers(_ node: MeshNode) -> [Member] {
+        node.members.all.filter { $0.record.flags.contains(.relay) && $0.certificate.roles.contains(.relay) }
     }
 
     /// The device plan's memory of `member` goes (it left, was revoked or declared dead).
@@ -233,12 +243,14 @@ extension PathCore {
     /// The endpoint to configure for `member`, or nil to keep what the device has. A working path
     /// (a recent handshake, not through a relay's port) is kept, including one WireGuard learned by
     /// roaming; otherwise the ranked candidates are tried in turn (``EndpointChoice``).
-    private mutating func chooseEndpoint(for member: Member, kernel: DevicePeerView?, host: PlanningHost, node: MeshNode, now: Timestamp) -> SocketEndpoint? {
+    private mutating func chooseEndpoint(
+        for member: Member, kernel: DevicePeerView?, host: PlanningHost, relays: () -> [Member], now: Timestamp
+    ) -> SocketEndpoint? {
         let candidates = Self.rankedEndpoints(of: member, from: host)
         guard !candidates.isEmpty else { return nil }
         // A relay endpoint left over from a relayed period is never a working direct path.
         let onRelay = (kernel?.endpoint.map(relayEndpoints.contains) ?? false)
-            || sendsToStaleRelayPort(member, endpoint: kernel?.endpoint, node: node, now: now)
+            || sendsToStaleRelayPort(member, endpoint: kernel?.endpoint, relays: relays, now: now)
         let healthy = kernel?.handshake(within: Self.workingHandshakeAge, now: now) == true && !onRelay
         let decision = EndpointChoice.decide(
             previous: deviceMemory.endpointChoices[member.id], candidates: candidates, kernelEndpoint: kernel?.endpoint, healthy: healthy,
