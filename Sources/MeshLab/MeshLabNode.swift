@@ -44,7 +44,9 @@ public final class MeshLabNode: @unchecked Sendable {
     /// Starts meshd in the namespace (its output appended to ``logPath``) and waits for its socket.
     public func startDaemon(extraArguments: [String] = []) throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let command = ([binaries + "/meshd", "--state-dir", stateDirectory, "--interface", interface, "--backend", backend] + daemonArguments + extraArguments)
+        // MESHWORK_LAB_LOG_LEVEL (debug, trace…) raises every lab daemon's log level, to trace a run.
+        let level = ProcessInfo.processInfo.environment["MESHWORK_LAB_LOG_LEVEL"].map { ["--log-level", $0] } ?? []
+        let command = ([binaries + "/meshd", "--state-dir", stateDirectory, "--interface", interface, "--backend", backend] + level + daemonArguments + extraArguments)
             .map { "'\($0)'" }.joined(separator: " ")
         daemon = try lab.start(["sh", "-c", "exec \(command) >>'\(logPath)' 2>&1"], in: namespace)
         let deadline = Date().addingTimeInterval(20)
