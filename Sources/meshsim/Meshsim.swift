@@ -24,7 +24,7 @@ struct Meshsim: ParsableCommand {
     @Option(help: "Seed of the virtual world.")
     var seed: UInt64 = 1
 
-    @Option(help: "Smallest one-way latency in milliseconds.")
+    @Option(help: "Smallest one-way latency in milliseconds (with --agents: every link's one-way delay).")
     var latencyMs: Double = 10
 
     @Option(help: "Jitter added to the latency, uniform, in milliseconds.")
@@ -94,7 +94,7 @@ struct Meshsim: ParsableCommand {
         var broken = 0
         for scenario in scenarios {
             if let seeds {
-                let results = try scenario.sweep(seeds: 1...seeds, threads: threadCount)
+                let results = try scenario.sweep(seeds: 1...seeds, threads: threadCount, latency: .milliseconds(latencyMs))
                 for result in results {
                     if let violation = scenario.violation(of: result) {
                         broken += 1
@@ -104,7 +104,7 @@ struct Meshsim: ParsableCommand {
                 print(scenario.summary(of: results))
             } else {
                 let trace: ((Interval, String) -> Void)? = traceWireguard ? { time, line in print(String(format: "%9.4f ", time.seconds) + line) } : nil
-                let result = try scenario.run(seed: seed, trace: trace)
+                let result = try scenario.run(seed: seed, latency: .milliseconds(latencyMs), trace: trace)
                 print(result)
                 if let violation = scenario.violation(of: result) {
                     broken += 1

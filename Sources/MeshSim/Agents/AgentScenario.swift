@@ -63,12 +63,14 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         }
     }
 
-    /// Runs the scenario with `seed`; `trace`, when given, sees every WireGuard datagram (time
-    /// since the start, and what).
-    public func run(seed: UInt64, trace: ((Interval, String) -> Void)? = nil) throws -> Result {
+    /// Runs the scenario with `seed`; `latency` is every link's one-way delay (10 ms: one LAN or
+    /// city; 150 ms puts every host on another continent); `trace`, when given, sees every WireGuard
+    /// datagram (time since the start, and what).
+    public func run(seed: UInt64, latency: Interval = .milliseconds(10), trace: ((Interval, String) -> Void)? = nil) throws -> Result {
         var result = Result(scenario: self, seed: seed)
         func world(hosts: Int, relays: Set<Int>, relayEvery: Int = 50) throws -> AgentWorld {
             let world = try AgentWorld(cluster: Cluster(count: hosts, seed: seed, relayEvery: relayEvery), relays: relays, seed: seed)
+            world.latency = latency
             if let trace {
                 let start = world.now
                 world.traceWireGuard = { time, line in trace(time - start, line) }

@@ -82,8 +82,9 @@ extension AgentScenario {
             + "route changes per end at most \(mostChanges), seeds with route changes beyond the faults' \(beyond)"
     }
 
-    /// Runs the scenario for every seed in `seeds` on `threads` threads; results in seed order.
-    public func sweep(seeds: ClosedRange<UInt64>, threads: Int) throws -> [Result] {
+    /// Runs the scenario for every seed in `seeds` on `threads` threads (links with one-way
+    /// `latency`); results in seed order.
+    public func sweep(seeds: ClosedRange<UInt64>, threads: Int, latency: Interval = .milliseconds(10)) throws -> [Result] {
         let collected = Mutex<[UInt64: Result]>([:])
         let failure = Mutex<(any Error)?>(nil)
         let all = Array(seeds)
@@ -91,7 +92,7 @@ extension AgentScenario {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: all.count, by: workers) {
                 do {
-                    let result = try run(seed: all[index])
+                    let result = try run(seed: all[index], latency: latency)
                     collected.withLock { $0[all[index]] = result }
                 } catch {
                     failure.withLock { $0 = error }
