@@ -40,6 +40,14 @@ package struct FirstHandshakes {
         /// next try. Staggered, the first end's initiation opens its own NAT, and the second's
         /// passes it (simulator, `nat` scenario, 200 seeds: first reply 1.62 s median before).
         package var secondEndStagger = Interval.milliseconds(300)
+        /// Every delay above is for a path whose round trip is short. On a longer one (a relay
+        /// on another continent, or hosts slow to answer) each is pushed back by as much as this
+        /// many round trips exceed the first retry: a handshake takes one round trip, and a
+        /// re-creation before its response arrives throws that handshake away (seen in the
+        /// simulator with 150 ms links: the initiator re-created 0.5 s after initiating, the
+        /// response came 0.6 s after, and the start took 2.5 s instead of 1.9 s; and in the VM,
+        /// where every hop is slow, both ends re-created before anything arrived and crossed).
+        package var roundTripsPerTry = 2.0
         /// A moved peer is re-created at most once in this long (longer than WireGuard's 5 s
         /// retry and the first-handshake schedule, short against a path's retry backoff).
         package var moveSpacing = Interval.seconds(30)
@@ -65,6 +73,8 @@ package struct FirstHandshakes {
         let role: Role
         /// Re-creations come ``Timing/secondEndStagger`` later (``Role/both``, key sorting second).
         var staggered = false
+        /// Added to every delay: how much longer than usual the path's round trip makes a try.
+        var slowPath = Interval.zero
         var initiator: Bool { role != .responder }
     }
 
@@ -93,16 +103,28 @@ package struct FirstHandshakes {
     /// false): a peer that never answers WireGuard but flaps between paths was otherwise re-created
     /// and nudged at every flap, and each nudge was traffic that started the next round of probes
     /// (at 1,000 such peers, half a core).
+    /// `roundTrip`: the path's round trip as far as known (through a relay, both legs), which
+    /// stretches every delay of a slow path (``Timing/roundTripsPerTry``).
     @discardableResult
-    package mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true) -> Bool {
+    package mutating func start(_ peer: X25519PublicKey, now: Timestamp, moved: Bool = true, roundTrip: Interval? = nil) -> Bool {
         if moved {
             if let last = movedAt[peer], now - last < timing.moveSpacing { return false }
             if movedAt.count >= Self.maximumRemembered { movedAt = movedAt.filter { now - $0.value < timing.moveSpacing } }
             if movedAt.count < Self.maximumRemembered { movedAt[peer] = now }
         }
         let role: Role = !moved ? .both : isInitiator(towards: peer) ? .initiator : .responder
-        waiting[peer] = Entry(since: now, attempts: 0, role: role, staggered: role == .both && !isInitiator(towards: peer))
+        waiting[peer] = Entry(since: now, attempts: 0, role: role, staggered: role == .both && !isInitiator(towards: peer),
+                              slowPath: slowPathAllowance(roundTrip))
         return true
+    }
+
+    /// How much a path with round trip `roundTrip` pushes back every delay: nothing on a short
+    /// one, otherwise enough that the first retry comes ``Timing/roundTripsPerTry`` round trips
+    /// after the first try (capped at WireGuard's own 5 s retry, which then takes over anyway).
+    func slowPathAllowance(_ roundTrip: Interval?) -> Interval {
+        guard let roundTrip, let first = timing.initiatorRetries.first else { return .zero }
+        let wanted = min(roundTrip.seconds * timing.roundTripsPerTry, 5)
+        return .seconds(max(0, wanted - first.seconds))
     }
 
     /// When each peer's schedule last started because it moved (capped at ``maximumRemembered``).
@@ -119,7 +141,7 @@ package struct FirstHandshakes {
     /// handshake, the initiator at once and the other end only after its silence.
     package func mayInitiate(_ peer: X25519PublicKey, now: Timestamp) -> Bool {
         guard let entry = waiting[peer], !entry.initiator else { return true }
-        return entry.attempts > 0 || now - entry.since >= timing.responderSilence
+        return entry.attempts > 0 || now - entry.since >= timing.responderSilence + entry.slowPath
     }
 
     /// Whether anything is scheduled (the caller reads the device only then).
@@ -170,6 +192,6 @@ package struct FirstHandshakes {
 
     private func delay(for entry: Entry) -> Interval {
         let retries = entry.initiator ? timing.initiatorRetries : timing.responderRetries
-        return retries[min(entry.attempts, retries.count - 1)] + (entry.staggered ? timing.secondEndStagger : .zero)
+        return retries[min(entry.attempts, retries.count - 1)] + (entry.staggered ? timing.secondEndStagger : .zero) + entry.slowPath
     }
 }

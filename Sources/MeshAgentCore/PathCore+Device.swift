@@ -77,7 +77,10 @@ extension PathCore {
             let members = Self.membersByWireGuardKey(node)
             for peer in added {
                 if let member = members[peer.key] { paths.noteActivity(member.id, now: now) }
-                if peer.hasEndpoint, !firstHandshakes.isWaiting(peer.key) { firstHandshakes.start(peer.key, now: now, moved: false) }
+                if peer.hasEndpoint, !firstHandshakes.isWaiting(peer.key) {
+                    let roundTrip = members[peer.key].flatMap { pathRoundTrip(to: $0.id, node: node) }
+                    firstHandshakes.start(peer.key, now: now, moved: false, roundTrip: roundTrip)
+                }
             }
         }
         return nudges

@@ -166,10 +166,21 @@ package struct PathCore {
         var recreate: [X25519PublicKey] = []
         for peer in peers {
             guard let key = node.members[peer]?.certificate.wireGuardKey, sessions(key) == false else { continue }
-            guard firstHandshakes.start(key, now: now) else { continue }
+            guard firstHandshakes.start(key, now: now, roundTrip: pathRoundTrip(to: peer, node: node)) else { continue }
             if firstHandshakes.isInitiator(towards: key) { recreate.append(key) }
         }
         return recreate
+    }
+
+    /// The round trip of the path to `peer` as far as this node knows it: through a relay, its own
+    /// to the relay (gossip's probes, or the relay's answer to our request) plus the one the peer
+    /// announces (or its own again); direct, the probes' (gossip takes the same path as
+    /// WireGuard). Nil before anything was measured.
+    package func pathRoundTrip(to peer: NodeID, node: MeshNode) -> Interval? {
+        guard case let .relayed(relay, _) = paths.route(to: peer) else { return node.roundTrip(to: peer) }
+        guard let mine = node.roundTrip(to: relay) ?? paths.relayRoundTrips[relay] else { return nil }
+        let announced = node.members[peer]?.record.relays.first { $0.relay == relay }
+        return mine + (announced.map { .milliseconds(Double($0.rttMilliseconds)) } ?? mine)
     }
 
     /// Of `peers` back on a direct path, those with a session (made through the relay), whose

@@ -156,6 +156,10 @@ package struct PathManager {
     package private(set) var peers: [NodeID: PeerPath] = [:]
     /// Grants, refusals and acks refused (``DropReason/forgedRelayGrant``, ``DropReason/unexpectedPathMessage``).
     package private(set) var drops = DropCounters()
+    /// Round trips to relays, from their answers to our requests (the first grant often comes
+    /// before gossip's probes have measured the relay); at most ``maximumRelayRoundTrips``.
+    package private(set) var relayRoundTrips: [NodeID: Interval] = [:]
+    package static let maximumRelayRoundTrips = 256
     private var sequence: UInt32 = 0
     /// Probes that may still be sent: ``Settings/maximumProbesPerSecond``, one probe interval's worth of
     /// burst (full at the first tick).
@@ -324,6 +328,11 @@ package struct PathManager {
         return path
     }
 
+    private mutating func noteRoundTrip(_ sample: Interval, toRelay relay: NodeID) {
+        if relayRoundTrips[relay] == nil, relayRoundTrips.count >= Self.maximumRelayRoundTrips { relayRoundTrips.removeAll() }
+        relayRoundTrips[relay] = sample
+    }
+
     /// A grant from `relay` for `peer` at `endpoint` arrived. `senderIsRelay`: the sender's
     /// certificate has the relay role and its record the relay flag; `peerIsLiveMember`: `peer`
     /// is a live member other than this node. A grant with an id must answer our pending request
@@ -347,6 +356,11 @@ package struct PathManager {
         }
         // What we already do (both ends asked the same relay at once; a repeated grant): nothing to change.
         if path.route == .relayed(relay: relay, endpoint: endpoint) { return [] }
+        // Our request answered, or the relay's grant for the other end's request while ours was
+        // on its way: the relay answered within this long (at most our round trip to it).
+        if let pending = path.pending, pending.relay == relay, id == 0 || id == pending.id {
+            noteRoundTrip(now - pending.sentAt, toRelay: relay)
+        }
         if id != 0 {
             if let abandoned = path.abandoned, abandoned.relay == relay, abandoned.id == id {
                 path.abandoned = nil

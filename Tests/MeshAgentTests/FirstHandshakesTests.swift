@@ -51,6 +51,31 @@ import Testing
         #expect(lowEnd.count == 0 && highEnd.count == 0)
     }
 
+    /// A path whose round trip is long (a far relay: 0.6 s through it) pushes every try back, so
+    /// the initiator does not throw its handshake away before the response can arrive, and the
+    /// other end keeps quiet past the initiator's first packet; the two schedules stay apart.
+    @Test func aSlowPathStretchesBothSchedulesAlike() {
+        var lowEnd = FirstHandshakes(ownKey: Self.low), highEnd = FirstHandshakes(ownKey: Self.high)
+        lowEnd.start(Self.high, now: start, roundTrip: .milliseconds(600))
+        highEnd.start(Self.low, now: start, roundTrip: .milliseconds(600))
+        #expect(!highEnd.mayInitiate(Self.low, now: start + .milliseconds(900)))
+        #expect(highEnd.mayInitiate(Self.low, now: start + .milliseconds(1000)))
+        let lowTimes = recreationTimes(&lowEnd), highTimes = recreationTimes(&highEnd)
+        #expect(lowTimes.map { ($0 * 100).rounded() / 100 } == [1.2, 2.2, 3.7])
+        #expect(highTimes.map { ($0 * 100).rounded() / 100 } == [1.0, 1.7, 2.95])
+        for low in lowTimes { for high in highTimes { #expect(abs(low - high) >= 0.2 - 1e-9) } }
+    }
+
+    /// A short round trip changes nothing, and an absurd one (a hostile or broken measurement) is
+    /// capped at WireGuard's own 5 s retry.
+    @Test func aShortPathKeepsTheScheduleAndALongOneIsCapped() {
+        var end = FirstHandshakes(ownKey: Self.low)
+        end.start(Self.high, now: start, roundTrip: .milliseconds(20))
+        #expect(recreationTimes(&end).map { ($0 * 100).rounded() / 100 } == [0.5, 1.5, 3.0])
+        #expect(end.slowPathAllowance(.seconds(3600)) == .seconds(4.5))
+        #expect(end.slowPathAllowance(nil) == .zero)
+    }
+
     @Test func aPeerHeardFromOrGoneStopsWaiting() {
         var end = FirstHandshakes(ownKey: Self.low)
         end.start(Self.high, now: start)

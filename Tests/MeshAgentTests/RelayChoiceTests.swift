@@ -56,4 +56,25 @@ import Testing
         #expect(paths.grantReceived(id: id, peer: low, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: false, now: clock).isEmpty)
         #expect(paths.drops.total == 1)
     }
+
+    /// The relay's answer to a request measures the round trip to it (the first handshake through
+    /// the relay is timed by it, before gossip has probed the relay); another relay's word does not.
+    @Test func aGrantMeasuresTheRoundTripToTheRelayAsked() {
+        var clock = Timestamp(seconds: 1000)
+        var (paths, id) = failed(towards: high, asking: relayA, clock: &clock)
+        _ = paths.grantReceived(id: 0, peer: high, endpoint: endpointC, from: relayC, senderIsRelay: true, peerIsLiveMember: true, leads: true, now: clock + .milliseconds(100))
+        #expect(paths.relayRoundTrips.isEmpty)
+        _ = paths.grantReceived(id: id, peer: high, endpoint: endpointA, from: relayA, senderIsRelay: true, peerIsLiveMember: true, leads: true, now: clock + .milliseconds(240))
+        #expect(paths.relayRoundTrips == [relayA: .milliseconds(240)])
+    }
+
+    /// The relay's grant for the other end's request, while ours to the same relay is on its way,
+    /// bounds the round trip too (both ends asked at once: it is the first word from the relay).
+    @Test func theOtherEndsGrantFromTheRelayAskedMeasuresItToo() {
+        var clock = Timestamp(seconds: 1000)
+        var (paths, _) = failed(towards: low, asking: relayA, clock: &clock)
+        _ = paths.grantReceived(id: 0, peer: low, endpoint: endpointA, from: relayA, senderIsRelay: true, peerIsLiveMember: true, leads: false, now: clock + .milliseconds(300))
+        #expect(paths.relayRoundTrips == [relayA: .milliseconds(300)])
+        #expect(paths.route(to: low) == .relayed(relay: relayA, endpoint: endpointA))
+    }
 }
