@@ -52,7 +52,15 @@ package struct PathManager {
         package var activityWindow = Interval.seconds(10)
         package var refreshInterval = Interval.seconds(10)
         package var requestTimeout = Interval.seconds(1)
+        /// A relay that failed (its request timed out, it stopped answering, it refused for good)
+        /// is not asked again for this long.
         package var relayQuarantine = Interval.seconds(30)
+        /// A relay that refused because it does not know the peer as live, or cannot reach it, is
+        /// asked again after this long, doubling at each such refusal up to ``relayQuarantine``:
+        /// its view of the peer lags (both hosts just started, and the relay still had them as
+        /// dead), and 30 s of quarantine left the pair without any path for 30 s (seen in the VM,
+        /// where every host is slow to start).
+        package var transientRefusalRetry = Interval.seconds(1)
         /// At most this many probes per second over all peers: with more than
         /// `maximumProbesPerSecond × probeInterval` peers in use, each is probed less often
         /// (the least recently probed first), so probe traffic does not grow with the mesh.
@@ -122,7 +130,10 @@ package struct PathManager {
         package var abandoned: (relay: NodeID, id: UInt32)?
         /// When our own request was last granted (the leading end keeps its choice for a while).
         package var ownGrantAt: Timestamp?
+        /// Relays not to ask for this peer, each until when.
         package var failedRelays: [NodeID: Timestamp] = [:]
+        /// Refusals in a row for a transient reason (reset by a grant).
+        package var transientRefusals = 0
         /// An unsolicited grant held until the direct path proves to be failing (one per peer: the newest).
         package var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
 
@@ -422,6 +433,7 @@ package struct PathManager {
         path.pending = nil
         path.hint = nil
         if requested { path.ownGrantAt = now }
+        path.transientRefusals = 0
         path.lastRefresh = now
         path.relayUnansweredSince = nil
         path.lastActivity = max(path.lastActivity, now)
@@ -446,7 +458,7 @@ package struct PathManager {
     /// A relay refused: the next tick tries another one. Believed only when it answers our
     /// pending request to that relay (same id), or, with id 0, comes from the relay we use for
     /// `peer` (it lost the allocation); anything else is counted and ignored.
-    package mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, now: Timestamp) {
+    package mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, reason: RelayMessage.RefusalReason? = nil, now: Timestamp) {
         guard var path = peers[peer] else {
             drops.count(.unexpectedPathMessage)
             return
@@ -459,7 +471,14 @@ package struct PathManager {
             return
         }
         path.pending = nil
-        path.failedRelays[relay] = now
+        switch reason {
+        case .unknownPeer?, .peerUnreachable?:
+            let retry = settings.transientRefusalRetry * Double(1 << min(path.transientRefusals, 16))
+            path.failedRelays[relay] = now + min(retry, settings.relayQuarantine)
+            path.transientRefusals += 1
+        case .notARelay?, .full?, nil:
+            path.failedRelays[relay] = now + settings.relayQuarantine
+        }
         peers[peer] = path
     }
 
@@ -482,11 +501,11 @@ package struct PathManager {
             guard var path = peers[peer] else { continue }
             let active = now - path.lastActivity < settings.activityWindow
             if let pending = path.pending, now - pending.sentAt >= settings.requestTimeout {
-                path.failedRelays[pending.relay] = now
+                path.failedRelays[pending.relay] = now + settings.relayQuarantine
                 path.pending = nil
             }
             if !path.failedRelays.isEmpty {
-                path.failedRelays = path.failedRelays.filter { now - $0.value < settings.relayQuarantine }
+                path.failedRelays = path.failedRelays.filter { now < $0.value }
             }
             if let hint = path.hint {
                 if now - hint.receivedAt >= settings.hintLifetime {
@@ -545,7 +564,7 @@ package struct PathManager {
                 }
                 if active, let since = path.relayUnansweredSince, now - since >= settings.failureTimeout, path.pending == nil {
                     path.relayUnansweredSince = nil
-                    path.failedRelays[relay] = now
+                    path.failedRelays[relay] = now + settings.relayQuarantine
                     path.reason = "relay \(name(relay)) stopped answering"
                     if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
                         actions.append(request)

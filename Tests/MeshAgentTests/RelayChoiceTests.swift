@@ -77,4 +77,36 @@ import Testing
         #expect(paths.relayRoundTrips == [relayA: .milliseconds(300)])
         #expect(paths.route(to: low) == .relayed(relay: relayA, endpoint: endpointA))
     }
+
+    /// Ticks every 50 ms (with traffic) until `peer`'s path asks a relay; when, and the id.
+    func nextRequest(_ paths: inout PathManager, towards peer: NodeID, relay: NodeID, clock: inout Timestamp, within limit: Interval) -> (at: Timestamp, id: UInt32)? {
+        let end = clock + limit
+        while clock < end {
+            clock = clock + .milliseconds(50)
+            paths.noteActivity(peer, now: clock)
+            for case let .requestRelay(_, _, id) in paths.tick(now: clock, relayCandidates: { _, excluded in excluded.contains(relay) ? [] : [relay] }, name: { $0.hex }) {
+                return (clock, id)
+            }
+        }
+        return nil
+    }
+
+    /// A relay that does not know the peer as live yet (both hosts just started, and it still had
+    /// them as dead) is asked again after 1 s, then 2 s: its view catches up within gossip's time.
+    /// One that is no relay, or full, waits out the whole quarantine.
+    @Test func aRelayWhoseViewLagsIsAskedAgainSoon() throws {
+        var clock = Timestamp(seconds: 1000)
+        var (paths, id) = failed(towards: high, asking: relayA, clock: &clock)
+        var refusedAt = clock
+        paths.relayRefused(high, id: id, relay: relayA, reason: .unknownPeer, now: refusedAt)
+        let again = try #require(nextRequest(&paths, towards: high, relay: relayA, clock: &clock, within: .seconds(5)))
+        #expect((again.at - refusedAt).seconds >= 1 && (again.at - refusedAt).seconds < 1.1)
+        refusedAt = clock
+        paths.relayRefused(high, id: again.id, relay: relayA, reason: .peerUnreachable, now: refusedAt)
+        let third = try #require(nextRequest(&paths, towards: high, relay: relayA, clock: &clock, within: .seconds(5)))
+        #expect((third.at - refusedAt).seconds >= 2 && (third.at - refusedAt).seconds < 2.1)
+        paths.relayRefused(high, id: third.id, relay: relayA, reason: .notARelay, now: clock)
+        #expect(nextRequest(&paths, towards: high, relay: relayA, clock: &clock, within: .seconds(25)) == nil)
+        #expect(paths.drops.total == 0)
+    }
 }
