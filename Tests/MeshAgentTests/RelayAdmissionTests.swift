@@ -6,29 +6,51 @@ import Testing
 /// Who a relay allocates for: never a pair of a member with itself, and at most
 /// `maximumPairsPerMember` pairs requested by one member (issue 10).
 @Suite struct RelayAdmissionTests {
-    @Test func aMemberCannotPairWithItselfOrHoldPairsWithEveryone() {
-        var limits = RelayService.Limits()
-        limits.maximumPairsPerMember = 4
-        let mallory = NodeID(0xE)
-        #expect(RelayService.admissionRefusal(requester: mallory, peer: mallory, allocated: [], limits: limits) == .pairWithItself)
-        var allocated: [RelayService.Pair] = []
-        for index in 1...100 {
-            let peer = NodeID(UInt64(0x100 + index))
-            if RelayService.admissionRefusal(requester: mallory, peer: peer, allocated: allocated, limits: limits) == nil {
-                allocated.append(RelayService.Pair(mallory, peer))
-            }
+    static let address = IPAddress("198.51.100.9")!
+
+    /// Asks `table` for a pair and, when it is new, binds it at once; whether it was admitted.
+    static func admit(_ table: inout RelayTable, _ requester: NodeID, _ peer: NodeID) -> RelayTable.Refusal? {
+        let now = Timestamp(seconds: 1000)
+        switch table.request(requester: requester, requesterAddress: address, peer: peer, peerAddress: address, now: now) {
+        case .bind:
+            _ = table.bound(RelayTable.Pair(requester, peer), ports: [requester: 40001, peer: 40002], now: now)
+            return nil
+        case .existing, .binding: return nil
+        case let .refused(refusal): return refusal
         }
-        #expect(allocated.count == 4)
-        #expect(RelayService.admissionRefusal(requester: mallory, peer: NodeID(0x999), allocated: allocated, limits: limits) == .memberPairLimit)
+    }
+
+    @Test func aMemberCannotPairWithItselfOrHoldPairsWithEveryone() {
+        var limits = RelayTable.Limits()
+        limits.maximumPairsPerMember = 4
+        var table = RelayTable(limits: limits)
+        let mallory = NodeID(0xE)
+        let outcome1 = Self.admit(&table, mallory, mallory)
+        #expect(outcome1 == .pairWithItself)
+        var admitted = 0
+        for index in 1...100 where Self.admit(&table, mallory, NodeID(UInt64(0x100 + index))) == nil { admitted += 1 }
+        #expect(admitted == 4)
+        let outcome2 = Self.admit(&table, mallory, NodeID(0x999))
+        #expect(outcome2 == .memberPairLimit)
         // Another member is not held back by mallory's pairs.
-        #expect(RelayService.admissionRefusal(requester: NodeID(0x7), peer: NodeID(0x101), allocated: allocated, limits: limits) == nil)
+        let outcome3 = Self.admit(&table, NodeID(0x7), NodeID(0x101))
+        #expect(outcome3 == nil)
+        // A released pair frees its place.
+        table.release(RelayTable.Pair(mallory, NodeID(0x101)))
+        let outcome4 = Self.admit(&table, mallory, NodeID(0x999))
+        #expect(outcome4 == nil)
     }
 
     @Test func theRelayIsCappedOverall() {
-        var limits = RelayService.Limits()
+        var limits = RelayTable.Limits()
         limits.maximumAllocations = 2
-        let allocated = [RelayService.Pair(NodeID(1), NodeID(2)), RelayService.Pair(NodeID(3), NodeID(4))]
-        #expect(RelayService.admissionRefusal(requester: NodeID(5), peer: NodeID(6), allocated: allocated, limits: limits) == .full)
+        var table = RelayTable(limits: limits)
+        let outcome5 = Self.admit(&table, NodeID(1), NodeID(2))
+        #expect(outcome5 == nil)
+        let outcome6 = Self.admit(&table, NodeID(3), NodeID(4))
+        #expect(outcome6 == nil)
+        let outcome7 = Self.admit(&table, NodeID(5), NodeID(6))
+        #expect(outcome7 == .full)
     }
 
     @Test func relayEndpointsRememberedAreBounded() {

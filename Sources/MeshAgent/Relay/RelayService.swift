@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshAgentCore
 import MeshCore
 import NIOCore
 import NIOPosix
@@ -20,83 +21,64 @@ import Synchronization
 /// "latching" onto the exact source port of its WireGuard socket (a NAT may have chosen it).
 /// Everything else is dropped and counted. The relay never holds a key that opens the traffic.
 public final class RelayService: Sendable {
-    /// Limits of this relay.
-    public struct Limits: Sendable {
-        /// Most pairs at once.
-        public var maximumAllocations = 256
-        /// Most pairs one member may have requested at once (one member cannot hold pairs with
-        /// every other member). A path manager asks for one relay per peer whose direct path
-        /// failed, so this is the number of such peers one member may have through this relay.
-        public var maximumPairsPerMember = 32
+    /// Limits of this relay: the table's (pairs, per member, lease) and the forwarding's.
+    package struct Limits: Sendable {
+        /// Who may have a pair, and for how long (the core's ``RelayTable``).
+        package var table = RelayTable.Limits()
         /// Per side of a pair, in bytes per second (token bucket with one second of burst).
-        public var bytesPerSecond: UInt64 = 250_000_000
-        /// How long an allocation lives without a refresh.
-        public var lease = Interval.seconds(30)
+        package var bytesPerSecond: UInt64 = 250_000_000
         /// Ports allocations are taken from.
-        public var ports: ClosedRange<UInt16> = 40000...49999
-        public init() {}
+        package var ports: ClosedRange<UInt16> = 40000...49999
+        package var maximumAllocations: Int {
+            get { table.maximumAllocations }
+            set { table.maximumAllocations = newValue }
+        }
+        package var maximumPairsPerMember: Int {
+            get { table.maximumPairsPerMember }
+            set { table.maximumPairsPerMember = newValue }
+        }
+        package var lease: Interval { table.lease }
+        package init() {}
     }
 
-    /// A pair being relayed (order does not matter).
-    public struct Pair: Hashable, Sendable {
-        public let low: NodeID
-        public let high: NodeID
-        public init(_ a: NodeID, _ b: NodeID) { (low, high) = a < b ? (a, b) : (b, a) }
-        public func contains(_ node: NodeID) -> Bool { node == low || node == high }
-    }
-
-    /// An allocation.
-    public struct Allocation: Sendable {
-        public let pair: Pair
-        /// The port each member sends to.
-        public let ports: [NodeID: UInt16]
-        /// When it lapses unless refreshed.
-        public var expiresAt: Timestamp
-    }
+    package typealias Pair = RelayTable.Pair
+    package typealias Allocation = RelayTable.Allocation
 
     /// The limits in force.
-    public let limits: Limits
+    package let limits: Limits
     private let group: EventLoopGroup
-    private let table = Mutex(AllocationTable())
+    private let state: Mutex<State>
     private let batches = Mutex<[ObjectIdentifier: SendBatch]>([:])
     /// Forwarded and dropped traffic.
-    public let counters = RelayCounters()
+    package let counters = RelayCounters()
 
-    /// The pairs allocated, and those whose ports are being bound. A pair is in at most one of
-    /// the two: a request for a pair being bound waits for that binding (when both ends of a pair
-    /// asked at the same moment, checking then binding then inserting allocated the pair twice
-    /// and orphaned one forwarder with two open ports).
-    private struct AllocationTable {
-        var ready: [Pair: (allocation: Allocation, forwarder: PairForwarder)] = [:]
-        var binding: [Pair: Task<Allocation, Error>] = [:]
-        var pairs: some Collection<Pair> { Array(ready.keys) + Array(binding.keys) }
+    /// The core's table, and beside it what it cannot hold: each ready pair's forwarder and each
+    /// binding pair's task (a request for a pair being bound awaits it). A binding carries an id:
+    /// one that finishes after its pair was released (and perhaps requested anew) finds another
+    /// id, or none, and closes its ports instead of taking the pair.
+    private struct State {
+        var table: RelayTable
+        var forwarders: [Pair: PairForwarder] = [:]
+        var bindings: [Pair: (id: UInt64, task: Task<Void, Error>)] = [:]
+        var nextBinding: UInt64 = 0
     }
 
     /// A relay whose ports are read on `group`.
-    public init(group: EventLoopGroup, limits: Limits = Limits()) {
+    package init(group: EventLoopGroup, limits: Limits = Limits()) {
         self.group = group
         self.limits = limits
+        state = Mutex(State(table: RelayTable(limits: limits.table)))
     }
 
     /// Number of live allocations.
-    public var allocationCount: Int { table.withLock { $0.ready.count } }
+    package var allocationCount: Int { state.withLock { $0.table.count } }
 
-    /// Why a new pair of `requester` and `peer` may not be allocated, given the pairs allocated
-    /// now (nil: it may). Pure, so the rule is unit-tested without sockets.
-    static func admissionRefusal(requester: NodeID, peer: NodeID, allocated: some Collection<Pair>, limits: Limits) -> RelayError? {
-        if requester == peer { return .pairWithItself }
-        if allocated.count >= limits.maximumAllocations { return .full }
-        let requesterPairs = allocated.reduce(0) { $0 + ($1.contains(requester) ? 1 : 0) }
-        if requesterPairs >= limits.maximumPairsPerMember { return .memberPairLimit }
-        return nil
-    }
-
-    /// The outcome of ``allocate(requester:requesterAddress:peer:peerAddress:now:)``.
-    public struct Granted: Sendable {
-        public let allocation: Allocation
+    /// The outcome of ``allocate(requester:requesterAddress:peer:peerAddress:expected:now:)``.
+    package struct Granted: Sendable {
+        package let allocation: Allocation
         /// Whether this request created the allocation (false: the pair had one, or another
         /// request was binding it at the same moment).
-        public let created: Bool
+        package let created: Bool
     }
 
     /// Allocates (or returns the existing allocation for) the pair of `requester` and `peer`, which
@@ -107,42 +89,49 @@ public final class RelayService: Sendable {
     /// at its authenticated address). Until a side has sent (latched), what the other side sends
     /// goes there: the end that does not initiate the first handshake sends nothing before it
     /// receives, and an initiation held for it would wait for WireGuard's 5 s retry.
-    public func allocate(
+    package func allocate(
         requester: NodeID, requesterAddress: IPAddress, peer: NodeID, peerAddress: IPAddress,
         expected: [NodeID: SocketEndpoint] = [:], now: Timestamp
     ) async throws -> Granted {
-        guard requester != peer else { throw RelayError.pairWithItself }
         let pair = Pair(requester, peer)
-        enum Step { case existing, wait(Task<Allocation, Error>), bind(Task<Allocation, Error>), refused(RelayError) }
-        let lease = limits.lease
-        let step = table.withLock { table -> Step in
-            if table.ready[pair] != nil { return .existing }
-            if let binding = table.binding[pair] { return .wait(binding) }
-            if let refusal = Self.admissionRefusal(requester: requester, peer: peer, allocated: table.pairs, limits: limits) {
-                return .refused(refusal)
+        enum Step { case existing, wait(Task<Void, Error>), bind(Task<Void, Error>), refused(RelayTable.Refusal) }
+        let step = state.withLock { state -> Step in
+            switch state.table.request(
+                requester: requester, requesterAddress: requesterAddress, peer: peer, peerAddress: peerAddress, expected: expected, now: now) {
+            case .existing: return .existing
+            case .binding:
+                guard let binding = state.bindings[pair] else { return .existing }  // never: binding pairs have their task
+                return .wait(binding.task)
+            case .bind:
+                let allowed = [requester: requesterAddress, peer: peerAddress]
+                state.nextBinding += 1
+                let id = state.nextBinding
+                let task = Task { try await self.bind(pair, id: id, allowed: allowed, expected: expected, now: now) }
+                state.bindings[pair] = (id, task)
+                return .bind(task)
+            case let .refused(refusal): return .refused(refusal)
             }
-            let allowed = [requester: requesterAddress, peer: peerAddress]
-            let task = Task { try await self.bind(pair, allowed: allowed, expected: expected, expiresAt: now + lease) }
-            table.binding[pair] = task
-            return .bind(task)
         }
         let created: Bool
         switch step {
         case .existing: created = false
-        case let .wait(task): _ = try await task.value; created = false
-        case let .bind(task): _ = try await task.value; created = true
-        case let .refused(refusal): throw refusal
+        case let .wait(task): try await task.value; created = false
+        case let .bind(task): try await task.value; created = true
+        case let .refused(refusal): throw RelayError(refusal)
         }
-        guard let forwarder = table.withLock({ $0.ready[pair]?.forwarder }) else { throw RelayError.released }
-        forwarder.allow(requester, from: requesterAddress, expecting: expected[requester])
-        forwarder.allow(peer, from: peerAddress, expecting: expected[peer])
-        guard let allocation = renew(pair, now: now) else { throw RelayError.released }
+        // Whatever the requests said meanwhile (the table merged them) goes to the forwarder.
+        guard let (allocation, forwarder) = state.withLock({ state in
+            state.table.allocation(of: pair).flatMap { allocation in state.forwarders[pair].map { (allocation, $0) } }
+        }) else { throw RelayError.released }
+        for member in [pair.low, pair.high] {
+            if let address = allocation.allowed[member] { forwarder.allow(member, from: address, expecting: allocation.expected[member]) }
+        }
         return Granted(allocation: allocation, created: created)
     }
 
-    /// Binds the two ports of `pair` and moves it from binding to ready (unless it was released
-    /// meanwhile: then its ports are closed again).
-    private func bind(_ pair: Pair, allowed: [NodeID: IPAddress], expected: [NodeID: SocketEndpoint], expiresAt: Timestamp) async throws -> Allocation {
+    /// Binds the two ports of `pair` and tells the table (unless the pair was released meanwhile:
+    /// then its ports are closed again).
+    private func bind(_ pair: Pair, id: UInt64, allowed: [NodeID: IPAddress], expected: [NodeID: SocketEndpoint], now: Timestamp) async throws {
         let loop = group.next()
         let forwarder = PairForwarder(
             pair: pair, allowed: allowed, expected: expected, loop: loop, counters: counters, bytesPerSecond: limits.bytesPerSecond, batch: batch(for: loop))
@@ -151,16 +140,20 @@ public final class RelayService: Sendable {
             for (side, member) in [pair.low, pair.high].enumerated() {
                 ports[member] = try await bindRandomPort(on: loop, forwarder: forwarder, side: side).port
             }
-            let allocation = Allocation(pair: pair, ports: ports, expiresAt: expiresAt)
-            let kept = table.withLock { table -> Bool in
-                guard table.binding.removeValue(forKey: pair) != nil else { return false }
-                table.ready[pair] = (allocation, forwarder)
+            let kept = state.withLock { state -> Bool in
+                guard state.bindings[pair]?.id == id else { return false }
+                state.bindings[pair] = nil
+                guard state.table.bound(pair, ports: ports, now: now) != nil else { return false }
+                state.forwarders[pair] = forwarder
                 return true
             }
             guard kept else { throw RelayError.released }
-            return allocation
         } catch {
-            table.withLock { _ = $0.binding.removeValue(forKey: pair) }
+            state.withLock { state in
+                guard state.bindings[pair]?.id == id else { return }
+                state.bindings[pair] = nil
+                state.table.bindingFailed(pair)
+            }
             forwarder.close()
             throw error
         }
@@ -168,58 +161,64 @@ public final class RelayService: Sendable {
 
     /// Extends a pair's lease; nil if it has none.
     @discardableResult
-    public func renew(_ pair: Pair, now: Timestamp) -> Allocation? {
-        table.withLock { table in
-            guard var entry = table.ready[pair] else { return nil }
-            entry.allocation.expiresAt = now + limits.lease
-            table.ready[pair] = entry
-            return entry.allocation
-        }
+    package func renew(_ pair: Pair, now: Timestamp) -> Allocation? {
+        state.withLock { $0.table.renew(pair, now: now) }
     }
 
-    /// Updates the address `member` may send from (it was authenticated from there again).
-    public func allow(_ member: NodeID, in pair: Pair, from address: IPAddress) {
-        table.withLock { $0.ready[pair] }?.forwarder.allow(member, from: address)
+    /// `member` was authenticated from `address`: it may send from there in every pair it is in.
+    package func allow(_ member: NodeID, from address: IPAddress) {
+        let changed = state.withLock { state in state.table.allow(member, from: address).compactMap { state.forwarders[$0] } }
+        for forwarder in changed { forwarder.allow(member, from: address) }
     }
 
     /// Whether `member` has sent to its relay port yet (the relay latched onto its WireGuard
     /// source): the sign that it switched to the relay. False for a pair without an allocation.
-    public func hasLatched(_ member: NodeID, in pair: Pair) async -> Bool {
-        guard let forwarder = table.withLock({ $0.ready[pair] })?.forwarder else { return false }
+    package func hasLatched(_ member: NodeID, in pair: Pair) async -> Bool {
+        guard let forwarder = state.withLock({ $0.forwarders[pair] }) else { return false }
         return await forwarder.hasLatched(member)
     }
 
     /// Ends a pair's allocation and closes its ports (a pair still being bound is closed as soon
     /// as its ports are bound).
-    public func release(_ pair: Pair) {
-        let removed = table.withLock { table in
-            table.binding[pair] = nil
-            return table.ready.removeValue(forKey: pair)
+    package func release(_ pair: Pair) {
+        let removed = state.withLock { state in
+            state.table.release(pair)
+            state.bindings[pair] = nil
+            return state.forwarders.removeValue(forKey: pair)
         }
-        removed?.forwarder.close()
+        removed?.close()
+    }
+
+    /// Ends every pair of `member` (it left, or was revoked).
+    package func release(involving member: NodeID) {
+        let removed = state.withLock { state in
+            for pair in state.bindings.keys where pair.contains(member) { state.bindings[pair] = nil }
+            return state.table.release(involving: member).compactMap { state.forwarders.removeValue(forKey: $0.pair) }
+        }
+        for forwarder in removed { forwarder.close() }
     }
 
     /// Releases every allocation whose lease ran out; returns the pairs released.
-    public func expire(now: Timestamp) -> [Pair] {
-        let expired = table.withLock { table -> [(Pair, PairForwarder)] in
-            let due = table.ready.filter { $0.value.allocation.expiresAt <= now }
-            for pair in due.keys { table.ready[pair] = nil }
-            return due.map { ($0.key, $0.value.forwarder) }
+    package func expire(now: Timestamp) -> [Pair] {
+        let expired = state.withLock { state in
+            state.table.expire(now: now).map { ($0.pair, state.forwarders.removeValue(forKey: $0.pair)) }
         }
-        for (_, forwarder) in expired { forwarder.close() }
+        for (_, forwarder) in expired { forwarder?.close() }
         return expired.map(\.0)
     }
 
-    /// Pairs involving `member` (to release when it leaves or is revoked).
-    public func pairs(involving member: NodeID) -> [Pair] {
-        table.withLock { $0.ready.keys.filter { $0.contains(member) } }
+    /// Pairs involving `member`.
+    package func pairs(involving member: NodeID) -> [Pair] {
+        state.withLock { $0.table.pairs(involving: member) }
     }
 
     /// Closes every port.
-    public func shutdown() {
-        let all = table.withLock { table -> [PairForwarder] in
-            defer { table.ready.removeAll(); table.binding.removeAll() }
-            return table.ready.values.map(\.forwarder)
+    package func shutdown() {
+        let all = state.withLock { state -> [PairForwarder] in
+            _ = state.table.removeAll()
+            state.bindings.removeAll()
+            defer { state.forwarders.removeAll() }
+            return Array(state.forwarders.values)
         }
         for forwarder in all { forwarder.close() }
     }
@@ -253,13 +252,21 @@ public final class RelayService: Sendable {
 }
 
 /// Why a relay could not allocate.
-public enum RelayError: Error, Equatable {
+package enum RelayError: Error, Equatable {
     case full
     case noFreePort
     /// A member asked to relay for a pair with itself.
     case pairWithItself
-    /// The requester already has ``RelayService/Limits/maximumPairsPerMember`` pairs.
+    /// The requester already has ``RelayTable/Limits/maximumPairsPerMember`` pairs.
     case memberPairLimit
     /// The pair was released (or the relay shut down) while its ports were being bound.
     case released
+
+    init(_ refusal: RelayTable.Refusal) {
+        switch refusal {
+        case .full: self = .full
+        case .pairWithItself: self = .pairWithItself
+        case .memberPairLimit: self = .memberPairLimit
+        }
+    }
 }

@@ -118,9 +118,7 @@ extension Agent {
         // A relayed member that moved sends from its new address at once (its path probes to this
         // relay): allow it there, or its relayed traffic was dropped until its next lease refresh
         // (up to 10 s; seen as 15 s outages when the roaming benchmark moved a relayed host).
-        if let relay, let address = node.lastEndpoint(of: sender)?.address {
-            for pair in relay.pairs(involving: sender) { relay.allow(sender, in: pair, from: address) }
-        }
+        if let relay, let address = node.lastEndpoint(of: sender)?.address { relay.allow(sender, from: address) }
         switch message {
         case let .request(id, peer):
             ownedWork.start { await self.serveRelayRequest(id: id, peer: peer, from: sender) }
@@ -131,7 +129,6 @@ extension Agent {
                 send(.refuse(id: 0, peer: peer, reason: .unknownPeer), to: sender, now: now)
                 break
             }
-            if let address = node.lastEndpoint(of: sender)?.address { relay.allow(sender, in: pair, from: address) }
             // The other end may have missed its grant: it has not switched while this end still
             // sends through the relay.
             let grant = RelayMessage.grant(

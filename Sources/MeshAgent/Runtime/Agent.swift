@@ -259,7 +259,7 @@ public actor Agent {
     /// Ends what this node keeps for `id` as a peer: its path, its relay pairs, its reports.
     private func dropPeer(_ id: NodeID) {
         if let node { apply(pathCore.forget(id, node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
-        for pair in relay?.pairs(involving: id) ?? [] { relay?.release(pair) }
+        relay?.release(involving: id)
         forgetPeerState(id)
     }
 
@@ -299,7 +299,7 @@ public actor Agent {
             if let node { apply(pathCore.localAddressesChanged(node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
         case let .memberMoved(id, endpoint):
             // A relay accepts a member's traffic only from where it was last authenticated.
-            if let relay { for pair in relay.pairs(involving: id) { relay.allow(id, in: pair, from: endpoint.address) } }
+            relay?.allow(id, from: endpoint.address)
             if let node { apply(pathCore.memberMoved(id, node: node, sessions: deviceSessions, now: clock.now), now: clock.now) }
         case let .enrolled(certificate):
             logger.notice("enrolled a new node", metadata: ["name": "\(certificate.name)", "addresses": "\(certificate.addresses)"])
