@@ -202,8 +202,7 @@ public final class AgentWorld {
 
     /// The live relay hosts holding an allocation for the pair of hosts `a` and `b`.
     public func relaysHolding(_ a: Int, _ b: Int) -> [Int] {
-        let pair = RelayModel.PairKey(directory.nodeIDs[a], directory.nodeIDs[b])
-        return agents.indices.filter { agents[$0]?.relay?.allocations[pair] != nil }
+        agents.indices.filter { agents[$0]?.relay?.holds(directory.nodeIDs[a], directory.nodeIDs[b]) == true }
     }
 
     /// Whether host `a` sees host `b` alive.

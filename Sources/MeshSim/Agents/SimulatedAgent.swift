@@ -331,7 +331,7 @@ final class SimulatedAgent {
     /// A scheduled grant repeat is due: sent unless the member switched (or the pair is gone);
     /// returns whether the next one should be scheduled.
     func regrant(_ grant: RelayMessage, to member: NodeID, other: NodeID, now: Timestamp) -> Bool {
-        guard let relay, relay.allocations[.init(member, other)] != nil, !relay.hasLatched(member, with: other) else { return false }
+        guard let relay, relay.holds(member, other), !relay.hasLatched(member, with: other) else { return false }
         send(grant, to: member, now: now)
         return true
     }
