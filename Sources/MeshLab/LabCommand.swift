@@ -82,16 +82,13 @@ public enum LabCommand {
             pipe.fileHandleForWriting.write(Data(input.utf8))
             try? pipe.fileHandleForWriting.close()
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                throw LabError.timedOut(command: full, seconds: timeout)
-            }
-            usleep(2_000)
+        guard ChildExit.wait(for: process, timeout: timeout) else {
+            kill(process.processIdentifier, SIGKILL)
+            ChildExit.wait(for: process, timeout: 10)
+            throw LabError.timedOut(command: full, seconds: timeout)
         }
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        // Its exit seen only in /proc (Foundation has not noticed): as if killed.
+        let status = ChildExit.status(of: process) ?? 128 + SIGKILL
         let result = LabCommandResult(
             command: full, status: status,
             output: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",

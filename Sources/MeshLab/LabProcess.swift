@@ -33,30 +33,26 @@ public final class LabProcess: @unchecked Sendable {
     deinit { unlink(outputPath) }
 
     /// Whether it is still running.
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { !ChildExit.hasExited(process) }
 
     /// Everything it printed so far (standard output and error together).
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    /// Waits for it to exit by itself (killing it after `timeout` seconds) and returns its status.
+    /// Waits for it to exit by itself (killing it after `timeout` seconds) and returns its status
+    /// (137 when its exit was seen only in `/proc`, as for a process killed).
     @discardableResult
     public func wait(timeout: Double = 60) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning { stop() }
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        if !ChildExit.wait(for: process, timeout: timeout) { stop() }
+        return ChildExit.status(of: process) ?? 128 + SIGKILL
     }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds. Only this PID is signalled.
+    /// SIGTERM, then SIGKILL after `grace` seconds. Only this PID is signalled; never waits more
+    /// than `grace` + 10 seconds.
     public func stop(grace: Double = 3) {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         kill(processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning {
-            kill(processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if ChildExit.wait(for: process, timeout: grace) { return }
+        kill(processIdentifier, SIGKILL)
+        ChildExit.wait(for: process, timeout: 10)
     }
 }
