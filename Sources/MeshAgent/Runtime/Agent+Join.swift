@@ -25,8 +25,9 @@ extension Agent {
         } catch {
             return await reply(Self.failure("\(error)"))
         }
-        joining = JoinAttempt(client: client, startedAt: now, lastSentAt: now, attempts: 1)
-        for datagram in client.requestDatagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
+        let attempt = JoinAttempt(client: client, now: now)
+        joining = attempt
+        for datagram in attempt.firstDatagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
         await reply(Self.progress("asking the bootstrap node at \(token.bootstrapEndpoints.map(\.description).joined(separator: ", ")) to enroll \(token.nodeName) in network \(token.networkName)"))
 
         // Wait for the answer (datagrams arrive through `joinAnswer`, retries go out from `joinTick`,
@@ -61,32 +62,17 @@ extension Agent {
 
     /// A join answer from a bootstrap endpoint.
     func joinAnswer(_ datagram: ReceivedDatagram) {
-        guard var attempt = joining, attempt.outcome == nil else { return }
-        attempt.outcome = attempt.client.receive(datagram.bytes, from: datagram.source)
-        joining = attempt
-        if attempt.outcome != nil { stateWaiters.wakeAll() }
+        guard joining?.receive(datagram.bytes, from: datagram.source) == true else { return }
+        stateWaiters.wakeAll()
     }
 
-    /// Resends the join request every second; gives up after 15 s with what was tried.
+    /// Resends the join request every second; gives up after 15 s with what was tried (``JoinAttempt``).
     func joinTick(now: Timestamp) {
-        guard var attempt = joining, attempt.outcome == nil else { return }
-        if now - attempt.startedAt >= AgentTiming.joinGiveUp {
-            let endpoints = attempt.client.token.bootstrapEndpoints.map(\.description).joined(separator: ", ")
-            attempt.outcome = .refused(
-                "no answer from the bootstrap node at \(endpoints) after \(attempt.attempts) attempts in 15 s: check that meshd runs there, "
-                    + "that this host can reach it over UDP (port \(attempt.client.token.bootstrapEndpoints.first?.port ?? 0)), "
-                    + "or give other addresses with `meshctl invite --endpoint`")
-            joining = attempt
-            stateWaiters.wakeAll()
-            return
-        }
-        guard now - attempt.lastSentAt >= AgentTiming.joinRetryInterval else { return }
-        attempt.lastSentAt = now
-        attempt.attempts += 1
-        // A fresh request each time: the bootstrap node refuses the same bytes again as a replay.
+        guard joining != nil else { return }
         var random = RandomSource.secure()
-        for datagram in attempt.client.retryDatagrams(now: now, random: &random) { transport.send(datagram.bytes, to: datagram.endpoint) }
-        joining = attempt
+        let resend = joining?.tick(now: now, random: &random) ?? []
+        for datagram in resend { transport.send(datagram.bytes, to: datagram.endpoint) }
+        if joining?.outcome != nil { stateWaiters.wakeAll() }
     }
 
     /// Suspends until `condition` holds (true) or, checked whenever the state may have moved,

@@ -2,16 +2,16 @@ import MeshAgentCore
 import MeshCore
 
 extension Agent {
-    /// Renews this node's certificate when a third of its validity is left: the authority node
-    /// signs a new one itself; other nodes ask the authority over the secure channel (retrying
-    /// hourly). Nothing for the operator to do.
+    /// Renews this node's certificate when a third of its validity is left (``CertificateRenewal``
+    /// decides): the authority node signs a new one itself; other nodes ask the authority over the
+    /// secure channel (retrying hourly). Nothing for the operator to do.
     func renewCertificateIfDue(now: Timestamp) {
         guard let node, let certificate = enrollment?.certificate else { return }
-        let lifetime = certificate.notAfter > certificate.notBefore ? certificate.notAfter - certificate.notBefore : 0
-        let remaining = certificate.notAfter > now.seconds ? certificate.notAfter - now.seconds : 0
-        guard remaining < lifetime / 3, now - lastRenewalAttempt >= AgentTiming.renewalRetry else { return }
-        lastRenewalAttempt = now
-        if var service = node.authority {
+        switch renewal.step(for: certificate, now: now, isAuthority: node.authority != nil, members: node.members) {
+        case .wait:
+            return
+        case .renewLocally:
+            guard var service = node.authority else { return }
             do {
                 let renewed = try service.renew(name: certificate.name, now: now)
                 node.authority = service
@@ -20,15 +20,13 @@ extension Agent {
             } catch {
                 logger.error("cannot renew this node's certificate", metadata: ["error": "\(error)"])
             }
-            return
-        }
-        guard let authority = node.members.all.first(where: { $0.status.isLive && $0.certificate.roles.contains(.authority) }) else {
+        case .noAuthorityReachable:
             logger.warning("the certificate expires soon and no authority node is reachable to renew it", metadata: ["expires": "\(certificate.notAfter)"])
-            return
+        case let .ask(authority):
+            logger.info("asking the authority to renew this node's certificate", metadata: ["authority": "\(node.members[authority]?.name ?? authority.hex)"])
+            node.sendExtension(type: MessageCode.renewalRequest.rawValue, body: [], to: authority, now: now)
+            drain()
         }
-        logger.info("asking the authority to renew this node's certificate", metadata: ["authority": "\(authority.name)"])
-        node.sendExtension(type: MessageCode.renewalRequest.rawValue, body: [], to: authority.id, now: now)
-        drain()
     }
 
     /// Authority side: renews the sender's certificate (same keys, addresses and grants).
@@ -53,8 +51,7 @@ extension Agent {
     /// Member side: a renewed certificate from the authority.
     func acceptRenewal(_ bytes: [UInt8], now: Timestamp) {
         guard let current = enrollment?.certificate, let renewed = try? NodeCertificate(decoding: bytes),
-              renewed.identityKey == current.identityKey, renewed.wireGuardKey == current.wireGuardKey,
-              renewed.name == current.name, renewed.notAfter > current.notAfter
+              CertificateRenewal.accepts(renewed, replacing: current)
         else {
             logger.warning("ignored a certificate renewal that does not match this node")
             return

@@ -91,7 +91,7 @@ public actor Agent {
     var lastRelayAnnouncement = Timestamp.zero
     var lastRelayCheck = Timestamp.zero
     var lastHeapTrim = Timestamp.zero
-    var lastRenewalAttempt = Timestamp.zero
+    var renewal = CertificateRenewal()
     let group: EventLoopGroup
 
     /// Creates the agent: binds the gossip socket; loads keys and, when enrolled, the network state.
@@ -350,14 +350,4 @@ public actor Agent {
     func reconcileSoon() {
         reconcileDue = min(reconcileDue, clock.now + AgentTiming.reconcileSoonDelay)
     }
-}
-
-/// An enrollment in progress.
-struct JoinAttempt {
-    var client: JoinClient
-    let startedAt: Timestamp
-    var lastSentAt: Timestamp
-    var attempts: Int
-    var outcome: JoinClient.Outcome?
-    var progress: [String] = []
 }
