@@ -114,6 +114,27 @@ import MeshControl
         }
     }
 
+    /// A member that changed its own address (authenticated from there now) gets its pair's
+    /// traffic there, at the port it latched from, before it sends anything itself: one that only
+    /// answers would otherwise never be reached again (simulator, `renumber-relayed`: 10.5 s).
+    @Test func aMemberAllowedFromANewAddressIsReachedThere() async throws {
+        try await withRelay { relay in
+            let now = Timestamp(seconds: 1_800_000_000)
+            let alpha = try LoopbackSocket(), charlie = try LoopbackSocket()
+            let granted = try await relay.allocate(requester: NodeID(1), requesterAddress: Self.loopback, peer: NodeID(2), peerAddress: Self.loopback, now: now)
+            let alphaPort = granted.allocation.ports[NodeID(1)]!, charliePort = granted.allocation.ports[NodeID(2)]!
+            charlie.send([1], to: charliePort)
+            alpha.send([2], to: alphaPort)
+            #expect(charlie.receive() == [2])
+            // Charlie moves to 127.0.0.2, same port, and is authenticated there.
+            let moved = try LoopbackSocket(port: charlie.port, host: 2)
+            relay.allow(NodeID(2), from: IPAddress("127.0.0.2")!)
+            try await Task.sleep(for: .milliseconds(50))
+            alpha.send([3], to: alphaPort)
+            #expect(moved.receive() == [3])
+        }
+    }
+
     static func canBind(_ port: UInt16) -> Bool {
         guard let socket = try? LoopbackSocket(port: port) else { return false }
         _ = socket
@@ -125,15 +146,16 @@ import MeshControl
 private final class LoopbackSocket {
     let descriptor: Int32
 
-    init(port: UInt16 = 0) throws {
+    /// Bound to 127.0.0.`host` (any address of 127/8 is on the loopback interface).
+    init(port: UInt16 = 0, host: UInt8 = 1) throws {
         descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = Self.address(port)
+        var address = Self.address(port, host: host)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard descriptor >= 0, bound == 0 else {
             close(descriptor)
-            throw CommandFailure("cannot bind 127.0.0.1:\(port)")
+            throw CommandFailure("cannot bind 127.0.0.\(host):\(port)")
         }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -151,11 +173,11 @@ private final class LoopbackSocket {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    static func address(_ port: UInt16) -> sockaddr_in {
+    static func address(_ port: UInt16, host: UInt8 = 1) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_addr.s_addr = (UInt32(0x7F00_0000) | UInt32(host)).bigEndian
         return address
     }
 

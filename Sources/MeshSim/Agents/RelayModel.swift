@@ -58,9 +58,14 @@ struct RelayModel {
         latched[RelayTable.Pair(member, other)]?[member] != nil
     }
 
-    /// Updates the address `member` may send from.
+    /// Updates the address `member` may send from; its latched source moves there, same port
+    /// (as meshd's forwarder).
     mutating func allow(_ member: NodeID, from address: IPAddress) {
-        table.allow(member, from: address)
+        for pair in table.allow(member, from: address) {
+            if let source = latched[pair]?[member], source.address != address {
+                latched[pair]?[member] = SocketEndpoint(address: address, port: source.port)
+            }
+        }
     }
 
     mutating func release(_ a: NodeID, _ b: NodeID) {
