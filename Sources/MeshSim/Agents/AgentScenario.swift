@@ -29,6 +29,13 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     /// 2 only answers: the hard direction, as 2 sends nothing unasked); at 20 s host 2's NAT
     /// renumbers (another outside address, no mappings) without any change on host 2 itself.
     case roaming
+    /// Relay 0 and hosts 1 and 2 public; 1 pings 2 (20 pings/s, 2 only answers); at 20 s host 2
+    /// changes its own address (a new DHCP lease, no NAT): what is sent to the old one is lost
+    /// until host 1 learns the new one (host 2's signed record, or its WireGuard roaming).
+    case renumber
+    /// As ``renumber``, on a pair relayed from the start (1–2 blocked): the relay must take host 2
+    /// from its new address and forward to it.
+    case renumberRelayed = "renumber-relayed"
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -51,6 +58,9 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         public var endsAgree = true
         /// Relays holding an allocation for the pair at the end.
         public var relaysHolding = 0
+        /// Pairs of running hosts where one has declared the other dead at the end (a move, a
+        /// restart or loss must not make a running member dead; under loss, suspected is normal).
+        public var declaredDead: [[Int]] = []
         /// Path probes per second from each end while two-way traffic flowed on a working path
         /// (``cutMidStream`` and ``heal``, before the cut; nil elsewhere).
         public var probesPerSecond: [Double]?
@@ -156,6 +166,17 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             let roamed = world.now
             world.run(until: start + .seconds(50))
             measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: roamed, interval: .milliseconds(50))
+        case .renumber, .renumberRelayed:
+            let world = try world(hosts: 3, relays: [0])
+            if self == .renumberRelayed { world.setBlocked(1, 2, true) }
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(50))
+            let start = world.now
+            world.run(until: start + .seconds(20))
+            world.renumber(2)
+            let renumbered = world.now
+            world.run(until: start + .seconds(50))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: renumbered, interval: .milliseconds(50))
         case .lossy:
             let world = try world(hosts: 4, relays: [0])
             let flow = AgentWorld.Flow(from: 1, to: 2)
@@ -197,5 +218,7 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             result.endsAgree = routes[0] == .direct && routes[1] == .direct
         }
         result.relaysHolding = world.relaysHolding(pair.0, pair.1).count
+        let running = (0..<world.cluster.identities.count).filter(world.isRunning)
+        result.declaredDead = running.flatMap { a in running.filter { $0 != a && !world.seesLive(a, $0) }.map { [a, $0] } }
     }
 }

@@ -28,6 +28,7 @@ extension AgentScenario {
             return "\(changes) route changes at one end (at most \(allowedChanges))"
         }
         if result.relaysHolding > 1 { return "\(result.relaysHolding) relays hold the pair" }
+        if let pair = result.declaredDead.first { return "host \(pair[0]) has running host \(pair[1]) as dead at the end" }
         switch self {
         case .relayedStart, .nat, .symmetricNAT:
             guard let first = result.firstReply, first <= maximumGap else { return "no reply within \(maximumGap.seconds) s of the start" }
@@ -37,11 +38,11 @@ extension AgentScenario {
             if !result.endedDirect { return "the pair did not end on the direct path" }
         case .relayDies:
             if result.firstReply == nil { return "the pair never went through a relay that could die" }
-        case .roaming:
-            if !result.endedDirect { return "the pair did not end on the direct path after roaming" }
+        case .roaming, .renumber:
+            if !result.endedDirect { return "the pair did not end on the direct path after \(self == .roaming ? "roaming" : "renumbering")" }
         case .restart, .restartRelayed:
             if !result.endsAgree { return "the two ends' path states disagree at the end (a restarted end forgot its relay?)" }
-        case .cutMidStream:
+        case .cutMidStream, .renumberRelayed:
             break
         }
         if let rates = result.probesPerSecond, let highest = rates.max(), highest > 1 {
@@ -59,10 +60,10 @@ extension AgentScenario {
         case .heal: return 2
         case .lossy: return 4
         case .restart: return 0
-        case .relayedStart, .cutMidStream, .relayDies, .restartRelayed: return 1
+        case .relayedStart, .cutMidStream, .relayDies, .restartRelayed, .renumberRelayed: return 1
         case .nat: return 2  // possibly through the relay until the punch works, and back
         case .symmetricNAT: return 1
-        case .roaming: return 2  // through the relay until the new outside endpoint is known, and back
+        case .roaming, .renumber: return 2  // through the relay until the new endpoint is known, and back
         }
     }
 

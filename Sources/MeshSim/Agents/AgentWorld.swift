@@ -53,6 +53,8 @@ public final class AgentWorld {
     private var blocked = Set<[Int]>()
     /// The NAT in front of each host, if any.
     private var nats: [Int: NATModel] = [:]
+    /// Hosts that changed their own address (``renumber(_:)``), and the address they have now.
+    private var renumbered: [Int: IPAddress] = [:]
     private var flows: [Flow: (interval: Interval, sequence: UInt32)] = [:]
     /// Pong arrival times per flow.
     public private(set) var replies: [Flow: [Timestamp]] = [:]
@@ -126,6 +128,19 @@ public final class AgentWorld {
         nats[index] = NATModel(kind: old.kind, publicAddress: Self.natAddress(of: index, network: network))
     }
 
+    /// Host `index` changes its own address (a new DHCP lease, a server moved to another network):
+    /// it now has 192.0.2.x, and what is sent to its old address is lost. meshd on it sees its
+    /// local addresses change (as from rtnetlink) and reacts as it does.
+    public func renumber(_ index: Int) {
+        let address = IPAddress.v4(IPv4Address(0xC000_0200 + UInt32(index) + 1))
+        renumbered[index] = address
+        agents[index]?.localAddressChanged(to: address, now: now)
+        flush(index)
+    }
+
+    /// Host `index`'s own address now.
+    func address(of index: Int) -> IPAddress { renumbered[index] ?? Cluster.endpoint(of: index).address }
+
     /// The outside address of host `index`'s NAT on one of two networks (203.0.113.x, 198.51.100.x).
     static func natAddress(of index: Int, network: Int) -> IPAddress {
         .v4(IPv4Address((network == 0 ? 0xCB00_7100 : 0xC633_6400) + UInt32(index) + 1))
@@ -139,8 +154,12 @@ public final class AgentWorld {
             let index = Int(v4.value & 0xFF) - 1
             return nats[index]?.publicAddress == address ? index : nil
         }
+        if v4.value & 0xFFFF_FF00 == 0xC000_0200 {
+            let index = Int(v4.value & 0xFF) - 1
+            return renumbered[index] == address ? index : nil
+        }
         guard v4.value & 0xFFFF_FF00 == 0x0A00_0000, let index = Cluster.index(of: SocketEndpoint(address: address, port: 51821)),
-              index < agents.count
+              index < agents.count, renumbered[index] == nil
         else { return nil }
         return index
     }
@@ -206,6 +225,14 @@ public final class AgentWorld {
     }
 
     /// Whether host `a` sees host `b` alive.
+    /// Whether host `index` runs meshd (it has not crashed).
+    public func isRunning(_ index: Int) -> Bool { agents[index] != nil }
+
+    /// Whether host `a` has host `b` as a live member (alive or suspected, not dead).
+    public func seesLive(_ a: Int, _ b: Int) -> Bool {
+        agents[a]?.node.members[directory.nodeIDs[b]]?.status.isLive == true
+    }
+
     public func seesAlive(_ a: Int, _ b: Int) -> Bool {
         agents[a]?.node.members[directory.nodeIDs[b]]?.status == .alive
     }
@@ -271,7 +298,7 @@ public final class AgentWorld {
     /// Sends what host `index` produced and schedules its next wake.
     private func flush(_ index: Int) {
         guard let agent = agents[index] else { return }
-        let source = Cluster.endpoint(of: index)
+        let source = SocketEndpoint(address: address(of: index), port: 51821)
         for datagram in agent.gossipOutbox {
             gossipDatagrams[index] += 1
             transmit(.gossip(datagram.bytes), from: index, source: source, to: datagram.endpoint)
@@ -281,7 +308,7 @@ public final class AgentWorld {
             push(now + regrant.after, .regrant(host: index, grant: regrant.grant, to: regrant.to, other: regrant.other, gaps: regrant.gaps))
         }
         let (outbox, delivered) = agent.device.drain()
-        let wireGuardSource = directory.wireGuardEndpoint(of: index)
+        let wireGuardSource = SocketEndpoint(address: address(of: index), port: 51820)
         for (destination, packet) in outbox { transmit(.wireGuard(packet), from: index, source: wireGuardSource, to: destination) }
         for (peer, payload) in delivered {
             switch payload {

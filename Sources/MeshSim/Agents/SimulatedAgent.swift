@@ -161,7 +161,20 @@ final class SimulatedAgent {
         PlanningHost(nodeID: node.id, overlayAddresses: node.certificate.addresses, localAddresses: [ownAddress], behindNAT: isBehindNAT)
     }
 
-    private var ownAddress: IPAddress { directory.wireGuardEndpoint(of: index).address }
+    /// This host's own address (``localAddressChanged(to:now:)`` changes it).
+    private(set) lazy var ownAddress: IPAddress = directory.wireGuardEndpoint(of: index).address
+
+    /// The host's own address changed (meshd hears it from rtnetlink): announce the new endpoints,
+    /// forget what peers saw before the move, and let the path core react as meshd's does.
+    func localAddressChanged(to address: IPAddress, now: Timestamp) {
+        ownAddress = address
+        observedEndpoints.removeAll()
+        var announcement = node.announcement
+        announcement.gossipEndpoints = [AnnouncedEndpoint(.local, SocketEndpoint(address: address, port: 51821))]
+        node.announce(announcement, now: now)
+        announceEndpoints(now: now)
+        apply(core.localAddressesChanged(node: node, sessions: sessions, now: now), now: now)
+    }
 
     /// Whether peers see this host at an address not its own (meshd's rule).
     private var isBehindNAT: Bool { node.reflexiveEndpoint.map { $0.address != ownAddress } ?? false }
@@ -169,7 +182,7 @@ final class SimulatedAgent {
     /// Announces this host's WireGuard endpoints as meshd does: its own, the observed ones
     /// corroborated by peers' reports, and behind NAT the reflexive address with WireGuard's port.
     private func announceEndpoints(now: Timestamp) {
-        let wireGuard = directory.wireGuardEndpoint(of: index)
+        let wireGuard = SocketEndpoint(address: ownAddress, port: 51820)
         let reflexive = isBehindNAT ? node.reflexiveEndpoint.map { SocketEndpoint(address: $0.address, port: wireGuard.port) } : nil
         var announcement = node.announcement
         announcement.wireGuardEndpoints = ObservedEndpoints.recordEndpoints(
