@@ -2,32 +2,22 @@ import MeshAgentCore
 import MeshCore
 
 extension Agent {
-    /// What this node announces: its local addresses with the gossip and WireGuard ports, the
-    /// configured extra endpoints, the WireGuard endpoints peers observed (only corroborated ones,
-    /// in at most two slots that never push out a local or configured endpoint: see
-    /// ``ObservedEndpoints``), behind NAT the reflexive address with the WireGuard port, and its
-    /// overlay addresses.
+    /// What this node announces (``AgentAnnouncement``, composed as the simulator's agents do).
     func announcement(now: Timestamp) -> LocalAnnouncement {
-        let gossipPort = configuration.gossip.port, wireGuardPort = configuration.interface.listenPort
-        let slots = NodeRecord.maximumEndpoints
-        var gossip = localAddresses.map { AnnouncedEndpoint(.local, SocketEndpoint(address: $0, port: gossipPort)) }
-        for endpoint in liveEndpoints.advertise {
-            gossip.append(AnnouncedEndpoint(.advertised, SocketEndpoint(address: endpoint.address, port: gossipPort)))
-        }
-        let local = localAddresses.map { SocketEndpoint(address: $0, port: wireGuardPort) }
-        // Behind NAT, where peers see the gossip socket with the WireGuard port: a port-keeping
-        // NAT maps WireGuard's socket there too. Peers can try it before any peer's WireGuard has
-        // reported the outside endpoint (an observed one; the first report took up to 25 s).
-        let reflexive = isBehindNAT ? node?.reflexiveEndpoint.map { SocketEndpoint(address: $0.address, port: wireGuardPort) } : nil
-        let wireGuard = ObservedEndpoints.recordEndpoints(
-            local: local, advertised: liveEndpoints.advertise, observed: observedEndpoints.announced, reflexive: reflexive)
-        let prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
-        // One gossip slot stays free for the reflexive endpoint MeshCore adds when signing, so it
-        // never pushes a local endpoint out either.
-        return LocalAnnouncement(
-            gossipEndpoints: Array(gossip.prefix(slots - 1)), wireGuardEndpoints: wireGuard, prefixes: prefixes,
-            offersRelay: (enrollment?.certificate.roles.contains(.relay) ?? false) && configuration.relay.enabled,
-            behindNAT: isBehindNAT, relays: announcedRelays)
+        agentAnnouncement.composed
+    }
+
+    /// The facts the announcement is composed from.
+    var agentAnnouncement: AgentAnnouncement {
+        var announcement = AgentAnnouncement(
+            localAddresses: localAddresses, gossipPort: configuration.gossip.port, wireGuardPort: configuration.interface.listenPort)
+        announcement.advertised = liveEndpoints.advertise
+        announcement.observed = observedEndpoints.announced
+        announcement.reflexive = node?.reflexiveEndpoint
+        announcement.prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:)) + (enrollment?.certificate.routes ?? [])
+        announcement.offersRelay = (enrollment?.certificate.roles.contains(.relay) ?? false) && configuration.relay.enabled
+        announcement.relays = announcedRelays
+        return announcement
     }
 
     /// Peers that can see this node's outside endpoint (``PathCore/outsideContacts(_:subnets:now:)``).
@@ -38,10 +28,7 @@ extension Agent {
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).
-    var isBehindNAT: Bool {
-        guard let reflexive = node?.reflexiveEndpoint else { return false }
-        return !localAddresses.contains(reflexive.address)
-    }
+    var isBehindNAT: Bool { agentAnnouncement.behindNAT }
 
     /// Publishes a new record if the announcement changed.
     func announceIfChanged() {

@@ -155,28 +155,18 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             world.startPinging(flow, every: .milliseconds(100))
             world.run(until: start + .seconds(30))
             measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: start, interval: .milliseconds(100))
-        case .roaming:
+        case .roaming, .renumber, .renumberRelayed:
             let world = try world(hosts: 3, relays: [0])
-            try world.putBehindNAT(2, "address-dependent")
-            let flow = AgentWorld.Flow(from: 1, to: 2)
-            world.startPinging(flow, every: .milliseconds(50))
-            let start = world.now
-            world.run(until: start + .seconds(20))
-            world.roam(2)
-            let roamed = world.now
-            world.run(until: start + .seconds(50))
-            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: roamed, interval: .milliseconds(50))
-        case .renumber, .renumberRelayed:
-            let world = try world(hosts: 3, relays: [0])
+            if self == .roaming { try world.putBehindNAT(2, "address-dependent") }
             if self == .renumberRelayed { world.setBlocked(1, 2, true) }
             let flow = AgentWorld.Flow(from: 1, to: 2)
             world.startPinging(flow, every: .milliseconds(50))
             let start = world.now
             world.run(until: start + .seconds(20))
-            world.renumber(2)
-            let renumbered = world.now
+            if self == .roaming { world.roam(2) } else { world.renumber(2) }
+            let moved = world.now
             world.run(until: start + .seconds(50))
-            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: renumbered, interval: .milliseconds(50))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: moved, interval: .milliseconds(50))
         case .lossy:
             let world = try world(hosts: 4, relays: [0])
             let flow = AgentWorld.Flow(from: 1, to: 2)

@@ -162,33 +162,42 @@ final class SimulatedAgent {
     }
 
     /// This host's own address (``localAddressChanged(to:now:)`` changes it).
-    private(set) lazy var ownAddress: IPAddress = directory.wireGuardEndpoint(of: index).address
+    private var ownAddress: IPAddress { announced.localAddresses.first ?? directory.wireGuardEndpoint(of: index).address }
+
+    /// What this host announces, composed as meshd composes it (``AgentAnnouncement``): its own
+    /// address, the relay offer and prefixes it was enrolled with, the relays it reaches, and —
+    /// read afresh each time — the observed and reflexive endpoints.
+    private lazy var announced: AgentAnnouncement = {
+        var facts = AgentAnnouncement(localAddresses: [directory.wireGuardEndpoint(of: index).address], gossipPort: 51821, wireGuardPort: 51820)
+        facts.prefixes = node.announcement.prefixes
+        facts.offersRelay = node.announcement.offersRelay
+        return facts
+    }()
+
+    /// The announcement's facts with the live ones filled in.
+    private var currentAnnouncement: AgentAnnouncement {
+        var facts = announced
+        facts.observed = observedEndpoints.announced
+        facts.reflexive = node.reflexiveEndpoint
+        return facts
+    }
 
     /// The host's own address changed (meshd hears it from rtnetlink): announce the new endpoints,
     /// forget what peers saw before the move, and let the path core react as meshd's does.
     func localAddressChanged(to address: IPAddress, now: Timestamp) {
-        ownAddress = address
+        announced.localAddresses = [address]
         observedEndpoints.removeAll()
-        var announcement = node.announcement
-        announcement.gossipEndpoints = [AnnouncedEndpoint(.local, SocketEndpoint(address: address, port: 51821))]
-        node.announce(announcement, now: now)
         announceEndpoints(now: now)
         apply(core.localAddressesChanged(node: node, sessions: sessions, now: now), now: now)
     }
 
     /// Whether peers see this host at an address not its own (meshd's rule).
-    private var isBehindNAT: Bool { node.reflexiveEndpoint.map { $0.address != ownAddress } ?? false }
+    private var isBehindNAT: Bool { currentAnnouncement.behindNAT }
 
-    /// Announces this host's WireGuard endpoints as meshd does: its own, the observed ones
-    /// corroborated by peers' reports, and behind NAT the reflexive address with WireGuard's port.
+    /// Announces this host's endpoints as meshd does: its own, the observed ones corroborated by
+    /// peers' reports, and behind NAT the reflexive address with WireGuard's port.
     private func announceEndpoints(now: Timestamp) {
-        let wireGuard = SocketEndpoint(address: ownAddress, port: 51820)
-        let reflexive = isBehindNAT ? node.reflexiveEndpoint.map { SocketEndpoint(address: $0.address, port: wireGuard.port) } : nil
-        var announcement = node.announcement
-        announcement.wireGuardEndpoints = ObservedEndpoints.recordEndpoints(
-            local: [wireGuard], advertised: [], observed: observedEndpoints.announced, reflexive: reflexive)
-        announcement.behindNAT = isBehindNAT
-        node.announce(announcement, now: now)
+        node.announce(currentAnnouncement.composed, now: now)
     }
 
     /// A peer's report of where its WireGuard sees this host.
@@ -361,11 +370,10 @@ final class SimulatedAgent {
     /// Announces the relays this host reaches when meshd would (``PathCore/shouldAnnounceRelays(_:announced:sinceLastAnnouncement:)``).
     private func announceRelays(now: Timestamp) {
         let relays = PathCore.reachableRelays(node)
-        guard PathCore.shouldAnnounceRelays(relays, announced: node.announcement.relays, sinceLastAnnouncement: now - lastRelayAnnouncement) else { return }
+        guard PathCore.shouldAnnounceRelays(relays, announced: announced.relays, sinceLastAnnouncement: now - lastRelayAnnouncement) else { return }
         lastRelayAnnouncement = now
-        var announcement = node.announcement
-        announcement.relays = relays
-        node.announce(announcement, now: now)
+        announced.relays = relays
+        announceEndpoints(now: now)
     }
 }
 
