@@ -6,14 +6,13 @@ import MeshCore
 /// WireGuard endpoint trials in ``EndpointChoice``, endpoint reports in ``ObservedEndpoints/Settings``,
 /// relay leases in ``RelayService/Limits``.
 package enum AgentTiming {
-    // MARK: Loops
+    // MARK: The timer
 
-    /// Housekeeping turn: join retries, address changes, reconcile and device reads when due,
-    /// snapshots. Fine enough for a join retry each second and a roamed address within ~0.3 s.
-    package static let housekeepingPeriod = Duration.milliseconds(250)
-    /// Path turn: probes, failure and heal decisions, first handshakes. Failover aims at ≤ 1 s, and
-    /// a path fails after 3 unanswered probes 100 ms apart: the turn must be well under that.
-    package static let pathPeriod = Duration.milliseconds(50)
+    /// meshd and the simulator sleep until the earliest deadline of everything they schedule
+    /// (the protocol core's, the path timers', device work, the chores of ``PeriodicChores``) and
+    /// tick nothing on a fixed period; a wake never comes sooner than this after the last, so a
+    /// condition reported due that nothing takes cannot spin.
+    package static let shortestWake = Interval.milliseconds(1)
 
     // MARK: Local addresses
 

@@ -28,6 +28,16 @@ package struct CertificateRenewal {
         return remaining < lifetime / 3
     }
 
+    /// When ``step(for:now:isAuthority:members:)`` may next do something for `certificate`: the
+    /// moment it becomes due, or, once due, the next retry.
+    package func nextDeadline(for certificate: NodeCertificate, now: Timestamp) -> Timestamp {
+        guard Self.isDue(certificate, now: now) else {
+            let lifetime = certificate.notAfter > certificate.notBefore ? certificate.notAfter - certificate.notBefore : 0
+            return Timestamp(seconds: certificate.notAfter - lifetime / 3 + 1)
+        }
+        return lastAttempt == .zero ? now : lastAttempt + AgentTiming.renewalRetry
+    }
+
     /// The step for `certificate` at `now`; `isAuthority`: this node holds the authority's key;
     /// `members`: the member table, where a live member with the authority role is asked.
     package mutating func step(for certificate: NodeCertificate, now: Timestamp, isAuthority: Bool, members: MemberTable) -> Step {

@@ -81,9 +81,11 @@ package struct DeviceObservation: Equatable {
     package var contradictsPath = false
     /// Members to tell where this node's WireGuard sees them (``PathCore/endpointReportBody(_:)``).
     package var endpointReports: [(member: NodeID, endpoint: SocketEndpoint)] = []
+    /// Path effects of the reading (a relayed peer whose data now comes straight from a new address).
+    package var effects: [PathCore.Effect] = []
 
     package static func == (lhs: DeviceObservation, rhs: DeviceObservation) -> Bool {
-        lhs.contradictsPath == rhs.contradictsPath
+        lhs.contradictsPath == rhs.contradictsPath && lhs.effects == rhs.effects
             && lhs.endpointReports.elementsEqual(rhs.endpointReports) { $0.member == $1.member && $0.endpoint == $1.endpoint }
     }
 }
@@ -98,8 +100,11 @@ struct DevicePlanMemory {
     var counters: [X25519PublicKey: (received: UInt64, transmitted: UInt64)] = [:]
     /// The last endpoint reported to each member, and when.
     var reportedEndpoints: [NodeID: (endpoint: SocketEndpoint, at: Timestamp)] = [:]
+    /// Where each member's data last arrived from while its path was direct (not a relay's port).
+    var directSources: [NodeID: SocketEndpoint] = [:]
 
     mutating func forget(_ member: NodeID) {
+        directSources[member] = nil
         endpointChoices[member] = nil
         refusalReportedVersions[member] = nil
         reportedEndpoints[member] = nil

@@ -149,6 +149,11 @@ package struct FirstHandshakes {
         waiting.values.contains { now - $0.since >= delay(for: $0) }
     }
 
+    /// When ``anyDue(now:)`` next turns true (`distantFuture`: nobody waits).
+    package var nextDeadline: Timestamp {
+        waiting.values.lazy.map { $0.since + self.delay(for: $0) }.min() ?? .distantFuture
+    }
+
     /// What the device has seen of a peer.
     package enum Contact {
         /// Nothing arrived.

@@ -97,6 +97,7 @@ extension PathCore {
         let previous = deviceMemory.counters
         deviceMemory.counters = device.mapValues { ($0.receivedBytes, $0.transmittedBytes) }
         let members = device.isEmpty ? [:] : Self.membersByWireGuardKey(node)
+        var movedActions: [PathManager.Action] = []
         for (key, peer) in device {
             guard let member = members[key] else { continue }
             if endpointContradictsPath(member.id, deviceEndpoint: peer.endpoint, now: now)
@@ -114,13 +115,38 @@ extension PathCore {
                 observation.endpointReports.append((member.id, seen))
             }
             guard let before else { continue }
+            if peer.receivedBytes != before.received, let endpoint = peer.endpoint {
+                if sendsStraightFromNewAddress(member, endpoint: endpoint, relays: relays) {
+                    movedActions += paths.directDataFromMovedPeer(member.id, now: now)
+                } else if paths.route(to: member.id) == .direct, !relayEndpoints.contains(endpoint) {
+                    deviceMemory.directSources[member.id] = endpoint
+                }
+            }
             if peer.receivedBytes != before.received {
                 paths.noteReceived(member.id, now: now)
             } else if peer.transmittedBytes != before.transmitted {
                 paths.noteActivity(member.id, now: now)
             }
         }
+        if !movedActions.isEmpty {
+            let sessions: Sessions = { key in device[key].map { $0.lastHandshake != nil } }
+            observation.effects = effects(of: movedActions, node: node, sessions: sessions, now: now)
+        }
         return observation
+    }
+
+    /// Whether `member`, relayed from this end, now sends its WireGuard data straight to this
+    /// node from `endpoint` (WireGuard roamed there: the data is authenticated), an address other
+    /// than the one its data came from while the path was direct. It moved (its NAT renumbered,
+    /// say) and never took the relay, whose allocation still expects it at the old address: this
+    /// end's traffic through the relay was lost until the direct retry, 1.5–2.3 s in the
+    /// simulator's `roaming` sweep. The same address again (a path that failed one way only) is
+    /// left to the probes.
+    func sendsStraightFromNewAddress(_ member: Member, endpoint: SocketEndpoint, relays: () -> [Member]) -> Bool {
+        guard case .relayed = paths.route(to: member.id), let before = deviceMemory.directSources[member.id],
+              before.address != endpoint.address, !relayEndpoints.contains(endpoint)
+        else { return false }
+        return Self.relay(whosePort: endpoint, serves: member, among: relays()) == nil
     }
 
     /// The peers able to see this node's outside endpoint, per address family: a recent handshake,

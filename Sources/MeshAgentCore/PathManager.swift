@@ -174,9 +174,9 @@ package struct PathManager {
     private var sequence: UInt32 = 0
     /// Probes that may still be sent: ``Settings/maximumProbesPerSecond``, one probe interval's worth of
     /// burst (full at the first tick).
-    private var probeTokens: TokenBucket?
+    private(set) var probeTokens: TokenBucket?
     /// Outstanding probes: sequence → (peer the probe is about, node probed, sent at).
-    private var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
+    private(set) var outstanding: [UInt32: (peer: NodeID, target: NodeID, sentAt: Timestamp)] = [:]
 
     /// The route to `peer` (direct when unknown).
     package func route(to peer: NodeID) -> Route { peers[peer]?.route ?? .direct }
@@ -311,6 +311,22 @@ package struct PathManager {
         case .direct, .unreachable:
             return []
         }
+    }
+
+    /// This end is relayed but `peer`'s WireGuard data arrives straight from a new address
+    /// (``PathCore/sendsStraightFromNewAddress(_:endpoint:relays:)``): it moved and stayed direct.
+    /// The direct path to where it is now is taken at once (probes judge it from here like any
+    /// direct path); the relay is released and the peer told.
+    package mutating func directDataFromMovedPeer(_ peer: NodeID, now: Timestamp) -> [Action] {
+        guard let path = peers[peer], case let .relayed(relay, _) = path.route else { return [] }
+        peers[peer] = healed(path, now: now)
+        return [.release(relay: relay, peer: peer), .notifyDirect(peer), .reroute(peer)]
+    }
+
+    /// Whether any peer is relayed (a reconcile then reads the device first: see
+    /// ``PathCore/sendsStraightFromNewAddress(_:endpoint:relays:)``).
+    package var anyRelayed: Bool {
+        peers.values.contains { if case .relayed = $0.route { true } else { false } }
     }
 
     /// Peers on the direct path with traffic lately (within ``Settings/activityWindow``).

@@ -212,4 +212,37 @@ import Testing
         #expect(core.planDevice(node: node, host: host, device: { $0 == key(2) ? view(sent: 300) : nil }, now: later)
             .peers.first { $0.member == id(2) }?.endpoint == direct)
     }
+
+    /// A relayed peer whose data arrives straight from a new address (it moved and never took the
+    /// relay; WireGuard roamed to it) is taken direct by the reading that sees it: the relay still
+    /// expects it at the old address. From the address its direct path failed on, or from a relay's
+    /// port, the path stays relayed (a path that fails one way only is the probes' to judge).
+    @Test func aRelayedPeerSendingFromANewAddressIsTakenDirect() throws {
+        let node = try node(with: [member(0, flags: [.relay])])
+        let relayPort = SocketEndpoint(address: cluster.records[0].wireGuardEndpoints[0].endpoint.address, port: 40001)
+        let old = SocketEndpoint("203.0.113.3:51820")!, moved = SocketEndpoint("198.51.100.3:51820")!
+        func view(_ endpoint: SocketEndpoint, received: UInt64) -> DevicePeerView {
+            DevicePeerView(endpoint: endpoint, lastHandshake: now, receivedBytes: received, transmittedBytes: received)
+        }
+        func relayedCore() -> PathCore {
+            var core = self.core()
+            core.paths.noteActivity(id(2), now: now)
+            _ = core.observeDevice([key(2): view(old, received: 100)], node: node, now: now)
+            _ = core.observeDevice([key(2): view(old, received: 200)], node: node, now: now + .milliseconds(100))
+            core.relayEndpoints.insert(relayPort)
+            _ = core.paths.relayGranted(id(2), relay: id(0), endpoint: relayPort, requested: true, now: now + .milliseconds(600))
+            return core
+        }
+        var core = relayedCore()
+        let reading = core.observeDevice([key(2): view(moved, received: 300)], node: node, now: now + .milliseconds(800))
+        #expect(core.paths.route(to: id(2)) == .direct)
+        #expect(reading.effects.contains(.send(.release(peer: id(2)), to: id(0))))
+        #expect(reading.effects.contains(.reconcile))
+        var sameAddress = relayedCore()
+        _ = sameAddress.observeDevice([key(2): view(old, received: 300)], node: node, now: now + .milliseconds(800))
+        #expect(sameAddress.paths.route(to: id(2)) == .relayed(relay: id(0), endpoint: relayPort))
+        var throughRelay = relayedCore()
+        _ = throughRelay.observeDevice([key(2): view(relayPort, received: 300)], node: node, now: now + .milliseconds(800))
+        #expect(throughRelay.paths.route(to: id(2)) == .relayed(relay: id(0), endpoint: relayPort))
+    }
 }

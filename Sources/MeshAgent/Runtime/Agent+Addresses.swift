@@ -30,14 +30,14 @@ extension Agent {
         }
     }
 
-    /// Reads the addresses now, when enrolled (the settle re-read follows from the path loop).
+    /// Reads the addresses now, when enrolled (the settle re-read is a deadline of the timer).
     func addressesMayHaveChanged() {
         guard node != nil else { return }
         pollLocalAddresses(now: clock.now)
         drain()
     }
 
-    /// Reads the local addresses and announces a settled change. Often (every housekeeping turn,
+    /// Reads the local addresses and announces a settled change. Often (on every rtnetlink notification,
     /// and 100 ms after a change was first seen): a roamed host announces its new address only
     /// once it has seen it, and reading a few addresses is cheap. A move takes several steps (old
     /// addresses removed, new ones added), so a change counts once two reads in a row agree, and

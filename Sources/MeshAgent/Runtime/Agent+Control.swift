@@ -238,7 +238,7 @@ extension Agent: ControlHandler {
         wakeTask = nil
         self.node = nil  // no reconcile from here on
         interfaceRemovalRequested = true
-        requestDeviceTurn()
+        askForDeviceTurn()
         await waitForState { !self.interfaceRemovalRequested }
         state.archiveEnrollment()
         self.enrollment = nil

@@ -11,27 +11,34 @@ extension Agent {
         for await _ in deviceTurns {
             if Task.isCancelled { break }
             await deviceTurn()
+            deviceTurnPending = false
+            scheduleWake()
         }
     }
 
-    /// Asks the device loop for a turn; asks made before it runs make one turn. The path loop asks
-    /// every turn, a reroute at once.
+    /// Asks the device loop for a turn; asks made before it runs make one turn.
     nonisolated func requestDeviceTurn() {
         deviceTurnRequests.yield()
     }
 
-    /// Whether the device loop has anything to do at `now` (asked before each periodic request: a
-    /// turn for nothing still wakes a task, 20 times a second at 1,000 idle peers).
-    func deviceWorkDue(now: Timestamp) -> Bool {
-        interfaceRemovalRequested || !pendingRecreations.isEmpty || now >= reconcileDue || firstHandshakes.anyDue(now: now)
-            || (now - lastObservation >= observationIntervalInUse && paths.wantsReceiveCounters(now: now))
-            || now - lastObservation >= observationInterval
+    /// Asks for a device turn and notes that one is coming (due device work waits for it).
+    func askForDeviceTurn() {
+        deviceTurnPending = true
+        requestDeviceTurn()
+    }
+
+    /// When device work is next due (``PathCore/deviceWorkDeadline(reconcileDue:lastRead:idleRead:readInUse:now:)``):
+    /// at once for an interface to remove or peers to re-create.
+    func deviceWorkDeadline(now: Timestamp) -> Timestamp {
+        if interfaceRemovalRequested || !pendingRecreations.isEmpty { return now }
+        return pathCore.deviceWorkDeadline(
+            reconcileDue: reconcileDue, lastRead: lastObservation, idleRead: observationInterval, readInUse: observationIntervalInUse, now: now)
     }
 
     /// Reconciles now (a reroute, a join): the device loop runs at once.
     func reconcileNow(_ now: Timestamp) {
         reconcileDue = min(reconcileDue, now)
-        requestDeviceTurn()
+        askForDeviceTurn()
     }
 
     /// One turn: what is due, most urgent first — an interface removal (leaving), peers re-created
@@ -53,6 +60,10 @@ extension Agent {
             if await removeForFreshHandshake(keys) { reconcileDue = min(reconcileDue, clock.now) }
         }
         if clock.now >= reconcileDue {
+            // While a peer is relayed, read first: WireGuard may have roamed it to where it moved
+            // and sends from now, which the reading shows and the plan would otherwise undo
+            // (``PathCore/sendsStraightFromNewAddress(_:endpoint:relays:)``).
+            if paths.anyRelayed, lastObservation < clock.now { await observe(now: clock.now) }
             await reconcile(now: clock.now)
             let punches = pendingPunches
             pendingPunches = []

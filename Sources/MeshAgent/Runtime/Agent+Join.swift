@@ -28,6 +28,7 @@ extension Agent {
         let attempt = JoinAttempt(client: client, now: now)
         joining = attempt
         for datagram in attempt.firstDatagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
+        scheduleWake()  // the retries and the give-up are the timer's
         await reply(Self.progress("asking the bootstrap node at \(token.bootstrapEndpoints.map(\.description).joined(separator: ", ")) to enroll \(token.nodeName) in network \(token.networkName)"))
 
         // Wait for the answer (datagrams arrive through `joinAnswer`, retries go out from `joinTick`,

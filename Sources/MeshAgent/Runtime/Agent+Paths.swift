@@ -37,23 +37,6 @@ extension Agent {
         return { key in peers[key].map { $0.lastHandshakeTime != nil } }
     }
 
-    /// Runs the path manager's timers (every 50 ms) and the relay's lease expiry.
-    func pathTick() {
-        guard let node else { return }
-        let now = clock.now
-        if pendingLocalAddresses != nil, now - lastAddressPoll >= AgentTiming.addressSettleInterval { pollLocalAddresses(now: now) }
-        // First handshakes to hurry and receive counters to read, when due (the device loop).
-        if deviceWorkDue(now: now) { requestDeviceTurn() }
-        apply(pathCore.tick(node: node, sessions: deviceSessions, now: now), now: now)
-        if let relay, now - lastRelayExpiry >= AgentTiming.relayExpiryCheck {
-            lastRelayExpiry = now
-            for pair in relay.expire(now: now) {
-                logger.info("relay lease expired", metadata: ["pair": "\(memberName(pair.low))↔\(memberName(pair.high))"])
-            }
-        }
-        drain()
-    }
-
     /// Carries out the path core's effects: messages are sent, re-created peers and punches wait
     /// for the device loop, whose next turn comes at once when a plan is asked for.
     func apply(_ effects: [PathCore.Effect], now: Timestamp) {

@@ -17,6 +17,7 @@ extension Agent {
             snapshotDirty = false
             lastSnapshot = now
         } catch {
+            lastSnapshot = now  // tried again after the snapshot interval
             logger.error("cannot save the member snapshot", metadata: ["error": "\(error)"])
         }
     }

@@ -151,6 +151,7 @@ extension Agent {
         }
         // A peer back on the direct path that WireGuard roamed back to a released relay port.
         if observation.contradictsPath { reconcileNow(now) }
+        apply(observation.effects, now: now)
         // Reports age out and corroboration follows how many peers are in contact.
         announceObservedEndpointsIfChanged(now: now)
     }

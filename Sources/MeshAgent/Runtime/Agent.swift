@@ -38,6 +38,7 @@ public actor Agent {
     /// Set once shutdown begins: waiters give up.
     var stopping = false
 
+    /// The one timer: sleeps until ``nextDeadline(now:)`` (cancelled at shutdown).
     var wakeTask: Task<Void, Never>?
     /// Relay requests being served and grants being repeated (cancelled at shutdown).
     let ownedWork = OwnedWork()
@@ -51,6 +52,9 @@ public actor Agent {
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation
+    /// A device turn was asked for and has not finished: device work that is due waits for it
+    /// (and does not wake the timer again meanwhile).
+    var deviceTurnPending = false
     /// Peers to re-create for a fresh first handshake, at the device loop's next turn.
     var pendingRecreations: [X25519PublicKey] = []
     /// Rerouted peers to punch once the reconcile that moves them is applied.
@@ -85,12 +89,11 @@ public actor Agent {
     var pathCore: PathCore
     /// The relay service, when this node relays for others.
     var relay: RelayService?
-    var lastRelayExpiry = Timestamp.zero
     /// The relays this node announces it reaches (announced when the set changes; round trips at most every 30 s).
     var announcedRelays: [RelayReachability] = []
     var lastRelayAnnouncement = Timestamp.zero
-    var lastRelayCheck = Timestamp.zero
-    var lastHeapTrim = Timestamp.zero
+    /// Relay reachability checks, relay lease expiry, heap trims.
+    var chores = PeriodicChores()
     var renewal = CertificateRenewal()
     let group: EventLoopGroup
 
@@ -125,8 +128,6 @@ public actor Agent {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.receiveLoop() }
-            group.addTask { await self.housekeepingLoop() }
-            group.addTask { await self.pathLoop() }
             group.addTask { await self.deviceLoop() }
             group.addTask { await self.addressLoop() }
             group.addTask { await self.ownedWork.run() }
@@ -140,20 +141,6 @@ public actor Agent {
         for await datagram in transport.datagrams {
             if Task.isCancelled { break }
             handle(datagram)
-        }
-    }
-
-    private func housekeepingLoop() async {
-        while !Task.isCancelled {
-            housekeeping()
-            try? await Task.sleep(for: AgentTiming.housekeepingPeriod)
-        }
-    }
-
-    private func pathLoop() async {
-        while !Task.isCancelled {
-            pathTick()
-            try? await Task.sleep(for: AgentTiming.pathPeriod)
         }
     }
 
@@ -210,7 +197,6 @@ public actor Agent {
         snapshotDirty = true
         reconcileDue = now
         drain()
-        housekeeping()
     }
 
     /// Handles one received datagram.
@@ -225,35 +211,15 @@ public actor Agent {
         drain()
     }
 
-    /// Sends the core's datagrams, acts on its events, and re-arms its timer.
+    /// Sends the core's datagrams, acts on its events, and re-arms the timer (``scheduleWake()``).
     func drain() {
-        guard let node else { return }
-        let (datagrams, events) = node.drainOutput()
-        for datagram in datagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
-        for event in events { react(to: event) }
+        if let node {
+            let (datagrams, events) = node.drainOutput()
+            for datagram in datagrams { transport.send(datagram.bytes, to: datagram.endpoint) }
+            for event in events { react(to: event) }
+        }
         scheduleWake()
         stateWaiters.wakeAll()
-    }
-
-    private func scheduleWake() {
-        guard let node else { return }
-        let deadline = node.nextDeadline
-        guard deadline < scheduledWake || wakeTask == nil else { return }
-        scheduledWake = deadline
-        wakeTask?.cancel()
-        let instant = clock.instant(of: deadline)
-        wakeTask = Task { [weak self] in
-            try? await Task.sleep(until: instant, clock: .continuous)
-            guard !Task.isCancelled else { return }
-            await self?.wake()
-        }
-    }
-
-    private func wake() {
-        scheduledWake = .distantFuture
-        wakeTask = nil
-        node?.tick(now: clock.now)
-        drain()
     }
 
     /// Ends what this node keeps for `id` as a peer: its path, its relay pairs, its reports.
@@ -324,29 +290,6 @@ public actor Agent {
 
     /// Periodic work: join retries, relay announcements, renewal, persistence; asks the device loop
     /// for its turn (reconcile and reads when due).
-    func housekeeping() {
-        let now = clock.now
-        if joining != nil { joinTick(now: now) }
-        guard node != nil else { return }
-        if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
-            lastRelayCheck = now
-            let relays = reachableRelays()
-            if PathCore.shouldAnnounceRelays(relays, announced: announcedRelays, sinceLastAnnouncement: now - lastRelayAnnouncement) {
-                lastRelayAnnouncement = now
-                announcedRelays = relays
-                announceIfChanged()
-            }
-        }
-        if now - lastHeapTrim >= AgentTiming.heapTrimInterval {
-            lastHeapTrim = now
-            HeapTrim.release()
-        }
-        renewCertificateIfDue(now: now)
-        saveSnapshot(force: false)
-        if deviceWorkDue(now: now) { requestDeviceTurn() }  // reconcile and device reads
-        drain()
-    }
-
     func reconcileSoon() {
         reconcileDue = min(reconcileDue, clock.now + AgentTiming.reconcileSoonDelay)
     }

@@ -329,7 +329,7 @@ public final class AgentWorld {
 
     private func schedule(_ index: Int) {
         guard let agent = agents[index] else { return }
-        let deadline = max(agent.nextDeadline, now)
+        let deadline = max(agent.nextDeadline(after: now), now + AgentTiming.shortestWake)
         guard deadline < scheduledWake[index] else { return }
         scheduledWake[index] = deadline
         push(deadline, .wake(index))

@@ -29,13 +29,13 @@ final class SimulatedAgent {
     /// Route changes seen (peer, route), for flap counts.
     private(set) var routeChanges: [(at: Timestamp, peer: NodeID, route: PathManager.Route)] = []
 
-    private var nextPathTick: Timestamp
+    /// Relay reachability checks and relay lease expiry, as meshd runs them.
+    private var chores = PeriodicChores()
     private var reconcileDue: Timestamp
     private var lastObservation = Timestamp.zero
     private var pendingRecreations: [X25519PublicKey] = []
     private var pendingPunches: [NodeID] = []
     private var lastRelayAnnouncement = Timestamp.zero
-    private var lastRelayCheck = Timestamp.zero
     private var adoptedDevicePaths = false
     /// Where peers' WireGuard sees this host (endpoint reports), as meshd keeps them.
     private var observedEndpoints = ObservedEndpoints()
@@ -50,12 +50,19 @@ final class SimulatedAgent {
         random = SeededRandomNumberGenerator(seed: seed)
         core = PathCore(ownKey: directory.wireGuardKeys[index], random: .seeded(seed ^ 0xC0DE))
         self.device = device ?? WireGuardModel(index: index, listen: directory.wireGuardEndpoint(of: index))
-        nextPathTick = now + Interval(AgentTiming.pathPeriod)
         reconcileDue = now
     }
 
-    /// The earliest time this host has something to do.
-    var nextDeadline: Timestamp { min(node.nextDeadline, device.nextDeadline, nextPathTick) }
+    /// The earliest time after `now` this host has something to do, as meshd computes it: the
+    /// protocol core's timers, WireGuard's, the path timers, the chores and device work.
+    func nextDeadline(after now: Timestamp) -> Timestamp {
+        let deviceWork = pendingRecreations.isEmpty && adoptedDevicePaths
+            ? core.deviceWorkDeadline(
+                reconcileDue: reconcileDue, lastRead: lastObservation, idleRead: AgentTiming.observationInterval(livePeers: node.members.liveCount),
+                readInUse: core.paths.settings.probeInterval, now: now)
+            : now
+        return min(node.nextDeadline, device.nextDeadline, core.paths.nextDeadline(after: now), chores.nextDeadline, deviceWork)
+    }
 
     private var sessions: PathCore.Sessions {
         let peers = device.peers, directory = directory
@@ -64,14 +71,12 @@ final class SimulatedAgent {
 
     // MARK: Events
 
-    /// Timers due at `now`: the protocol core's, WireGuard's, the path loop's (every 50 ms).
+    /// Timers due at `now`: the protocol core's, WireGuard's, and what meshd runs when its timer
+    /// fires (path timers, chores, device work).
     func wake(now: Timestamp) {
         if now >= node.nextDeadline { node.tick(now: now) }
         device.tick(now: now, random: &random)
-        if now >= nextPathTick {
-            nextPathTick = now + Interval(AgentTiming.pathPeriod)
-            pathTick(now: now)
-        }
+        pathTick(now: now)
         reactToNode(now: now)
     }
 
@@ -99,10 +104,12 @@ final class SimulatedAgent {
             for (peer, state) in device.peers { peers[directory.wireGuardKeys[peer]] = DevicePeerView(state) }
             apply(core.adoptRelayedPaths(peers, node: node, sessions: sessions, now: now), now: now)
         }
-        relay?.expire(now: now)
-        if now - lastRelayCheck >= AgentTiming.relayReachabilityCheck {
-            lastRelayCheck = now
-            announceRelays(now: now)
+        for chore in chores.takeDue(now: now) {
+            switch chore {
+            case .relayReachability: announceRelays(now: now)
+            case .relayExpiry: relay?.expire(now: now)
+            case .heapTrim: break
+            }
         }
         apply(core.tick(node: node, sessions: sessions, now: now), now: now)
         deviceTurn(now: now)
@@ -116,7 +123,9 @@ final class SimulatedAgent {
             reconcileDue = now
         }
         if now >= reconcileDue {
-            plan(now: now)
+            // As meshd: read first while a peer is relayed (WireGuard may have roamed since).
+            if core.paths.anyRelayed, lastObservation < now { observe(now: now) }
+            if now >= reconcileDue { plan(now: now) }
             let punches = pendingPunches
             pendingPunches = []
             for key in core.punchTargets(punches, node: node, sessions: sessions) {
@@ -240,6 +249,7 @@ final class SimulatedAgent {
             node.sendExtension(type: MessageCode.wireGuardEndpointReport.rawValue, body: PathCore.endpointReportBody(endpoint), to: member, now: now)
         }
         if observation.contradictsPath { reconcileDue = now }
+        apply(observation.effects, now: now)
         updateObservedEndpoints(now: now)
         if reconcileDue <= now { plan(now: now) }
     }

@@ -1,0 +1,15 @@
+import MeshCore
+
+extension PathCore {
+    /// When the shell's device work is next due, if no event comes first: a reconcile, a first
+    /// handshake to hurry, or a device read — every `idleRead` (``AgentTiming/observationInterval(livePeers:)``),
+    /// and every `readInUse` while a path is in use (its receive counter is what keeps it quiet).
+    /// meshd's device loop and the simulator's device turn run when this has passed.
+    package func deviceWorkDeadline(
+        reconcileDue: Timestamp, lastRead: Timestamp, idleRead: Interval, readInUse: Interval, now: Timestamp
+    ) -> Timestamp {
+        var next = min(reconcileDue, firstHandshakes.nextDeadline, lastRead + idleRead)
+        if paths.wantsReceiveCounters(now: now) { next = min(next, lastRead + readInUse) }
+        return next
+    }
+}
