@@ -128,6 +128,15 @@ public final class Simulation {
         try boot(index, members: members)
     }
 
+    /// Starts node `index` as a newly enrolled member, as meshd does after `meshctl join`: it knows
+    /// only `members` (the bootstrap node's entry) and asks `bootstrap` for the rest at once.
+    public func join(_ index: Int, members: MemberTable, synchronizingWith bootstrap: NodeID) throws {
+        guard nodes[index] == nil else { return }
+        try boot(index, members: members)
+        nodes[index]?.synchronize(with: bootstrap, now: now)
+        flushNow(index)
+    }
+
     /// Whether node `index` runs.
     public func isUp(_ index: Int) -> Bool { nodes[index] != nil }
 

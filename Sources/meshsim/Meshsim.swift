@@ -48,6 +48,9 @@ struct Meshsim: ParsableCommand {
     @Flag(help: "With --agents and one seed: print every WireGuard datagram delivered.")
     var traceWireguard = false
 
+    @Flag(help: "Instead, every node but node 0 joins at once knowing only node 0 (as `meshctl join` leaves a member); prints how long until every node sees every other alive.")
+    var join = false
+
     @Option(help: "Instead of the scenario, run this many seconds (node 0 changes its record at 3 s, the last node crashes at 6 s) and print traffic per second and per message type.")
     var trace: Int?
 
@@ -70,6 +73,16 @@ struct Meshsim: ParsableCommand {
         if let trace {
             try runTrace(seconds: trace)
             return
+        }
+        if join {
+            var scenario = JoinScenario(nodes: nodes, seed: seed)
+            scenario.network = NetworkModel(latency: .milliseconds(latencyMs), jitter: .milliseconds(jitterMs), loss: loss)
+            scenario.threads = threadCount
+            scenario.progress = ProcessInfo.processInfo.environment["MESHSIM_PROGRESS"] != nil
+            let result = try scenario.run()
+            print("\(nodes) members joining at once, seed \(seed): \(result)")
+            fflush(nil)
+            Foundation.exit(result.convergedAfter == nil ? 1 : 0)
         }
         var scenario = StandardScenario(nodes: nodes, loss: loss, seed: seed)
         scenario.network.latency = .milliseconds(latencyMs)

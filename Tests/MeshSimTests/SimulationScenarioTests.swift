@@ -133,6 +133,18 @@ import Testing
         #expect((healedAfter ?? 99) <= 5, "seed \(100 + seed): healed after \(healedAfter.map { "\($0) s" } ?? "more than 30 s")")
     }
 
+    /// Issue 11's "members joining at once" (``JoinScenario``): the bootstrap node knows only
+    /// itself and every other member starts knowing only the bootstrap node. Every member comes to
+    /// see every other alive. 200 members here (a debug build); `meshsim --join --nodes 1000` runs
+    /// the 1,000 of the issue (docs/benchmarks.md).
+    @Test func membersJoiningAtOnceConverge() throws {
+        let result = try JoinScenario(nodes: 200, seed: 31).run()
+        print("200 members joining at once: \(result)")
+        #expect(result.convergedAfter != nil, "\(result)")
+        // Virtual time: 62 s before newcomers synchronized every 2 s (they did every 30 s).
+        #expect((result.convergedAfter ?? 99) <= 10, "\(result)")
+    }
+
     @Test func tenPercentChurnSettles() throws {
         let cluster = try Cluster(count: 150, seed: 14)
         let simulation = try Simulation(cluster: cluster, network: NetworkModel(loss: 0.01), seed: 14)

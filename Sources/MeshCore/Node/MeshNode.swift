@@ -151,7 +151,7 @@ public final class MeshNode {
         var generator = random
         nextProbeAt = now + timing.probeInterval * Double.random(in: 0...1, using: &generator)
         nextGossipAt = now + timing.gossipInterval
-        nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.5...1.5, using: &generator)
+        nextAntiEntropyAt = now + (newcomer ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval) * Double.random(in: 0.5...1.5, using: &generator)
         nextReconnectAt = now + timing.reconnectInterval * (max(1, Double(table.liveCount) / 64) * Double.random(in: 0.5...1.5, using: &generator))
         nextHousekeepingAt = now + .seconds(10)
         nextCertificateCheckAt = now + Self.certificateCheckInterval
@@ -204,7 +204,8 @@ public final class MeshNode {
             if !broadcasts.isEmpty { gossipRound(fanout: timing.gossipFanout, now: now) }
         }
         if now >= nextAntiEntropyAt {
-            nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.75...1.25, using: &random)
+            let interval = now - joinedAt < timing.newcomerPeriod ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval
+            nextAntiEntropyAt = now + interval * Double.random(in: 0.75...1.25, using: &random)
             startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
         }
         if now >= nextReconnectAt {
@@ -292,6 +293,15 @@ public final class MeshNode {
         guard let key = try? agreement.staticPublicKey(for: certificate.identityKey) else { return nil }
         staticKeys[node] = key
         return ChannelPeer(nodeID: node, staticPublicKey: key)
+    }
+
+    /// What enrolling a node does on the authority node: the certificate it just issued is admitted,
+    /// so the newcomer's first handshake costs no share of the admission budget for unknown senders
+    /// (the simulator enrolls its members without the join exchange). False when the certificate
+    /// does not validate.
+    @discardableResult
+    public func admitEnrolled(_ certificate: NodeCertificate, now: Timestamp) -> Bool {
+        admit(certificate, now: now) != nil
     }
 
     /// Admits a certificate presented by an unknown sender if it makes a member.
