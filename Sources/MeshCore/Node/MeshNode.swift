@@ -68,6 +68,9 @@ public final class MeshNode {
     var nextProbeAt: Timestamp
     var nextGossipAt: Timestamp
     var nextAntiEntropyAt: Timestamp
+    /// Members known at the last anti-entropy exchange started (a newcomer exchanges quickly only
+    /// while its table still grows).
+    var membersAtLastAntiEntropy = -1
     var nextReconnectAt: Timestamp
     /// When this node last saw a member declared dead (reconnection is frequent for a while after).
     var lastDeathAt: Timestamp?
@@ -204,7 +207,12 @@ public final class MeshNode {
             if !broadcasts.isEmpty { gossipRound(fanout: timing.gossipFanout, now: now) }
         }
         if now >= nextAntiEntropyAt {
-            let interval = now - joinedAt < timing.newcomerPeriod ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval
+            // A newcomer whose table still grows (many joining at once) exchanges again soon; once an
+            // interval brought nobody new, at the usual pace (1,000 newcomers each syncing with the
+            // bootstrap node every 2 s for two minutes was load for nothing once they knew everyone).
+            let growing = members.count != membersAtLastAntiEntropy
+            membersAtLastAntiEntropy = members.count
+            let interval = growing && now - joinedAt < timing.newcomerPeriod ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval
             nextAntiEntropyAt = now + interval * Double.random(in: 0.75...1.25, using: &random)
             startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
         }
