@@ -68,8 +68,6 @@ public final class MeshNode {
     var nextProbeAt: Timestamp
     var nextGossipAt: Timestamp
     var nextAntiEntropyAt: Timestamp
-    /// Anti-entropy exchanges a newcomer still makes at ``MeshTiming/newcomerAntiEntropyInterval``.
-    var quickExchangesLeft: Int
     var nextReconnectAt: Timestamp
     /// When this node last saw a member declared dead (reconnection is frequent for a while after).
     var lastDeathAt: Timestamp?
@@ -153,8 +151,7 @@ public final class MeshNode {
         var generator = random
         nextProbeAt = now + timing.probeInterval * Double.random(in: 0...1, using: &generator)
         nextGossipAt = now + timing.gossipInterval
-        quickExchangesLeft = newcomer ? timing.newcomerQuickExchanges : 0
-        nextAntiEntropyAt = now + (newcomer ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval) * Double.random(in: 0.5...1.5, using: &generator)
+        nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.5...1.5, using: &generator)
         nextReconnectAt = now + timing.reconnectInterval * (max(1, Double(table.liveCount) / 64) * Double.random(in: 0.5...1.5, using: &generator))
         nextHousekeepingAt = now + .seconds(10)
         nextCertificateCheckAt = now + Self.certificateCheckInterval
@@ -207,13 +204,7 @@ public final class MeshNode {
             if !broadcasts.isEmpty { gossipRound(fanout: timing.gossipFanout, now: now) }
         }
         if now >= nextAntiEntropyAt {
-            // A newcomer's first few exchanges come quickly (many joining at once learn from their
-            // first only those who came before), then at the usual pace: every 2 s for two minutes
-            // made 1,000 newcomers around one meshd converge in 246 s instead of 30 s.
-            let quick = quickExchangesLeft > 0 && now - joinedAt < timing.newcomerPeriod
-            if quick { quickExchangesLeft -= 1 }
-            let interval = quick ? timing.newcomerAntiEntropyInterval : timing.antiEntropyInterval
-            nextAntiEntropyAt = now + interval * Double.random(in: 0.75...1.25, using: &random)
+            nextAntiEntropyAt = now + timing.antiEntropyInterval * Double.random(in: 0.75...1.25, using: &random)
             startAntiEntropy(with: randomMembers(count: 1, includeRecentlyDead: false, now: now).first, now: now)
         }
         if now >= nextReconnectAt {

@@ -23,16 +23,6 @@ public struct MeshTiming: Sendable {
     public var localHealthMaximum = 8
     /// Interval of anti-entropy exchanges with a random member.
     public var antiEntropyInterval = Interval.seconds(30)
-    /// The interval before each of a newcomer's first ``newcomerQuickExchanges`` exchanges (a node
-    /// that just joined or restarted): when many join at once, the first exchange with the
-    /// bootstrap node lists only those who came before, and records broadcast together overflow
-    /// the gossip; at 30 s, 100 members joining at once took 62 s in the simulator until every one
-    /// saw every other alive.
-    public var newcomerAntiEntropyInterval = Interval.seconds(2)
-    /// How many quick exchanges a newcomer makes (each costs the other side a digest comparison
-    /// and what it lacks; at one every 2 s for two minutes, 1,000 newcomers around one meshd
-    /// converged in 246 s instead of 30 s).
-    public var newcomerQuickExchanges = 3
     /// Interval of attempts to reach a random dead member (heals partitions).
     public var reconnectInterval = Interval.seconds(30)
     /// The same while a member died within ``recentDeathWindow``: a partition shows as members
