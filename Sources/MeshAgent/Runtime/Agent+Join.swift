@@ -82,7 +82,10 @@ extension Agent {
     func waitForState(until deadline: Timestamp? = nil, _ condition: () -> Bool) async -> Bool {
         while !condition() {
             guard !stopping, !Task.isCancelled, deadline.map({ clock.now < $0 }) ?? true else { return false }
-            await withCheckedContinuation { stateWaiters.add($0) }
+            await withCheckedContinuation {
+                stateWaiters.add($0, until: deadline)
+                scheduleWake()  // the deadline is the timer's too
+            }
         }
         return true
     }

@@ -21,12 +21,12 @@ extension Agent {
         }
     }
 
-    /// When the agent next has something to do if no event comes first: the protocol core's
-    /// timers, a join's retry, the path timers, first handshakes, device reads and reconciles
+    /// When the agent next has something to do if no event comes first: a waiting control
+    /// request's deadline, the protocol core's timers, a join's retry, the path timers, first handshakes, device reads and reconciles
     /// (unless a device turn is already coming), the periodic chores, a settling address change,
     /// the member snapshot and the certificate's renewal.
     func nextDeadline(now: Timestamp) -> Timestamp {
-        var next = joining?.nextDeadline ?? .distantFuture
+        var next = min(joining?.nextDeadline ?? .distantFuture, stateWaiters.nextDeadline)
         guard let node else { return next }
         next = min(next, node.nextDeadline, pathCore.paths.nextDeadline(after: now), chores.nextDeadline)
         if !deviceTurnPending { next = min(next, deviceWorkDeadline(now: now)) }
