@@ -28,7 +28,10 @@ package struct AgentAnnouncement {
     }
 
     /// Whether peers see this node at an address that is not one of its own (it is behind NAT).
-    package var behindNAT: Bool {
+    package var behindNAT: Bool { Self.isBehindNAT(reflexive: reflexive, localAddresses: localAddresses) }
+
+    /// Whether a node seen at `reflexive` with `localAddresses` of its own is behind NAT.
+    package static func isBehindNAT(reflexive: SocketEndpoint?, localAddresses: [IPAddress]) -> Bool {
         guard let reflexive else { return false }
         return !localAddresses.contains(reflexive.address)
     }

@@ -115,14 +115,14 @@ extension PathCore {
                 observation.endpointReports.append((member.id, seen))
             }
             guard let before else { continue }
-            if peer.receivedBytes != before.received, let endpoint = peer.endpoint {
-                if sendsStraightFromNewAddress(member, endpoint: endpoint, relays: relays) {
-                    movedActions += paths.directDataFromMovedPeer(member.id, now: now)
-                } else if paths.route(to: member.id) == .direct, !relayEndpoints.contains(endpoint) {
-                    deviceMemory.directSources[member.id] = endpoint
-                }
-            }
             if peer.receivedBytes != before.received {
+                if let endpoint = peer.endpoint {
+                    if sendsStraightFromNewAddress(member, endpoint: endpoint, relays: relays) {
+                        movedActions += paths.directDataFromMovedPeer(member.id, now: now)
+                    } else if paths.route(to: member.id) == .direct, !relayEndpoints.contains(endpoint) {
+                        deviceMemory.directSources[member.id] = endpoint
+                    }
+                }
                 paths.noteReceived(member.id, now: now)
             } else if peer.transmittedBytes != before.transmitted {
                 paths.noteActivity(member.id, now: now)

@@ -12,4 +12,11 @@ extension PathCore {
         if paths.wantsReceiveCounters(now: now) { next = min(next, lastRead + readInUse) }
         return next
     }
+
+    /// Whether a reconcile due now should read the device first: while a peer is relayed,
+    /// WireGuard may have roamed it to where it moved and sends from now, which the reading shows
+    /// (``sendsStraightFromNewAddress(_:endpoint:relays:)``) and the plan would otherwise undo.
+    package func readsDeviceBeforePlanning(lastRead: Timestamp, now: Timestamp) -> Bool {
+        lastRead < now && paths.anyRelayed
+    }
 }

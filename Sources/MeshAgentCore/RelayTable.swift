@@ -202,3 +202,15 @@ package struct RelayTable: Sendable {
         }
     }
 }
+
+extension RelayTable {
+    /// Where a member's latched side goes when the relay authenticates the member from `address`:
+    /// the same port at the new address (nil stays nil). A member that changed its own address
+    /// otherwise got nothing more until it sent through the relay itself, and a member that only
+    /// answers sends nothing when nothing reaches it (simulator, `renumber-relayed`: 10.5 s).
+    /// meshd's forwarder and the simulator's relay model both follow it.
+    package static func latched(_ latched: SocketEndpoint?, movedTo address: IPAddress) -> SocketEndpoint? {
+        guard let latched, latched.address != address else { return latched }
+        return SocketEndpoint(address: address, port: latched.port)
+    }
+}

@@ -1,4 +1,5 @@
 import MeshCore
+import MeshAgentCore
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -94,17 +95,13 @@ final class PairForwarder: Sendable {
 
     /// Lets `member` send from `address` (its authenticated address on the secure channel), and
     /// sets where its WireGuard is expected until it latches (kept when nil). A side latched at
-    /// another address moves to `address`, same port: a member that changed its own address
-    /// otherwise got nothing more until it sent through the relay itself, and a member that only
-    /// answers sends nothing when nothing reaches it (simulator, `renumber-relayed`: 10.5 s).
+    /// another address moves to `address` (``RelayTable/latched(_:movedTo:)``).
     func allow(_ member: NodeID, from address: IPAddress, expecting endpoint: SocketEndpoint? = nil) {
         guard let side = side(of: member) else { return }
         loop.execute {
             self.state.withValue { state in
                 state.sides[side].allowedAddress = address
-                if let latched = state.sides[side].latched, latched.address != address {
-                    state.sides[side].latched = SocketEndpoint(address: address, port: latched.port)
-                }
+                state.sides[side].latched = RelayTable.latched(state.sides[side].latched, movedTo: address)
                 if let expected = Self.expected(endpoint, at: address) {
                     state.sides[side].expected = expected
                 } else if state.sides[side].expected?.address != address {

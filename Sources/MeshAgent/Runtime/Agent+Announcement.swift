@@ -28,7 +28,7 @@ extension Agent {
     }
 
     /// Whether peers see us at an address that is not ours (we are behind NAT).
-    var isBehindNAT: Bool { agentAnnouncement.behindNAT }
+    var isBehindNAT: Bool { AgentAnnouncement.isBehindNAT(reflexive: node?.reflexiveEndpoint, localAddresses: localAddresses) }
 
     /// Publishes a new record if the announcement changed.
     func announceIfChanged() {

@@ -60,10 +60,7 @@ extension Agent {
             if await removeForFreshHandshake(keys) { reconcileDue = min(reconcileDue, clock.now) }
         }
         if clock.now >= reconcileDue {
-            // While a peer is relayed, read first: WireGuard may have roamed it to where it moved
-            // and sends from now, which the reading shows and the plan would otherwise undo
-            // (``PathCore/sendsStraightFromNewAddress(_:endpoint:relays:)``).
-            if paths.anyRelayed, lastObservation < clock.now { await observe(now: clock.now) }
+            if pathCore.readsDeviceBeforePlanning(lastRead: lastObservation, now: clock.now) { await observe(now: clock.now) }
             await reconcile(now: clock.now)
             let punches = pendingPunches
             pendingPunches = []

@@ -224,7 +224,6 @@ public final class AgentWorld {
         agents.indices.filter { agents[$0]?.relay?.holds(directory.nodeIDs[a], directory.nodeIDs[b]) == true }
     }
 
-    /// Whether host `a` sees host `b` alive.
     /// Whether host `index` runs meshd (it has not crashed).
     public func isRunning(_ index: Int) -> Bool { agents[index] != nil }
 
@@ -233,6 +232,7 @@ public final class AgentWorld {
         agents[a]?.node.members[directory.nodeIDs[b]]?.status.isLive == true
     }
 
+    /// Whether host `a` sees host `b` alive.
     public func seesAlive(_ a: Int, _ b: Int) -> Bool {
         agents[a]?.node.members[directory.nodeIDs[b]]?.status == .alive
     }

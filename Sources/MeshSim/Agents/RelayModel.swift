@@ -58,13 +58,12 @@ struct RelayModel {
         latched[RelayTable.Pair(member, other)]?[member] != nil
     }
 
-    /// Updates the address `member` may send from; its latched source moves there, same port
-    /// (as meshd's forwarder).
+    /// Updates the address `member` may send from; its latched source moves there
+    /// (``RelayTable/latched(_:movedTo:)``, as meshd's forwarder).
     mutating func allow(_ member: NodeID, from address: IPAddress) {
         for pair in table.allow(member, from: address) {
-            if let source = latched[pair]?[member], source.address != address {
-                latched[pair]?[member] = SocketEndpoint(address: address, port: source.port)
-            }
+            guard let source = latched[pair]?[member] else { continue }
+            latched[pair]?[member] = RelayTable.latched(source, movedTo: address)
         }
     }
 

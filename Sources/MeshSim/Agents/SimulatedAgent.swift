@@ -123,8 +123,7 @@ final class SimulatedAgent {
             reconcileDue = now
         }
         if now >= reconcileDue {
-            // As meshd: read first while a peer is relayed (WireGuard may have roamed since).
-            if core.paths.anyRelayed, lastObservation < now { observe(now: now) }
+            if core.readsDeviceBeforePlanning(lastRead: lastObservation, now: now) { observe(now: now) }
             if now >= reconcileDue { plan(now: now) }
             let punches = pendingPunches
             pendingPunches = []
