@@ -78,8 +78,8 @@ package struct PathCore {
                 peerIsLiveMember: peerIsLiveMember, leads: node.id < peer, now: now)
             return effects(of: actions, node: node, sessions: sessions, now: now)
         case let .refuse(id, peer, reason):
-            paths.relayRefused(peer, id: id, relay: sender, reason: reason, now: now)
-            return [.log(.relayRefused(relay: sender, peer: peer, reason: reason))]
+            let actions = paths.relayRefused(peer, id: id, relay: sender, reason: reason, now: now)
+            return [.log(.relayRefused(relay: sender, peer: peer, reason: reason))] + effects(of: actions, node: node, sessions: sessions, now: now)
         case .directRestored:
             return effects(of: paths.directRestored(sender, now: now), node: node, sessions: sessions, now: now)
         case .request, .refresh, .release:

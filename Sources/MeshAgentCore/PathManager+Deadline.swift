@@ -29,6 +29,7 @@ extension PathManager {
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }
+                for time in relayLegProbeTimes(path) { consider(time) }
                 if path.route == .direct, path.unansweredSince == nil, !path.sendingWithoutAnswer, path.hint == nil { break }
                 probe(dueAt: path.directProbeSentAt + settings.probeInterval)
                 let timeout = failureTimeout(loss: path.directLoss)

@@ -76,6 +76,35 @@ package struct PathManager {
         package var hintLifetime = Interval.seconds(2)
         /// Most peers tracked (entries exist only for members; this bounds the table regardless).
         package var maximumPeers = 16_384
+
+        // Choosing a relay over a lossy direct path (``weighRelay(for:path:now:candidates:name:)``).
+
+        /// A direct path that loses at least this share of probe round trips (measured over at
+        /// least ``lossSamples`` probes) is weighed against a relay. 30 % random loss each way
+        /// loses about half of all round trips: such a path is weighed, and stays (a relayed path
+        /// would cross two such links).
+        package var lossyDirect = 0.35
+        /// Probe outcomes needed before a path's loss is believed (about 5 s of probing on a lossy path).
+        package var lossSamples = 20
+        /// How often the best relay is probed while its leg is measured for a lossy direct path…
+        package var lossProbeInterval = Interval.milliseconds(250)
+        /// …and, once measured, how often it is probed again to keep the measure current.
+        package var relayLegRefresh = Interval.seconds(2)
+        /// What a lost round trip costs the traffic, against a longer round trip: about one
+        /// retransmission timeout (TCP's initial one is 1 s, its minimum 200 ms). A path's cost is
+        /// its round trip plus its loss times this.
+        package var lossPenalty = Interval.seconds(1)
+        /// The relay is taken only when its path costs this much less than the direct one…
+        package var relayAdvantage = Interval.milliseconds(200)
+        /// …and loses at most this share of what the direct one loses: the measures are moving
+        /// averages of few samples (±10 % at 50 % loss), and a switch costs a handshake.
+        package var relayLossRatio = 0.5
+        /// While relayed, a direct retry lost counts in the direct path's loss only if one was
+        /// answered within this long before it (a cut path answers nothing: it is not lossy).
+        package var lossEvidenceWindow = Interval.seconds(2)
+        /// A pair relayed because its direct path was lossy tries direct again after this long
+        /// (doubling on each relapse): loss on a path changes slowly, a cut heals at once.
+        package var lossyRetryBackoff = Interval.seconds(10)
     }
 
     /// How traffic to a peer goes.
@@ -109,8 +138,16 @@ package struct PathManager {
         package var lastReceived = Timestamp.zero
         package var directProbeSentAt = Timestamp.zero
         package var directAnsweredAt = Timestamp.zero
+        /// What direct probes measured lately: loss and round trip.
+        package var direct = LinkQuality()
         /// The share of direct probes lost lately (moving average; 0 on a clean path).
-        package var directLoss = 0.0
+        package var directLoss: Double { direct.loss }
+        /// Relayed because the direct path lost too much (not because it failed): the direct path
+        /// is taken back only once it loses less (see ``Settings/lossyDirect``).
+        package var relayedForLoss = false
+        /// When the first probe of the current run of direct answers was sent (a run ends when
+        /// nothing is answered for ``Settings/lossEvidenceWindow``).
+        package var directAnsweringSince: Timestamp?
         /// Since when direct probes go unanswered (nil: the last one was answered).
         package var unansweredSince: Timestamp?
         /// Direct probes sent since `unansweredSince` was set.
@@ -171,6 +208,9 @@ package struct PathManager {
     /// before gossip's probes have measured the relay); at most ``maximumRelayRoundTrips``.
     package private(set) var relayRoundTrips: [NodeID: Interval] = [:]
     package static let maximumRelayRoundTrips = 256
+    /// What probes to relays measured of this node's leg to each (loss and round trip); at most
+    /// ``maximumRelayRoundTrips`` relays.
+    package private(set) var relayLegs: [NodeID: LinkQuality] = [:]
     private var sequence: UInt32 = 0
     /// Probes that may still be sent: ``Settings/maximumProbesPerSecond``, one probe interval's worth of
     /// burst (full at the first tick).
@@ -237,19 +277,24 @@ package struct PathManager {
         guard probe.target == probe.peer else {
             path.relayUnansweredSince = nil
             path.relayAnsweredAt = now
+            noteRelayLeg(probe.target, answeredAfter: now - probe.sentAt)
             return []
         }
+        if now - path.directAnsweredAt > settings.lossEvidenceWindow { path.directAnsweringSince = probe.sentAt }
         path.directAnsweredAt = now
-        path.directLoss *= 1 - settings.lossWeight
+        path.direct.answered(after: now - probe.sentAt, weight: settings.lossWeight)
         path.unansweredSince = nil
         path.directStreak += 1
-        if path.hint != nil, path.route == .direct {
+        // On a path that visibly loses, one answer does not disprove the other end's relay.
+        if path.hint != nil, path.route == .direct, path.direct.steadyLoss < settings.lossyDirect / 2 {
             // The direct path answers: the relay's hint was not needed (or not true).
             path.hint = nil
             drops.count(.forgedRelayGrant)
         }
         switch path.route {
-        case let .relayed(relay, _) where path.directStreak >= settings.healProbes:
+        // Taken back after answers in a row, and only once it loses little (a lossy path answers
+        // a few in a row by chance; its measure must come down first).
+        case let .relayed(relay, _) where path.directStreak >= settings.healProbes && directWorthTakingBack(path, from: relay):
             path = healed(path, now: now)
             return [.release(relay: relay, peer: probe.peer), .notifyDirect(probe.peer), .reroute(probe.peer)]
         case .unreachable:
@@ -334,7 +379,8 @@ package struct PathManager {
         peers.filter { $0.value.route == .direct && now - $0.value.lastActivity < settings.activityWindow }.keys.sorted()
     }
 
-    /// The peer says the direct path works again: switch back too.
+    /// The peer says the direct path works again: switch back too (both ends move together; an
+    /// end that relayed for loss keeps its measure and weighs the relay again).
     package mutating func directRestored(_ peer: NodeID, now: Timestamp) -> [Action] {
         guard var path = peers[peer], case .relayed = path.route else { return [] }
         path = healed(path, now: now)
@@ -348,11 +394,22 @@ package struct PathManager {
         path.reason = nil
         path.relayedSince = nil
         path.healedAt = now
-        path.directLoss = 0  // probes lost while the path was cut say nothing about it now
+        // Probes lost while the path was cut say nothing about it now; a lossy path's measure stands.
+        if !old.relayedForLoss { path.direct = LinkQuality() }
+        path.relayedForLoss = false
         path.directStreak = 0
         path.unansweredSince = nil
         path.pending = nil
         return path
+    }
+
+    /// A probe to `relay` was answered after a round trip (nil: lost); the table is bounded (full,
+    /// it starts afresh).
+    private mutating func noteRelayLeg(_ relay: NodeID, answeredAfter roundTrip: Interval?) {
+        if relayLegs[relay] == nil, relayLegs.count >= Self.maximumRelayRoundTrips { relayLegs.removeAll() }
+        var leg = relayLegs[relay] ?? LinkQuality()
+        if let roundTrip { leg.answered(after: roundTrip, weight: settings.lossWeight) } else { leg.lost(weight: settings.lossWeight) }
+        relayLegs[relay] = leg
     }
 
     private mutating func noteRoundTrip(_ sample: Interval, toRelay relay: NodeID) {
@@ -425,12 +482,13 @@ package struct PathManager {
     }
 
     /// Whether the direct path to a peer is failing or in doubt: relayed or unreachable already,
-    /// or a current direct probe unanswered for at least ``Settings/hintDoubt``.
+    /// lossy (``isLossy(_:)``), or a current direct probe unanswered for at least ``Settings/hintDoubt``.
     private func directPathInDoubt(_ path: PeerPath, now: Timestamp) -> Bool {
         switch path.route {
         case .relayed, .unreachable:
             return true
         case .direct:
+            if isLossy(path) { return true }
             guard let since = path.unansweredSince, now - since >= settings.hintDoubt else { return false }
             return now - path.directProbeSentAt < settings.failureTimeout
         }
@@ -458,11 +516,20 @@ package struct PathManager {
         var actions: [Action] = []
         if case let .relayed(old, _) = path.route, old != relay { actions.append(.release(relay: old, peer: peer)) }
         if case .relayed = path.route {} else {
+            // Relayed for loss: this end asked because its direct path was lossy, or the other
+            // end's relay is taken while the direct path visibly loses here too.
+            path.relayedForLoss = isLossy(path) || (!requested && path.direct.steadyLoss >= settings.lossyDirect / 2)
+            // Probes lost to a cut say nothing of the path once it heals; a lossy path's measure stands.
+            if !path.relayedForLoss { path.direct = LinkQuality() }
             // A relapse soon after healing doubles the wait before the next direct retry.
             let relapse = path.healedAt.map { now - $0 < settings.relapseWindow } ?? false
-            path.retryBackoff = relapse ? min(settings.maximumRetryBackoff, max(settings.initialRetryBackoff, path.retryBackoff * 2)) : settings.initialRetryBackoff
+            let first = path.relayedForLoss ? settings.lossyRetryBackoff : settings.initialRetryBackoff
+            path.retryBackoff = relapse ? min(settings.maximumRetryBackoff, max(first, path.retryBackoff * 2)) : first
             path.relayedSince = now
-            if !requested { path.reason = "the peer could not reach this node directly" }
+            if !requested {
+                path.reason = path.relayedForLoss ? "the direct path loses \(percent(path.direct.steadyLoss)) of probes; the peer chose a relay"
+                    : "the peer could not reach this node directly"
+            }
         }
         path.route = route
         path.directStreak = 0
@@ -473,20 +540,30 @@ package struct PathManager {
 
     /// A relay refused: the next tick tries another one. Believed only when it answers our
     /// pending request to that relay (same id), or, with id 0, comes from the relay we use for
-    /// `peer` (it lost the allocation); anything else is counted and ignored.
-    package mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, reason: RelayMessage.RefusalReason? = nil, now: Timestamp) {
+    /// `peer` (it lost the allocation: the path goes back to direct, returned as a reroute);
+    /// anything else is counted and ignored.
+    package mutating func relayRefused(_ peer: NodeID, id: UInt32, relay: NodeID, reason: RelayMessage.RefusalReason? = nil, now: Timestamp) -> [Action] {
         guard var path = peers[peer] else {
             drops.count(.unexpectedPathMessage)
-            return
+            return []
         }
         let answersRequest = path.pending.map { $0.relay == relay && $0.id == id } ?? false
         let fromCurrentRelay: Bool
         if id == 0, case let .relayed(current, _) = path.route { fromCurrentRelay = current == relay } else { fromCurrentRelay = false }
         guard answersRequest || fromCurrentRelay else {
             drops.count(.unexpectedPathMessage)
-            return
+            return []
         }
         path.pending = nil
+        if fromCurrentRelay {
+            // The relay no longer holds the pair (the other end released it, or the lease ran
+            // out): back to direct, where the probes judge the path afresh.
+            path = healed(path, now: now)
+            path.healedAt = nil
+            path.reason = nil
+            peers[peer] = path
+            return [.reroute(peer)]
+        }
         switch reason {
         case .unknownPeer?, .peerUnreachable?:
             let retry = settings.transientRefusalRetry * Double(1 << min(path.transientRefusals, 16))
@@ -496,6 +573,7 @@ package struct PathManager {
             path.failedRelays[relay] = now + settings.relayQuarantine
         }
         peers[peer] = path
+        return []
     }
 
     /// Runs timers. `relayCandidates(peer, excluded)` returns relays both ends reach, best first.
@@ -537,6 +615,9 @@ package struct PathManager {
             switch path.route {
             case .direct, .unreachable:
                 guard active else { break }
+                if path.route == .direct, isLossy(path) {
+                    actions += weighRelay(for: peer, path: &path, now: now, candidates: relayCandidates, name: name)
+                }
                 // Quiet while data comes back (or probes were answered since this end last sent),
                 // unless a relay's hint waits to be verified: data may be coming back through
                 // that relay already (WireGuard follows the other end's source), and without a
@@ -561,7 +642,7 @@ package struct PathManager {
                 // Data still arriving over WireGuard means the path works (the agent is what is silent).
                 if path.route == .direct, now - path.lastReceived < timeout { break }
                 if path.route == .direct {
-                    let loss = path.directLoss >= 0.01 ? " (\(Int(path.directLoss * 100)) % of probes lost lately)" : ""
+                    let loss = path.directLoss >= 0.01 ? " (\(percent(path.directLoss)) of probes lost lately)" : ""
                     path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms\(loss), no WireGuard data received"
                 }
                 if let request = requestRelay(for: peer, path: &path, now: now, candidates: relayCandidates) {
@@ -623,32 +704,42 @@ package struct PathManager {
         return min(settings.maximumFailureTimeout, max(settings.failureTimeout, timeout))
     }
 
-    /// Direct probes unanswered for ``Settings/probeLossJudgedAfter`` count as lost.
+    /// Probes unanswered for ``Settings/probeLossJudgedAfter`` count as lost (of the direct path,
+    /// or of this node's leg to a relay).
     private mutating func judgeUnansweredProbes(now: Timestamp) {
         guard !outstanding.isEmpty else { return }
-        var lost: [NodeID] = []
+        var lost: [(peer: NodeID, target: NodeID, sentAt: Timestamp)] = []
         outstanding = outstanding.filter { _, probe in
             guard now - probe.sentAt >= settings.probeLossJudgedAfter else { return true }
-            if probe.target == probe.peer { lost.append(probe.peer) }
+            lost.append((probe.peer, probe.target, probe.sentAt))
             return false
         }
-        for peer in lost {
-            guard let loss = peers[peer]?.directLoss else { continue }
-            peers[peer]?.directLoss = loss * (1 - settings.lossWeight) + settings.lossWeight
+        for (peer, target, sentAt) in lost {
+            if target == peer {
+                // Off the direct path, a probe lost counts only while others are answered (sent
+                // during a run of answers): a cut path answers nothing, and its lost retries would
+                // keep it from healing.
+                guard let path = peers[peer] else { continue }
+                let duringAnswers = path.directAnsweringSince.map { sentAt >= $0 } ?? false
+                guard path.route == .direct || (duringAnswers && path.directAnsweredAt + settings.lossEvidenceWindow >= sentAt) else { continue }
+                peers[peer]?.direct.lost(weight: settings.lossWeight)
+            } else {
+                noteRelayLeg(target, answeredAfter: nil)
+            }
         }
     }
 
-    private mutating func takeProbeToken(now: Timestamp) -> Bool {
+    mutating func takeProbeToken(now: Timestamp) -> Bool {
         probeTokens?.take(1, at: now) ?? false
     }
 
-    private mutating func probe(about peer: NodeID, target: NodeID, now: Timestamp) -> Action {
+    mutating func probe(about peer: NodeID, target: NodeID, now: Timestamp) -> Action {
         sequence &+= 1
         outstanding[sequence] = (peer, target, now)
         return .probe(target, sequence: sequence)
     }
 
-    private mutating func requestRelay(
+    mutating func requestRelay(
         for peer: NodeID, path: inout PeerPath, now: Timestamp, candidates: (NodeID, Set<NodeID>) -> [NodeID]
     ) -> Action? {
         guard path.pending == nil else { return nil }

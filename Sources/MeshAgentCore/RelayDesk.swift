@@ -39,6 +39,14 @@ package enum RelayDesk {
         return .allocate(requesterAddress: requesterAddress, peerAddress: peerAddress, expected: expected)
     }
 
+    /// What the relay tells the other end of a pair that `releaser` released: the allocation is
+    /// gone (a refusal with id 0, as for a refresh of a pair it no longer holds). Without it, an
+    /// end that missed its peer's direct-restored notice kept sending into a closed port until its
+    /// next lease refresh.
+    package static func released(by releaser: NodeID) -> RelayMessage {
+        .refuse(id: 0, peer: releaser, reason: .unknownPeer)
+    }
+
     /// The two grants of an allocation: to the requester (answering `id`) and to the peer (id 0).
     package static func grants(
         id: UInt32, requester: NodeID, peer: NodeID, ports: [NodeID: UInt16], lease: Interval

@@ -119,6 +119,7 @@ struct Meshsim: ParsableCommand {
                 let trace: ((Interval, String) -> Void)? = traceWireguard ? { time, line in print(String(format: "%9.4f ", time.seconds) + line) } : nil
                 let result = try scenario.run(seed: seed, latency: .milliseconds(latencyMs), trace: trace)
                 print(result)
+                for line in result.routeLog { print("  " + line) }
                 if let violation = scenario.violation(of: result) {
                     broken += 1
                     print("BROKEN: \(violation)")

@@ -297,8 +297,9 @@ import Testing
             let probes = actions.filter { if case .probe = $0 { true } else { false } }.count
             #expect(requests == 0, "seed \(seed): \(requests) relay requests on a lossy path that carries data")
             #expect(paths.route(to: peer) == .direct)
-            // Probes only while a reading saw sending without receiving: ~4 a second here, not 10.
-            #expect(probes <= 60 * 5, "seed \(seed): \(probes) probes in 60 s")
+            // Probes only while a reading saw sending without receiving: ~4 a second here, not 10
+            // (plus the relay's leg measured, the direct path being lossy: 20, then one per 2 s).
+            #expect(probes <= 60 * 6, "seed \(seed): \(probes) probes in 60 s")
         }
     }
 }

@@ -180,13 +180,16 @@ public final class RelayService: Sendable {
 
     /// Ends a pair's allocation and closes its ports (a pair still being bound is closed as soon
     /// as its ports are bound).
-    package func release(_ pair: Pair) {
-        let removed = state.withLock { state in
-            state.table.release(pair)
+    /// Ends `pair`; returns whether it was allocated.
+    @discardableResult
+    package func release(_ pair: Pair) -> Bool {
+        let (removed, forwarder) = state.withLock { state in
+            let removed = state.table.release(pair) != nil || state.bindings[pair] != nil
             state.bindings[pair] = nil
-            return state.forwarders.removeValue(forKey: pair)
+            return (removed, state.forwarders.removeValue(forKey: pair))
         }
-        removed?.close()
+        forwarder?.close()
+        return removed
     }
 
     /// Ends every pair of `member` (it left, or was revoked).

@@ -118,7 +118,8 @@ extension Agent {
                 id: 0, peer: sender, port: allocation.ports[peer] ?? 0, lease: UInt16(min(65535, relay.limits.lease.seconds)))
             ownedWork.start { _ = await self.regrantIfNotLatched(grant, to: peer, in: pair) }
         case let .release(peer):
-            relay?.release(RelayService.Pair(sender, peer))
+            // The other end is told at once (it may have missed the releasing end's own notice).
+            if relay?.release(RelayService.Pair(sender, peer)) == true { send(RelayDesk.released(by: sender), to: peer, now: now) }
         case .pathProbe, .pathAck, .grant, .refuse, .directRestored:
             apply(pathCore.received(message, from: sender, node: node, sessions: deviceSessions, now: now), now: now)
         }

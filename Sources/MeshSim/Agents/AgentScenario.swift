@@ -14,6 +14,9 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     case relayDies = "relay-dies"
     /// Four hosts, one a relay, 30 % random loss on every link; 1 and 2 ping every 100 ms for 60 s.
     case lossy
+    /// Relay 0, hosts 1 and 2; 1 pings 2 every 100 ms; after 10 s the direct link between 1 and 2
+    /// (only it) loses 50 % each way for 60 s: the pair should move to the clean relay, once, and stay.
+    case lossyDirect = "lossy-direct"
     /// Hosts 1 and 2 ping each other direct (20 pings/s); meshd on host 2 restarts at 20 s.
     case restart
     /// As ``restart``, on a pair relayed from the start.
@@ -47,6 +50,11 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         public var longestGap = Interval.zero
         /// Route changes of the pinging pair, per end.
         public var routeChanges: [Int] = []
+        /// From the start of pinging (or the fault) to the pair's first route change (either end).
+        public var firstRouteChange: Interval?
+        /// The pair's route changes after the start (or the fault), one line each: when, which
+        /// end, the new route and why.
+        public var routeLog: [String] = []
         /// Allocations the relays made for the pair.
         public var allocations = 0
         /// Replies received, and pings sent.
@@ -64,12 +72,16 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         /// Path probes per second from each end while two-way traffic flowed on a working path
         /// (``cutMidStream`` and ``heal``, before the cut; nil elsewhere).
         public var probesPerSecond: [Double]?
+        /// The share of pings answered in the last part of the run (``lossyDirect``; nil elsewhere).
+        public var lateDelivery: Double?
 
         public var description: String {
             let first = firstReply.map { String(format: "%.3f s", $0.seconds) } ?? "none"
             return "\(scenario.rawValue) seed \(seed): first reply \(first), longest gap \(String(format: "%.3f s", longestGap.seconds)), "
                 + "route changes \(routeChanges), allocations \(allocations) (held by \(relaysHolding) at the end), replies \(replies)/\(pings), "
-                + "ended direct \(endedDirect)" + (probesPerSecond.map { ", probes/s while flowing \($0)" } ?? "")
+                + "ended direct \(endedDirect)" + (firstRouteChange.map { String(format: ", first route change after %.3f s", $0.seconds) } ?? "")
+                + (probesPerSecond.map { ", probes/s while flowing \($0)" } ?? "")
+                + (lateDelivery.map { ", answered at the end \(Int(($0 * 100).rounded())) %" } ?? "")
         }
     }
 
@@ -177,6 +189,20 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             let lossStart = world.now
             world.run(until: start + .seconds(70))
             measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: lossStart, interval: .milliseconds(100))
+        case .lossyDirect:
+            let world = try world(hosts: 3, relays: [0])
+            let flow = AgentWorld.Flow(from: 1, to: 2)
+            world.startPinging(flow, every: .milliseconds(100))
+            let start = world.now
+            world.run(until: start + .seconds(10))
+            world.setLoss(1, 2, 0.5)
+            let lossStart = world.now
+            world.run(until: start + .seconds(70))
+            measure(&result, world, flow: flow, pair: (1, 2), relays: [0], from: lossStart, interval: .milliseconds(100))
+            // The share of pings answered once the pair had time to weigh the relay (from 15 s on).
+            let settled = lossStart + .seconds(15)
+            let late = (world.replies[flow] ?? []).filter { $0 >= settled }.count
+            result.lateDelivery = Double(late) / Double(max(1, Int((world.now - settled).nanoseconds / Interval.milliseconds(100).nanoseconds)))
         }
         return result
     }
@@ -199,6 +225,13 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             world.routeChanges(of: pair.0).filter { $0.peer == pair.1 && $0.at >= from }.count,
             world.routeChanges(of: pair.1).filter { $0.peer == pair.0 && $0.at >= from }.count,
         ]
+        let changes = world.routeChanges(of: pair.0).filter { $0.peer == pair.1 } + world.routeChanges(of: pair.1).filter { $0.peer == pair.0 }
+        result.firstRouteChange = changes.map(\.at).filter { $0 >= from }.min().map { $0 - from }
+        result.routeLog = [pair.0, pair.1].flatMap { end in
+            world.routeChanges(of: end).filter { $0.peer == (end == pair.0 ? pair.1 : pair.0) && $0.at >= from }.map { change in
+                (change.at, String(format: "%8.3f s host %d: %@", (change.at - from).seconds, end, change.route) + (change.reason.map { " (\($0))" } ?? ""))
+            }
+        }.sorted { $0.0 < $1.0 }.map(\.1)
         result.allocations = relays.reduce(0) { $0 + world.allocationsMade(by: $1).reduce(0, +) }
         result.endedDirect = world.route(from: pair.0, to: pair.1) == .direct
         let routes = [world.route(from: pair.0, to: pair.1), world.route(from: pair.1, to: pair.0)]

@@ -42,6 +42,8 @@ public final class AgentWorld {
     public var jitter = Interval.milliseconds(5)
     /// Probability that a datagram is lost, on every link.
     public var loss = 0.0
+    /// Loss on one link (between two hosts, both ways) on top of ``loss``.
+    private var linkLoss: [[Int]: Double] = [:]
 
     private var agents: [SimulatedAgent?]
     private let agreement: SimulatedKeyAgreement
@@ -109,6 +111,12 @@ public final class AgentWorld {
     /// Cuts (or restores) the underlay between hosts `a` and `b`: gossip and WireGuard alike.
     public func setBlocked(_ a: Int, _ b: Int, _ isBlocked: Bool) {
         if isBlocked { blocked.insert([min(a, b), max(a, b)]) } else { blocked.remove([min(a, b), max(a, b)]) }
+    }
+
+    /// Makes the link between hosts `a` and `b` lose `loss` of the datagrams each way (gossip and
+    /// WireGuard alike), on top of ``loss``; 0 makes it clean again.
+    public func setLoss(_ a: Int, _ b: Int, _ loss: Double) {
+        linkLoss[[min(a, b), max(a, b)]] = loss > 0 ? loss : nil
     }
 
     /// Puts host `index` behind a NAT of `kind` with its own outside address (203.0.113.x): from
@@ -197,7 +205,7 @@ public final class AgentWorld {
     }
 
     /// Route changes host `index` made (time, peer host, and the new route in words).
-    public func routeChanges(of index: Int) -> [(at: Timestamp, peer: Int, route: String)] {
+    public func routeChanges(of index: Int) -> [(at: Timestamp, peer: Int, route: String, reason: String?)] {
         agents[index]?.routeChanges.compactMap { change in
             directory.index(of: change.peer).map { peer in
                 let route: String
@@ -206,7 +214,7 @@ public final class AgentWorld {
                 case .unreachable: route = "unreachable"
                 case let .relayed(relay, _): route = "relayed via host \(directory.index(of: relay).map(String.init) ?? "?")"
                 }
-                return (change.at, peer, route)
+                return (change.at, peer, route, change.reason)
             }
         } ?? []
     }
@@ -345,6 +353,7 @@ public final class AgentWorld {
             nats[sender] = nat
         }
         if loss > 0, Double.random(in: 0..<1, using: &random) < loss { return }
+        if let lossy = linkLoss[[min(sender, target), max(sender, target)]], Double.random(in: 0..<1, using: &random) < lossy { return }
         let extra = jitter.nanoseconds == 0 ? 0 : UInt64.random(in: 0...jitter.nanoseconds, using: &random)
         push(now + latency + Interval(nanoseconds: extra), .deliver(host: target, to: destination, from: outside, underlay))
     }

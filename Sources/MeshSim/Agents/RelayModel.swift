@@ -67,8 +67,12 @@ struct RelayModel {
         }
     }
 
-    mutating func release(_ a: NodeID, _ b: NodeID) {
-        if let released = table.release(RelayTable.Pair(a, b)) { closePorts(released) }
+    /// Releases the pair of `a` and `b`; returns whether there was one.
+    @discardableResult
+    mutating func release(_ a: NodeID, _ b: NodeID) -> Bool {
+        guard let released = table.release(RelayTable.Pair(a, b)) else { return false }
+        closePorts(released)
+        return true
     }
 
     /// Releases every pair of `member` (it is gone).

@@ -27,7 +27,7 @@ final class SimulatedAgent {
     /// Gossip datagrams to send (taken by the world).
     var gossipOutbox: [OutboundDatagram] = []
     /// Route changes seen (peer, route), for flap counts.
-    private(set) var routeChanges: [(at: Timestamp, peer: NodeID, route: PathManager.Route)] = []
+    private(set) var routeChanges: [(at: Timestamp, peer: NodeID, route: PathManager.Route, reason: String?)] = []
 
     /// Relay reachability checks and relay lease expiry, as meshd runs them.
     private var chores = PeriodicChores()
@@ -267,8 +267,8 @@ final class SimulatedAgent {
                 reconcileDue = now
             case .count:
                 break
-            case let .log(.route(peer, route, _)):
-                routeChanges.append((now, peer, route))
+            case let .log(.route(peer, route, reason)):
+                routeChanges.append((now, peer, route, reason))
             case .log:
                 break
             }
@@ -328,7 +328,8 @@ final class SimulatedAgent {
                 send(.grant(id: 0, peer: sender, port: ports[peer] ?? 0, lease: 30), to: peer, now: now)
             }
         case let .release(peer):
-            relay?.release(sender, peer)
+            // The other end is told at once (it may have missed the releasing end's own notice).
+            if relay?.release(sender, peer) == true { send(RelayDesk.released(by: sender), to: peer, now: now) }
         case .pathProbe, .pathAck, .grant, .refuse, .directRestored:
             apply(core.received(message, from: sender, node: node, sessions: sessions, now: now), now: now)
         }
