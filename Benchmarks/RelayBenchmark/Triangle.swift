@@ -107,6 +107,34 @@ struct Triangle {
         return monotonic() - started
     }
 
+    /// Makes `a` drop `percent` % of the packets it exchanges with `b` (each way, at random), or
+    /// with everyone when `b` is nil (nftables in `a`'s namespace, table `relaybench_loss`).
+    func makeLossy(_ a: String, with b: String?, percent: Int) throws {
+        var input: [String] = [], output: [String] = []
+        let drop = "numgen random mod 100 < \(percent) drop"
+        if let b {
+            for address in mesh[b].underlay {
+                let family = address.contains(":") ? "ip6" : "ip"
+                input.append("\(family) saddr \(address) \(drop)")
+                output.append("\(family) daddr \(address) \(drop)")
+            }
+        } else {
+            input.append("iifname != \"lo\" \(drop)")
+            output.append("oifname != \"lo\" \(drop)")
+        }
+        try lab.nft("""
+            table inet relaybench_loss {
+              chain input { type filter hook input priority -20; \(input.joined(separator: "; ")); }
+              chain output { type filter hook output priority -20; \(output.joined(separator: "; ")); }
+            }
+            """, in: mesh[a].namespace)
+    }
+
+    /// Removes ``makeLossy(_:with:percent:)``'s rules from `a`.
+    func makeClean(_ a: String) throws {
+        try lab.run(["nft", "delete", "table", "inet", "relaybench_loss"], in: mesh[a].namespace)
+    }
+
     /// Removes ``cut(_:from:)``'s rules from `a`.
     func heal(_ a: String) throws {
         try lab.run(["nft", "delete", "table", "inet", "relaybench_cut"], in: mesh[a].namespace)

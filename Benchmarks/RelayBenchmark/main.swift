@@ -4,6 +4,7 @@
 //   .build/release/RelayBenchmark failover   [--trials 10] [--hold 5] [--warmup 3] [--settle 62] [--backend userspace]
 //   .build/release/RelayBenchmark start      [--trials 10] [--backend userspace]
 //   .build/release/RelayBenchmark quiet      [--trials 3] [--seconds 20] [--backend userspace]
+//   .build/release/RelayBenchmark lossy      [--trials 3] [--seconds 60] [--loss 50] [--links direct|all] [--backend userspace]
 //   .build/release/RelayBenchmark throughput [--trials 10] [--seconds 5] [--omit 1] [--backend userspace]
 //   .build/release/RelayBenchmark forward    [--trials 10] [--sizes 64,1400] [--window 2] [--relay-cpu 1] [--sender-cpu 0] [--rps yes|no]
 //
@@ -29,7 +30,7 @@ holder.tearDownOnSignals()
 do {
     let given = try options(arguments.dropFirst())
     switch command {
-    case "failover", "start", "quiet", "throughput", "forward":
+    case "failover", "start", "quiet", "lossy", "throughput", "forward":
         let lab = try Lab(prefix: "mwrbench")
         holder.set(lab)
         defer { lab.teardown() }
@@ -51,6 +52,13 @@ do {
             var benchmark = QuietPathBenchmark()
             benchmark.trials = Int(given["--trials"] ?? "") ?? 3
             benchmark.seconds = Double(given["--seconds"] ?? "") ?? benchmark.seconds
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
+        case "lossy":
+            var benchmark = LossyPathBenchmark()
+            benchmark.trials = Int(given["--trials"] ?? "") ?? 3
+            benchmark.seconds = Double(given["--seconds"] ?? "") ?? benchmark.seconds
+            benchmark.percent = Int(given["--loss"] ?? "") ?? benchmark.percent
+            benchmark.links = given["--links"] ?? benchmark.links
             try benchmark.run(lab: lab, binaries: binaries, backend: backend)
         case "throughput":
             var benchmark = ThroughputBenchmark()
