@@ -119,8 +119,11 @@ struct Triangle {
                 output.append("\(family) daddr \(address) \(drop)")
             }
         } else {
-            input.append("iifname != \"lo\" \(drop)")
-            output.append("oifname != \"lo\" \(drop)")
+            // The underlay only: not loopback, and not the tunnel (an overlay packet dropped there
+            // would be lost twice, once clear and once encrypted).
+            let spared = "{ \"lo\", \"\(mesh[a].interface)\" }"
+            input.append("iifname != \(spared) \(drop)")
+            output.append("oifname != \(spared) \(drop)")
         }
         try lab.nft("""
             table inet relaybench_loss {
