@@ -4,8 +4,8 @@ import MeshCore
 /// simulator's agents: its local addresses with the gossip and WireGuard ports, configured extra
 /// endpoints, the WireGuard endpoints peers observed (only corroborated ones, in at most two slots
 /// that never push out a local or configured endpoint: see ``ObservedEndpoints``), behind NAT the
-/// reflexive address with the WireGuard port, its overlay addresses and routes, and the relays it
-/// reaches.
+/// reflexive address with the WireGuard port, its overlay addresses, the routes it serves, and the
+/// relays it reaches.
 package struct AgentAnnouncement {
     package var localAddresses: [IPAddress]
     package var gossipPort: UInt16
@@ -16,8 +16,10 @@ package struct AgentAnnouncement {
     package var observed: [SocketEndpoint] = []
     /// Where peers see this node's gossip socket (MeshCore's reflexive endpoint), if known.
     package var reflexive: SocketEndpoint?
-    /// The overlay addresses and routes its certificate grants.
+    /// Its overlay addresses (as host prefixes).
     package var prefixes: [IPPrefix] = []
+    /// The routes it serves as a gateway now.
+    package var servedRoutes: [ServedRoute] = []
     package var offersRelay = false
     package var relays: [RelayReachability] = []
 
@@ -53,6 +55,6 @@ package struct AgentAnnouncement {
         // never pushes a local endpoint out either.
         return LocalAnnouncement(
             gossipEndpoints: Array(gossip.prefix(slots - 1)), wireGuardEndpoints: wireGuard, prefixes: prefixes,
-            offersRelay: offersRelay, behindNAT: behindNAT, relays: relays)
+            offersRelay: offersRelay, behindNAT: behindNAT, relays: relays, servedRoutes: servedRoutes)
     }
 }

@@ -69,6 +69,11 @@ package struct PlannedPeer: Equatable, Sendable {
 package struct DevicePlan: Equatable {
     package var peers: [PlannedPeer] = []
     package var refused: [(member: NodeID, prefix: IPPrefix)] = []
+    /// Served prefixes refused for safety (``PathCore/routeOffers(node:host:addressBook:)``), each
+    /// reported once.
+    package var refusedRoutes: [(member: NodeID, prefix: IPPrefix)] = []
+    /// Whether a routed prefix changed gateway in this plan (the kernel routes follow).
+    package var routesChanged = false
 
     package static func == (lhs: DevicePlan, rhs: DevicePlan) -> Bool {
         lhs.peers == rhs.peers && lhs.refused.elementsEqual(rhs.refused) { $0.member == $1.member && $0.prefix == $1.prefix }
@@ -94,6 +99,8 @@ package struct DeviceObservation: Equatable {
 struct DevicePlanMemory {
     /// The endpoint being tried for each member, and since when.
     var endpointChoices: [NodeID: EndpointChoice] = [:]
+    /// Refused served prefixes already reported ("member prefix").
+    var refusedRoutes = Set<String>()
     /// The record version whose refused prefixes were last reported, per member.
     var refusalReportedVersions: [NodeID: UInt64] = [:]
     /// Each peer's byte counters at the last reading (by WireGuard key, as the device names peers).

@@ -30,13 +30,19 @@ extension PathCore {
         let relays = { relayMembers ?? { let found = Self.relayMembers(node); relayMembers = found; return found }() }
         let addressBook = OverlayAddressBook(
             [(id: host.nodeID, addresses: host.overlayAddresses)] + node.members.all.map { (id: $0.id, addresses: $0.certificate.addresses) })
+        let (offers, refusedRoutes) = routeOffers(node: node, host: host, addressBook: addressBook)
+        plan.routesChanged = routes.update(offers: offers, name: { node.members[$0]?.name ?? $0.hex }, now: now)
+        for (member, prefix) in refusedRoutes where deviceMemory.refusedRoutes.insert("\(member.hex) \(prefix)").inserted {
+            if deviceMemory.refusedRoutes.count >= Self.refusalMemoryCap { deviceMemory.refusedRoutes.removeAll() }
+            plan.refusedRoutes.append((member, prefix))
+        }
         for member in node.members.all {
             let key = member.certificate.wireGuardKey
             guard key != firstHandshakes.ownKey else { continue }
             let kernel = device(key)
             let sessionLives = member.status == .dead && kernel?.handshake(within: Self.sessionLifetime, now: now) == true
             guard member.status.isLive || sessionLives else { continue }
-            let allowed: [IPPrefix]
+            var allowed: [IPPrefix]
             if member.record.announcedPrefixes.isEmpty {
                 allowed = member.certificate.addresses.map(IPPrefix.init(host:))
             } else {
@@ -48,6 +54,8 @@ extension PathCore {
                     plan.refused += refused.map { (member.id, $0) }
                 }
             }
+            let carried = routes.carried(by: member.id)
+            if !carried.isEmpty { allowed += carried.filter { !allowed.contains($0) } }
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = host.behindNAT ? Self.keepaliveSeconds : 0
             if !member.status.isLive {

@@ -8,7 +8,8 @@ extension PathCore {
     package func deviceWorkDeadline(
         reconcileDue: Timestamp, lastRead: Timestamp, idleRead: Interval, readInUse: Interval, now: Timestamp
     ) -> Timestamp {
-        var next = min(reconcileDue, firstHandshakes.nextDeadline, lastRead + idleRead)
+        // A better gateway's hold-down ending is a plan due (the prefix moves back then).
+        var next = min(reconcileDue, firstHandshakes.nextDeadline, lastRead + idleRead, routes.nextDeadline(after: now))
         if paths.wantsReceiveCounters(now: now) { next = min(next, lastRead + readInUse) }
         return next
     }

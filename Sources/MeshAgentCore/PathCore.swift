@@ -16,6 +16,8 @@ package struct PathCore {
     package var relayEndpoints = RecentRelayEndpoints()
     /// The device plan's per-member memory (``planDevice(node:host:device:now:)``).
     var deviceMemory = DevicePlanMemory()
+    /// Which gateway carries each accepted routed prefix (chosen at each plan).
+    package var routes = RouteChoice()
 
     /// What the shell does for the core.
     package enum Effect: Equatable {
@@ -120,6 +122,7 @@ package struct PathCore {
     package mutating func effects(of actions: [PathManager.Action], node: MeshNode, sessions: Sessions, now: Timestamp) -> [Effect] {
         var effects: [Effect] = []
         var rerouted: [NodeID] = [], reachable: [NodeID] = []
+        var gatewayReachability = false
         for action in actions {
             switch action {
             case let .probe(target, sequence):
@@ -139,6 +142,8 @@ package struct PathCore {
             case let .reachabilityChanged(peer):
                 effects.append(routeChanged(peer))
                 if paths.route(to: peer) == .direct { reachable.append(peer) }
+                // A gateway that lost (or regained) its path: its prefixes move in the next plan.
+                if routes.prefixes.values.contains(where: { $0.gateways.contains { $0.member == peer } }) { gatewayReachability = true }
             }
         }
         if !rerouted.isEmpty {
@@ -149,6 +154,7 @@ package struct PathCore {
         } else {
             let recreate = restartFirstHandshakes(reachable, node: node, sessions: sessions, now: now)
             if !recreate.isEmpty { effects += [.recreate(recreate), .reconcile] }  // the plan adds them back
+            else if gatewayReachability { effects.append(.reconcile) }
         }
         return effects
     }

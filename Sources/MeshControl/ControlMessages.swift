@@ -30,6 +30,49 @@ public struct NoResult: Codable, Sendable, Equatable {
     public init() {}
 }
 
+/// `meshctl routes --json`: one element per routed prefix this node knows (served by members, or by
+/// itself).
+public struct RouteReport: Codable, Sendable, Equatable {
+    /// One gateway of the prefix.
+    public struct Gateway: Codable, Sendable, Equatable {
+        public var name: String
+        public var priority: Int
+        /// `active`, `standby`, or `down` (with ``reason``).
+        public var state: String
+        public var reason: String?
+
+        public init(name: String, priority: Int, state: String, reason: String?) {
+            self.name = name
+            self.priority = priority
+            self.state = state
+            self.reason = reason
+        }
+    }
+
+    public var prefix: String
+    /// The gateway carrying it now (nil: none).
+    public var active: String?
+    /// Why that one (or why none): e.g. "gw1 is dead", "highest priority of 2 gateways".
+    public var reason: String
+    /// Seconds since the active gateway was chosen.
+    public var sinceSeconds: Double
+    public var gateways: [Gateway]
+    /// Whether this node serves the prefix itself (then it is not routed into the mesh here).
+    public var servedHere: Bool
+    /// Whether this node accepts the prefix (a kernel route through the mesh while a gateway is active).
+    public var accepted: Bool
+
+    public init(prefix: String, active: String?, reason: String, sinceSeconds: Double, gateways: [Gateway], servedHere: Bool, accepted: Bool) {
+        self.prefix = prefix
+        self.active = active
+        self.reason = reason
+        self.sinceSeconds = sinceSeconds
+        self.gateways = gateways
+        self.servedHere = servedHere
+        self.accepted = accepted
+    }
+}
+
 /// `meshctl peers --json`: one element per peer.
 public struct PeerReport: Codable, Sendable, Equatable {
     public var name: String

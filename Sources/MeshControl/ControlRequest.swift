@@ -10,6 +10,8 @@ public enum ControlRequest: Sendable, Equatable {
     case status
     /// One report per peer (`meshctl peers`).
     case peers
+    /// One report per routed prefix this node knows (`meshctl routes`).
+    case routes
     /// Create a network with this node as its authority (`meshctl init`).
     case initialize(InitializeRequest)
     /// Issue an invitation token (`meshctl invite`, authority only).
@@ -22,13 +24,14 @@ public enum ControlRequest: Sendable, Equatable {
     case leave
 
     /// The `command` value of each case, as on the wire.
-    public static let commands = ["status", "peers", "init", "invite", "join", "revoke", "leave"]
+    public static let commands = ["status", "peers", "routes", "init", "invite", "join", "revoke", "leave"]
 
     /// This request's `command` value.
     public var command: String {
         switch self {
         case .status: "status"
         case .peers: "peers"
+        case .routes: "routes"
         case .initialize: "init"
         case .invite: "invite"
         case .join: "join"
@@ -107,6 +110,7 @@ extension ControlRequest: Codable {
         switch command {
         case "status": self = .status
         case "peers": self = .peers
+        case "routes": self = .routes
         case "leave": self = .leave
         case "init": self = .initialize(try Self.decodeFields(InitializeRequest.self, from: decoder, command: command))
         case "invite": self = .invite(try Self.decodeFields(InviteRequest.self, from: decoder, command: command))
@@ -135,7 +139,7 @@ extension ControlRequest: Codable {
         try command.encode(self.command, forKey: .command)
         var fields = encoder.container(keyedBy: FieldKeys.self)
         switch self {
-        case .status, .peers, .leave: break
+        case .status, .peers, .routes, .leave: break
         case .initialize(let request): try request.encode(to: encoder)
         case .invite(let request): try request.encode(to: encoder)
         case .join(let token): try fields.encode(token, forKey: .token)

@@ -13,6 +13,40 @@ import Testing
         #expect(configuration == MeshdConfiguration())
     }
 
+    /// Issue 12: the `routes` section, and what it refuses.
+    @Test func readsTheRoutesSection() throws {
+        let text = """
+            routes:
+              serve:
+                - prefix: 192.168.10.0/24
+                  priority: 150
+                - prefix: 2001:db8:10::/64
+              accept: [192.168.0.0/16]
+              table: 100
+              proto: 80
+              preempt: false
+              hold_down: 30
+            """
+        let routes = try MeshdConfiguration.parse(yaml: text, file: "routes.yaml").routes
+        #expect(routes.serve == [.init(prefix: IPPrefix("192.168.10.0/24")!, priority: 150), .init(prefix: IPPrefix("2001:db8:10::/64")!)])
+        #expect(routes.accept == .within([IPPrefix("192.168.0.0/16")!]))
+        #expect(routes.table == 100 && routes.proto == 80 && !routes.preempt && routes.holdDownSeconds == 30)
+        #expect(try MeshdConfiguration.parse(yaml: "routes:\n  accept: true\n", file: "a.yaml").routes.accept == .all)
+        var configuration = MeshdConfiguration()
+        configuration.routes = routes
+        #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered.yaml") == configuration)
+        for (bad, problem) in [
+            ("routes:\n  serve:\n    - prefix: 0.0.0.0/0\n", "a default route is an exit"),
+            ("routes:\n  serve:\n    - priority: 5\n", "needs a prefix"),
+            ("routes:\n  serve:\n    - prefix: 10.0.0.0/8\n      priority: 300\n", "out of range"),
+            ("routes:\n  accept: maybe\n", "expected true, false or a list"),
+            ("routes:\n  masquerade: false\n", "unknown key"),
+        ] {
+            #expect(throws: ConfigurationError.self) { try MeshdConfiguration.parse(yaml: bad, file: "bad.yaml") }
+            do { _ = try MeshdConfiguration.parse(yaml: bad, file: "bad.yaml") } catch { #expect("\(error)".contains(problem), "\(error)") }
+        }
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         #expect(try MeshdConfiguration.parse(yaml: "", file: "empty.yaml") == MeshdConfiguration())
         #expect(try MeshdConfiguration.parse(yaml: "# only a comment\n", file: "c.yaml") == MeshdConfiguration())

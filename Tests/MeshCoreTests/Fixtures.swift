@@ -30,11 +30,14 @@ struct TestNetwork {
         return Node(identity: identity, certificate: certificate)
     }
 
-    func record(for node: Node, version: UInt64, port: UInt16 = 51821, prefixes: [IPPrefix]? = nil, left: Bool = false) -> NodeRecord {
+    func record(
+        for node: Node, version: UInt64, port: UInt16 = 51821, prefixes: [IPPrefix]? = nil, served: [ServedRoute] = [], left: Bool = false
+    ) -> NodeRecord {
         try! NodeRecord(
             nodeID: node.id, version: version, certificateDigest: node.certificate.digest, flags: left ? [.left] : [],
             gossipEndpoints: [AnnouncedEndpoint(.local, SocketEndpoint("192.0.2.1:\(port)")!)], wireGuardEndpoints: [],
-            announcedPrefixes: prefixes ?? node.certificate.grantedPrefixes, relays: [], signedAt: now.seconds, signer: node.identity)
+            announcedPrefixes: prefixes ?? node.certificate.grantedPrefixes, relays: [], servedRoutes: served, signedAt: now.seconds,
+            signer: node.identity)
     }
 
     func meshNode(_ node: Node, members: [Node] = [], now: Timestamp? = nil, seed: UInt64 = 1) -> MeshNode {

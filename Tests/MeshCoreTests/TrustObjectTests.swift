@@ -55,6 +55,35 @@ import Testing
         #expect(throws: TrustError.identityMismatch) { try network.record(for: node, version: 1).validate(against: other.certificate) }
     }
 
+    /// Issue 12: a record says which granted routes its node serves now, with their priorities;
+    /// a route outside the certificate's route grant (or one of its addresses) is refused.
+    @Test func servedRoutesRoundTripAndStayInsideTheRouteGrant() throws {
+        let node = network.node(6, routes: [IPPrefix("192.168.10.0/24")!])
+        let record = network.record(for: node, version: 7, served: [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!, priority: 150)])
+        let decoded = try NodeRecord(decoding: record.encoded)
+        #expect(decoded.servedRoutes == [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!, priority: 150)])
+        try decoded.validate(against: node.certificate)
+        for truncated in record.encoded.truncations { #expect(throws: TrustError.self) { try NodeRecord(decoding: truncated) } }
+        let outside = network.record(for: node, version: 8, served: [ServedRoute(prefix: IPPrefix("192.168.0.0/16")!)])
+        #expect(throws: TrustError.outsideGrant("192.168.0.0/16")) { try outside.validate(against: node.certificate) }
+        let ownAddress = network.record(for: node, version: 9, served: [ServedRoute(prefix: IPPrefix(host: node.certificate.addresses[0]))])
+        #expect(throws: TrustError.self) { try ownAddress.validate(against: node.certificate) }
+    }
+
+    /// Records of format version 1 (before served routes), as members' snapshots hold them, still decode.
+    @Test func aVersionOneRecordStillDecodesServingNothing() throws {
+        let node = network.node(2)
+        let record = network.record(for: node, version: 3)
+        // Version 1 is version 2 without the served-routes list (one zero byte before `signed at`).
+        var body = Array(try SignedEnvelope(opening: record.encoded, domain: .nodeRecord, what: "record").body)
+        body[0] = 1
+        body.remove(at: body.count - 9)
+        let old = try NodeRecord(decoding: SignedEnvelope.seal(body, domain: .nodeRecord, with: node.identity))
+        #expect(old.servedRoutes.isEmpty)
+        #expect(old.announcedPrefixes == record.announcedPrefixes)
+        try old.validate(against: node.certificate)
+    }
+
     @Test func validatorChecksNetworkAuthorityWindowAndRevocation() throws {
         let validator = CertificateValidator(settings: network.settings)
         let good = network.node(1)

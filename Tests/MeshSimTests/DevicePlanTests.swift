@@ -35,14 +35,45 @@ import Testing
     /// Member `index` with a record of its own signing (version 2).
     func member(
         _ index: Int, endpoints: [AnnouncedEndpoint]? = nil, prefixes: [IPPrefix]? = nil, flags: NodeRecord.Flags = [],
-        status: MemberStatus = .alive
+        status: MemberStatus = .alive, served: [ServedRoute] = []
     ) throws -> Member {
         let certificate = cluster.certificates[index]
         let record = try NodeRecord(
             nodeID: certificate.nodeID, version: 2, certificateDigest: certificate.digest, flags: flags,
             gossipEndpoints: cluster.records[index].gossipEndpoints, wireGuardEndpoints: endpoints ?? cluster.records[index].wireGuardEndpoints,
-            announcedPrefixes: prefixes ?? cluster.records[index].announcedPrefixes, relays: [], signedAt: now.seconds, signer: cluster.identities[index])
+            announcedPrefixes: prefixes ?? cluster.records[index].announcedPrefixes, relays: [], servedRoutes: served, signedAt: now.seconds,
+            signer: cluster.identities[index])
         return Member(certificate: certificate, record: record, status: status, statusChangedAt: now)
+    }
+
+    /// Issue 12: a prefix served by two members is in exactly one peer's allowed IPs — the
+    /// higher-priority gateway's — and moves to the other in the plan after the first dies; a
+    /// node that does not accept routes installs none; a served prefix covering this host's own
+    /// underlay address is refused and reported once.
+    @Test func aPrefixServedByTwoGatewaysGoesToTheBestLiveOne() throws {
+        let site = IPPrefix("192.168.10.0/24")!
+        func allowed(_ plan: DevicePlan, _ index: Int) -> [IPPrefix] { plan.peers.first { $0.member == id(index) }?.allowedIPs ?? [] }
+        var core = core()
+        let gateways = [try member(2, served: [ServedRoute(prefix: site, priority: 150)]), try member(3, served: [ServedRoute(prefix: site, priority: 100)])]
+        let ignoring = core.planDevice(node: try node(with: gateways), host: host, device: { _ in nil }, now: now)
+        #expect(!allowed(ignoring, 2).contains(site) && !allowed(ignoring, 3).contains(site), "routes.accept is off by default")
+        core.routes.settings.acceptance = .all
+        let plan = core.planDevice(node: try node(with: gateways), host: host, device: { _ in nil }, now: now)
+        #expect(plan.routesChanged)
+        #expect(allowed(plan, 2).contains(site) && !allowed(plan, 3).contains(site))
+        #expect(core.routes.routed == [site])
+        let dead = [try member(2, status: .dead, served: [ServedRoute(prefix: site, priority: 150)]), gateways[1]]
+        let after = core.planDevice(node: try node(with: dead), host: host, device: { _ in nil }, now: now + .seconds(1))
+        #expect(after.routesChanged)
+        #expect(allowed(after, 3).contains(site))
+        #expect(core.routes.prefixes[site]?.reason.contains("is dead") == true)
+        // A prefix over this host's own underlay address (10.0.0.2) is never routed into the mesh.
+        let underlay = [try member(2, served: [ServedRoute(prefix: IPPrefix("10.0.0.0/24")!)])]
+        let refusing = core.planDevice(node: try node(with: underlay), host: host, device: { _ in nil }, now: now + .seconds(2))
+        #expect(refusing.refusedRoutes.map(\.prefix) == [IPPrefix("10.0.0.0/24")!])
+        #expect(!allowed(refusing, 2).contains(IPPrefix("10.0.0.0/24")!))
+        let again = core.planDevice(node: try node(with: underlay), host: host, device: { _ in nil }, now: now + .seconds(3))
+        #expect(again.refusedRoutes.isEmpty, "reported once")
     }
 
     @Test func everyLiveMemberButThisNodeIsAPeerAtItsAnnouncedEndpoint() throws {

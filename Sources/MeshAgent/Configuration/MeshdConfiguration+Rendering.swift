@@ -26,6 +26,24 @@ extension MeshdConfiguration {
             "  max_allocations: \(relay.maximumAllocations)",
             "  bandwidth_mbit: \(relay.bandwidthMegabits)",
             "  ports: \"\(relay.ports.lowerBound)-\(relay.ports.upperBound)\"",
+            "routes:",
+        ]
+        if routes.serve.isEmpty {
+            lines.append("  serve: []")
+        } else {
+            lines.append("  serve:")
+            for served in routes.serve { lines += ["    - prefix: \"\(served.prefix)\"", "      priority: \(served.priority)"] }
+        }
+        switch routes.accept {
+        case .none: lines.append("  accept: false")
+        case .all: lines.append("  accept: true")
+        case let .within(prefixes): lines.append("  accept: \(list(prefixes))")
+        }
+        lines += [
+            "  table: \(routes.table)",
+            "  proto: \(routes.proto)",
+            "  preempt: \(routes.preempt)",
+            "  hold_down: \(routes.holdDownSeconds)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -62,6 +62,40 @@ public struct MeshdConfiguration: Equatable, Sendable {
         public init() {}
     }
 
+    /// Routed prefixes: those this node serves as a gateway, and those it takes from others.
+    public struct Routes: Equatable, Sendable {
+        /// A prefix this node serves (it must be inside its certificate's route grant).
+        public struct Served: Equatable, Sendable {
+            public var prefix: IPPrefix
+            /// Higher is preferred among gateways of the same prefix.
+            public var priority: UInt8 = ServedRoute.defaultPriority
+            public init(prefix: IPPrefix, priority: UInt8 = ServedRoute.defaultPriority) {
+                self.prefix = prefix
+                self.priority = priority
+            }
+        }
+        /// Prefixes served (`routes.serve`).
+        public var serve: [Served] = []
+        /// Which prefixes served by others to take (`routes.accept`: true, false, or a list).
+        public var accept: Acceptance = .none
+        /// The kernel routing table for accepted prefixes (254: main).
+        public var table: UInt32 = 254
+        /// The `proto` of the kernel routes meshd installs, so operators and routing daemons can
+        /// tell them apart (77 is unassigned in iproute2's rt_protos).
+        public var proto: UInt8 = 77
+        /// Move back to a better gateway once it has been back for ``holdDownSeconds``.
+        public var preempt = true
+        public var holdDownSeconds = 10
+
+        /// Which served prefixes to take.
+        public enum Acceptance: Equatable, Sendable {
+            case none, all
+            case within([IPPrefix])
+        }
+
+        public init() {}
+    }
+
     /// Where meshd keeps keys, certificate and learned state.
     public var stateDirectory = "/var/lib/meshwork"
     /// Path of the control socket; `nil` means `<stateDirectory>/meshd.sock`.
@@ -74,6 +108,8 @@ public struct MeshdConfiguration: Equatable, Sendable {
     public var endpoints = Endpoints()
     /// Relaying.
     public var relay = Relay()
+    /// Routed prefixes.
+    public var routes = Routes()
     /// Minimum level of log messages.
     public var logLevel = Logger.Level.info
 

@@ -19,6 +19,7 @@ extension Agent: ControlHandler {
         switch request {
         case .status: await reply(Self.encode(ControlReply(ok: true, result: status())))
         case .peers: await reply(Self.encode(ControlReply(ok: true, result: peers())))
+        case .routes: await reply(Self.encode(ControlReply(ok: true, result: routeReports())))
         case .initialize(let fields): await respond(reply) { try initNetwork(fields) }
         case .invite(let fields): await respond(reply) { try invite(fields) }
         case .revoke(let name): await respond(reply) { try revoke(name: name) }

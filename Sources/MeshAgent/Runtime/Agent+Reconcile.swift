@@ -50,6 +50,7 @@ extension Agent {
             }
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)
+            await syncKernelRoutes()
             if !changes.isEmpty {
                 logger.info("WireGuard updated", metadata: [
                     "added": "\(changes.peersToAdd.count)", "updated": "\(changes.peersToUpdate.count)",

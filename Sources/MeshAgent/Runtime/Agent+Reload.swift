@@ -1,4 +1,5 @@
 import Logging
+import MeshAgentCore
 
 extension Agent {
     /// Applies a re-read configuration: what can change live (announced endpoints, excluded
@@ -12,6 +13,13 @@ extension Agent {
         if updated.controlSocket != configuration.controlSocket { restartNeeded.append("control_socket") }
         if !restartNeeded.isEmpty {
             logger.warning("these settings change only with a restart of meshd", metadata: ["keys": "\(restartNeeded.joined(separator: ", "))"])
+        }
+        if updated.routes != configuration.routes {
+            configuration.routes = updated.routes
+            pathCore.routes.settings = RouteChoice.Settings(updated.routes)
+            announceIfChanged()
+            reconcileNow(clock.now)
+            logger.notice("route settings reloaded")
         }
         if updated.endpoints != liveEndpoints {
             liveEndpoints = updated.endpoints

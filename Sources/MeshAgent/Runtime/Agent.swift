@@ -18,7 +18,7 @@ import WireGuardControl
 /// device and the state directory, and connects them. All of it runs on this actor, except the
 /// device calls, which run on the device's own thread and are awaited by one loop (``deviceLoop()``).
 public actor Agent {
-    let configuration: MeshdConfiguration
+    var configuration: MeshdConfiguration
     let state: StateDirectory
     /// Held while the agent lives: one meshd per state directory.
     let lock: StateDirectoryLock
@@ -49,6 +49,8 @@ public actor Agent {
     var lastReconcileAttempt = Timestamp.zero
     /// The backend the device uses, once it is open (for `meshctl status`).
     var deviceBackend: DeviceController.Backend?
+    /// Whether meshd has kernel routes installed for accepted prefixes (so turning acceptance off removes them).
+    var kernelRoutesInstalled = true
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation
@@ -111,6 +113,7 @@ public actor Agent {
         addressMonitor = try? AddressChangeMonitor()
         (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         pathCore = PathCore(ownKey: wireGuardKey.publicKey)
+        pathCore.routes.settings = RouteChoice.Settings(configuration.routes)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
         device = DeviceController(
             settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)

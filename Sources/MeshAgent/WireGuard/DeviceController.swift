@@ -159,6 +159,20 @@ actor DeviceController {
         device = nil
     }
 
+    /// Makes the kernel routes through the interface in `table` marked with `proto` exactly
+    /// `prefixes` (accepted routed prefixes with a gateway): adds the missing, removes the rest of
+    /// meshd's own (marked) routes, and never touches a route meshd did not install. Returns what
+    /// it added and removed.
+    func syncRoutes(_ prefixes: Set<IPPrefix>, table: UInt32, proto: UInt8) throws -> (added: [IPPrefix], removed: [IPPrefix]) {
+        guard let links, device != nil else { throw WireGuardControlError.noSuchInterface(name) }
+        let installed = Set(try links.routes(via: name, table: table, protocol: proto))
+        let added = prefixes.subtracting(installed).sorted { "\($0)" < "\($1)" }
+        let removed = installed.subtracting(prefixes).sorted { "\($0)" < "\($1)" }
+        for prefix in added { try links.addRoute(prefix, via: name, table: table, protocol: proto) }
+        for prefix in removed { try links.removeRoute(prefix, via: name, table: table) }
+        return (added, removed)
+    }
+
     /// Removes the given peers.
     func remove(_ keys: [X25519PublicKey]) throws {
         guard let device, !keys.isEmpty else { return }

@@ -49,10 +49,13 @@ public struct LocalAnnouncement: Equatable, Sendable {
     public var offersRelay: Bool
     public var behindNAT: Bool
     public var relays: [RelayReachability]
+    /// Routes served as a gateway now (only those inside the certificate's route grant are signed).
+    public var servedRoutes: [ServedRoute]
 
     public init(gossipEndpoints: [AnnouncedEndpoint] = [], wireGuardEndpoints: [AnnouncedEndpoint] = [],
                 prefixes: [IPPrefix] = [], offersRelay: Bool = false, behindNAT: Bool = false,
-                relays: [RelayReachability] = []) {
+                relays: [RelayReachability] = [], servedRoutes: [ServedRoute] = []) {
+        self.servedRoutes = servedRoutes
         self.gossipEndpoints = gossipEndpoints
         self.wireGuardEndpoints = wireGuardEndpoints
         self.prefixes = prefixes

@@ -35,6 +35,24 @@ public struct AnnouncedEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(endpoint) (\(kind))" }
 }
 
+/// A prefix a node serves as a gateway right now (a LAN behind it, or the default route of an
+/// exit), with its priority: members choose the highest-priority gateway that is alive and
+/// reachable (ties go to the lowest node ID, so every member chooses the same one).
+public struct ServedRoute: Hashable, Sendable, CustomStringConvertible {
+    public var prefix: IPPrefix
+    /// Higher is preferred (as VRRP's priority); 100 unless configured.
+    public var priority: UInt8
+
+    public static let defaultPriority: UInt8 = 100
+
+    public init(prefix: IPPrefix, priority: UInt8 = ServedRoute.defaultPriority) {
+        self.prefix = prefix
+        self.priority = priority
+    }
+
+    public var description: String { "\(prefix) (priority \(priority))" }
+}
+
 /// A relay this node reaches directly, with the measured round trip, so that two peers that
 /// cannot reach each other can pick a relay both reach.
 public struct RelayReachability: Hashable, Sendable {

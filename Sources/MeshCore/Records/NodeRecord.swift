@@ -6,7 +6,10 @@ import MeshCrypto
 ///
 /// Byte layout: see `docs/protocol.md` ("Node record").
 public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
-    static let formatVersion: UInt8 = 1
+    /// Version 2 added the served routes; version 1 records (held in members' snapshots) still
+    /// decode, serving none.
+    static let formatVersion: UInt8 = 2
+    static let formatVersionWithoutRoutes: UInt8 = 1
     /// Most endpoints of each kind of service a record may carry.
     public static let maximumEndpoints = 8
     /// Most prefixes a record may announce.
@@ -43,6 +46,8 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
     public let announcedPrefixes: [IPPrefix]
     /// Relays the node reaches directly.
     public let relays: [RelayReachability]
+    /// Granted routes the node serves as a gateway right now, with their priorities.
+    public let servedRoutes: [ServedRoute]
     /// When the node signed this version (seconds since the epoch).
     public let signedAt: UInt64
     /// The canonical encoding, signature included.
@@ -55,10 +60,12 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
     public convenience init(
         nodeID: NodeID, version: UInt64, certificateDigest: UInt64, flags: Flags,
         gossipEndpoints: [AnnouncedEndpoint], wireGuardEndpoints: [AnnouncedEndpoint],
-        announcedPrefixes: [IPPrefix], relays: [RelayReachability], signedAt: UInt64, signer: Ed25519PrivateKey
+        announcedPrefixes: [IPPrefix], relays: [RelayReachability], servedRoutes: [ServedRoute] = [], signedAt: UInt64,
+        signer: Ed25519PrivateKey
     ) throws(TrustError) {
         guard gossipEndpoints.count <= Self.maximumEndpoints, wireGuardEndpoints.count <= Self.maximumEndpoints,
-              announcedPrefixes.count <= Self.maximumPrefixes, relays.count <= Self.maximumRelays
+              announcedPrefixes.count <= Self.maximumPrefixes, relays.count <= Self.maximumRelays,
+              servedRoutes.count <= Self.maximumPrefixes
         else { throw .malformed(.invalidValue(what: "node record lists")) }
         var writer = ByteWriter(capacity: 256)
         writer.write(Self.formatVersion)
@@ -80,6 +87,11 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
             writer.write(relay.relay)
             writer.write(relay.rttMilliseconds)
         }
+        writer.write(UInt8(servedRoutes.count))
+        for route in servedRoutes {
+            writer.write(route.prefix)
+            writer.write(route.priority)
+        }
         writer.write(signedAt)
         try self.init(decoding: SignedEnvelope.seal(writer.bytes, domain: .nodeRecord, with: signer))
     }
@@ -90,7 +102,9 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
         do {
             var reader = try SignedEnvelope(opening: bytes, domain: .nodeRecord, what: "node record").bodyReader(context: "node record")
             let version = try reader.readUInt8()
-            guard version == Self.formatVersion else { throw WireError.unsupportedVersion(what: "node record", version: version) }
+            guard version == Self.formatVersion || version == Self.formatVersionWithoutRoutes else {
+                throw WireError.unsupportedVersion(what: "node record", version: version)
+            }
             nodeID = try reader.readNodeID()
             self.version = try reader.readUInt64()
             certificateDigest = try reader.readUInt64()
@@ -112,6 +126,13 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
             relays = try reader.readList(limit: Self.maximumRelays) { reader throws(WireError) in
                 RelayReachability(relay: try reader.readNodeID(), rttMilliseconds: try reader.readUInt16())
             }
+            if version == Self.formatVersion {
+                servedRoutes = try reader.readList(limit: Self.maximumPrefixes) { reader throws(WireError) in
+                    ServedRoute(prefix: try reader.readPrefix(), priority: try reader.readUInt8())
+                }
+            } else {
+                servedRoutes = []
+            }
             signedAt = try reader.readUInt64()
             try reader.expectEnd()
         } catch let error as WireError {
@@ -129,11 +150,15 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Checks the record against the certificate it claims: same node, same certificate, valid
-    /// signature, and only granted prefixes announced.
+    /// signature, only granted prefixes announced, and only granted routes served (never one of
+    /// its overlay addresses as a route: those are its own, not a gateway's).
     public func validate(against certificate: NodeCertificate) throws(TrustError) {
         guard nodeID == certificate.nodeID, certificateDigest == certificate.digest else { throw .identityMismatch }
         if let outside = announcedPrefixes.first(where: { !certificate.grants($0) }) {
             throw .outsideGrant("\(outside)")
+        }
+        if let outside = servedRoutes.first(where: { route in !certificate.routes.contains { $0.contains(route.prefix) } }) {
+            throw .outsideGrant("\(outside.prefix)")
         }
         guard verify(with: certificate.identityKey) else { throw .badSignature("node record") }
     }

@@ -160,13 +160,14 @@ public final class LinkManager: Sendable {
 
     // MARK: Routes
 
-    /// Adds (or replaces) a route to `destination` through the link, in `table` (main by default).
-    public func addRoute(_ destination: IPPrefix, via name: String, table: UInt32 = LinkManager.mainTable) throws {
+    /// Adds (or replaces) a route to `destination` through the link, in `table` (main by default),
+    /// marked with `protocol` (`proto` in `ip route`: boot unless given).
+    public func addRoute(_ destination: IPPrefix, via name: String, table: UInt32 = LinkManager.mainTable, protocol: UInt8? = nil) throws {
         let index = try requireIndex(name)
         try onLink(name, "adding route \(destination) via \(name) (table \(table))") { writer, sequence in
             RouteNetlinkCodec.routeMessage(
                 type: RTM_NEWROUTE, flags: Int(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE), sequence: sequence,
-                destination: destination, index: index, table: table, into: &writer)
+                destination: destination, index: index, table: table, protocol: `protocol` ?? UInt8(RTPROT_BOOT), into: &writer)
         }
     }
 
@@ -180,8 +181,8 @@ public final class LinkManager: Sendable {
         }
     }
 
-    /// Destinations of the routes through the link in `table`.
-    public func routes(via name: String, table: UInt32 = LinkManager.mainTable) throws -> [IPPrefix] {
+    /// Destinations of the routes through the link in `table` (only those marked with `protocol`, when given).
+    public func routes(via name: String, table: UInt32 = LinkManager.mainTable, protocol: UInt8? = nil) throws -> [IPPrefix] {
         let index = try requireIndex(name)
         return try socket.withLock { (socket) throws -> [IPPrefix] in
             var result: [IPPrefix] = []
@@ -196,7 +197,7 @@ public final class LinkManager: Sendable {
                 _ = try writer.bytes.withUnsafeBytes { (bytes) throws -> Bool in
                     try socket.dump(bytes, sequence: sequence, operation: "listing routes via \(name)") { (part) throws in
                         guard part.type == UInt16(RTM_NEWROUTE), let route = try RouteNetlinkCodec.parseRoute(part.payload),
-                            route.index == index, route.table == table
+                            route.index == index, route.table == table, `protocol`.map({ $0 == route.protocol }) ?? true
                         else { return }
                         result.append(route.destination)
                     }

@@ -94,7 +94,7 @@ enum RouteNetlinkCodec {
 
     static func routeMessage(
         type: Int, flags: Int, sequence: UInt32, destination: IPPrefix, index: Int32, table: UInt32,
-        into writer: inout NetlinkMessageWriter
+        protocol: UInt8 = UInt8(RTPROT_BOOT), into writer: inout NetlinkMessageWriter
     ) {
         let start = writer.beginMessage(type: UInt16(type), flags: UInt16(flags), sequence: sequence)
         var header = rtmsg()
@@ -102,7 +102,7 @@ enum RouteNetlinkCodec {
         header.rtm_dst_len = UInt8(destination.length)
         header.rtm_table = table < 256 ? UInt8(table) : UInt8(RT_TABLE_UNSPEC.rawValue)
         if type == RTM_NEWROUTE {
-            header.rtm_protocol = UInt8(RTPROT_BOOT)
+            header.rtm_protocol = `protocol`
             header.rtm_scope = UInt8(RT_SCOPE_LINK.rawValue)
             header.rtm_type = UInt8(RTN_UNICAST)
         } else {
@@ -115,12 +115,13 @@ enum RouteNetlinkCodec {
         writer.endMessage(start)
     }
 
-    /// Parses an `RTM_NEWROUTE` payload: destination, output interface and table.
-    static func parseRoute(_ payload: UnsafeRawBufferPointer) throws -> (destination: IPPrefix, index: Int32?, table: UInt32)? {
+    /// Parses an `RTM_NEWROUTE` payload: destination, output interface, table and protocol.
+    static func parseRoute(_ payload: UnsafeRawBufferPointer) throws -> (destination: IPPrefix, index: Int32?, table: UInt32, protocol: UInt8)? {
         guard payload.count >= MemoryLayout<rtmsg>.size else { throw WireGuardControlError.malformedReply("short route message") }
         let family = Int32(payload.loadUnaligned(fromByteOffset: 0, as: UInt8.self))
         let length = Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt8.self))
         var table = UInt32(payload.loadUnaligned(fromByteOffset: 4, as: UInt8.self))
+        let routeProtocol = payload.loadUnaligned(fromByteOffset: 5, as: UInt8.self)
         var destination: IPAddress? = nil
         var index: Int32? = nil
         let attributes = NetlinkAttributes(UnsafeRawBufferPointer(rebasing: payload[MemoryLayout<rtmsg>.size...]))
@@ -134,6 +135,6 @@ enum RouteNetlinkCodec {
         }
         let address = destination ?? (family == AF_INET6 ? IPAddress.v6(IPv6Address(high: 0, low: 0)) : .v4(IPv4Address(0)))
         guard family == AF_INET || family == AF_INET6, let prefix = IPPrefix(containing: address, length: length) else { return nil }
-        return (prefix, index, table)
+        return (prefix, index, table, routeProtocol)
     }
 }

@@ -1,0 +1,49 @@
+import MeshCore
+
+extension MeshdConfiguration {
+    /// The `routes` section: `serve` (a list of `prefix` with an optional `priority`), `accept`
+    /// (true, false, or a list of prefixes), `table`, `proto`, `preempt`, `hold_down` (seconds).
+    mutating func readRoutes(_ top: YAMLSection) throws(ConfigurationError) {
+        guard let section = try top.section("routes", knownKeys: ["serve", "accept", "table", "proto", "preempt", "hold_down"]) else { return }
+        try section.finish()
+        if let node = section.value("serve") {
+            guard case let .sequence(items) = node.kind else {
+                throw section.error(at: node, key: "serve", "expected a list of prefixes served, found \(node.kindDescription)")
+            }
+            routes.serve = []
+            for (index, item) in items.enumerated() {
+                let entry = try YAMLSection(file: section.file, path: section.fullKey("serve[\(index)]"), node: item, knownKeys: ["prefix", "priority"])
+                try entry.finish()
+                guard let text = try entry.string("prefix"), let prefixNode = entry.value("prefix") else {
+                    throw section.error(at: item, key: "serve[\(index)].prefix", "each served route needs a prefix")
+                }
+                let prefix: IPPrefix
+                do { prefix = try IPPrefix(parsing: text) } catch { throw entry.error(at: prefixNode, key: "prefix", error.description) }
+                guard prefix.length > 0 else {
+                    throw entry.error(at: prefixNode, key: "prefix", "a default route is an exit, not a served route")
+                }
+                var served = Routes.Served(prefix: prefix)
+                if let priority = try entry.integer("priority", in: UInt8(0)...UInt8.max) { served.priority = priority }
+                routes.serve.append(served)
+            }
+        }
+        if let node = section.value("accept") {
+            if let flag = node.bool {
+                routes.accept = flag ? .all : .none
+            } else if case .sequence = node.kind, let prefixes = try section.list("accept", parse: { text in
+                Result { () throws(IPPrefixError) in try IPPrefix(parsing: text) }.mapError { ConfigurationProblem($0.description) }
+            }) {
+                routes.accept = .within(prefixes)
+            } else {
+                throw section.error(at: node, key: "accept", "expected true, false or a list of prefixes, found \(node.kindDescription)")
+            }
+        }
+        if let table = try section.integer("table", in: UInt32(1)...UInt32.max) { routes.table = table }
+        if let proto = try section.integer("proto", in: UInt8(5)...UInt8.max) { routes.proto = proto }
+        if let node = section.value("preempt") {
+            guard let flag = node.bool else { throw section.error(at: node, key: "preempt", "expected true or false, found \(node.kindDescription)") }
+            routes.preempt = flag
+        }
+        if let seconds = try section.integer("hold_down", in: 0...3600) { routes.holdDownSeconds = seconds }
+    }
+}

@@ -1,0 +1,91 @@
+import MeshAgentCore
+import MeshCore
+import MeshControl
+import WireGuardControl
+
+extension RouteChoice.Settings {
+    /// The route choice that `routes` configures (`routes.accept`, `preempt`, `hold_down`).
+    init(_ routes: MeshdConfiguration.Routes) {
+        self.init()
+        switch routes.accept {
+        case .none: acceptance = .none
+        case .all: acceptance = .all
+        case let .within(prefixes): acceptance = .within(prefixes)
+        }
+        preempt = routes.preempt
+        holdDown = .seconds(Double(routes.holdDownSeconds))
+    }
+}
+
+extension Agent {
+    /// The routes this node serves now (`routes.serve`; MeshCore signs only those inside the
+    /// certificate's route grant).
+    var servedRoutes: [ServedRoute] {
+        configuration.routes.serve.map { ServedRoute(prefix: $0.prefix, priority: $0.priority) }
+    }
+
+    /// Makes meshd's kernel routes (table `routes.table`, proto `routes.proto`, through the mesh
+    /// interface) the accepted prefixes that have a gateway now; with `routes.accept` off, removes
+    /// every route meshd installed and nothing else. Device loop only, after the plan is applied.
+    func syncKernelRoutes() async {
+        let routes = configuration.routes
+        let wanted = routes.accept == .none ? Set<IPPrefix>() : Set(pathCore.routes.routed)
+        guard !wanted.isEmpty || kernelRoutesInstalled else { return }
+        do {
+            let (added, removed) = try await device.syncRoutes(wanted, table: routes.table, proto: routes.proto)
+            kernelRoutesInstalled = !wanted.isEmpty
+            if !added.isEmpty || !removed.isEmpty {
+                logger.info("kernel routes updated", metadata: [
+                    "added": "\(added.map(\.description).joined(separator: " "))", "removed": "\(removed.map(\.description).joined(separator: " "))",
+                    "table": "\(routes.table)",
+                ])
+            }
+        } catch {
+            logger.error("cannot update kernel routes; retrying at the next reconcile", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Agent {
+    /// `meshctl routes`: every prefix a member serves (accepted here or not) and those this node
+    /// serves itself, with gateways, the active one and why.
+    func routeReports() -> [RouteReport] {
+        guard let node else { return [] }
+        let now = clock.now
+        let choice = pathCore.routes
+        let acceptance = choice.settings.acceptance
+        var reports: [RouteReport] = []
+        var known = Set<IPPrefix>()
+        for (prefix, entry) in choice.prefixes {
+            known.insert(prefix)
+            let gateways = entry.gateways.map { gateway in
+                RouteReport.Gateway(
+                    name: memberName(gateway.member), priority: Int(gateway.priority),
+                    state: gateway.unusable != nil ? "down" : gateway.member == entry.active ? "active" : "standby", reason: gateway.unusable)
+            }
+            reports.append(RouteReport(
+                prefix: "\(prefix)", active: entry.active.map(memberName), reason: entry.reason, sinceSeconds: max(0, (now - entry.since).seconds),
+                gateways: gateways, servedHere: false, accepted: true))
+        }
+        // Prefixes not taken here: not accepted, served by this node, or refused for safety.
+        var others: [IPPrefix: [RouteReport.Gateway]] = [:]
+        for member in node.members.all where member.id != node.id {
+            for route in member.record.servedRoutes where !known.contains(route.prefix) {
+                let state = member.status.isLive ? "standby" : "down"
+                others[route.prefix, default: []].append(RouteReport.Gateway(
+                    name: member.name, priority: Int(route.priority), state: state, reason: member.status.isLive ? nil : "is \(member.status)"))
+            }
+        }
+        let own = Set(node.localRecord.servedRoutes.map(\.prefix))
+        for prefix in own where others[prefix] == nil && !known.contains(prefix) { others[prefix] = [] }
+        for (prefix, gateways) in others {
+            let servedHere = own.contains(prefix)
+            let accepted = acceptance.accepts(prefix)
+            let reason = servedHere ? "served by this node" : !accepted ? "not accepted (routes.accept)" : "refused: covers a member's address or this host's own"
+            reports.append(RouteReport(
+                prefix: "\(prefix)", active: servedHere ? "this node" : nil, reason: reason, sinceSeconds: 0,
+                gateways: gateways.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }, servedHere: servedHere, accepted: accepted && !servedHere))
+        }
+        return reports.sorted { $0.prefix < $1.prefix }
+    }
+}

@@ -1,0 +1,37 @@
+import MeshCore
+
+/// Routed prefixes in the device plan: which members serve which accepted prefix, and which one
+/// carries it (``RouteChoice``).
+extension PathCore {
+    /// Every accepted prefix another member serves, with its gateways and whether each can carry
+    /// it now; and the served prefixes refused for safety: one covering a member's overlay address
+    /// (this node's included), or one of this host's own underlay addresses (its traffic to the
+    /// mesh would be routed into the mesh), or a default route (an exit: not taken as a route).
+    /// Prefixes this node serves itself are its own LAN: never routed into the mesh here.
+    func routeOffers(node: MeshNode, host: PlanningHost, addressBook: OverlayAddressBook) -> (
+        offers: [IPPrefix: [RouteChoice.Candidate]], refused: [(member: NodeID, prefix: IPPrefix)]
+    ) {
+        var offers: [IPPrefix: [RouteChoice.Candidate]] = [:]
+        var refused: [(member: NodeID, prefix: IPPrefix)] = []
+        let acceptance = routes.settings.acceptance
+        guard acceptance != .none else { return ([:], []) }
+        let ownRoutes = Set(node.localRecord.servedRoutes.map(\.prefix))
+        for member in node.members.all where member.id != host.nodeID && !member.record.servedRoutes.isEmpty {
+            for route in member.record.servedRoutes where acceptance.accepts(route.prefix) && !ownRoutes.contains(route.prefix) {
+                let coversUnderlay = host.localAddresses.contains { route.prefix.contains($0) }
+                if route.prefix.length == 0 || coversUnderlay || !addressBook.filter([route.prefix], of: member.id).refused.isEmpty {
+                    refused.append((member.id, route.prefix))
+                    continue
+                }
+                var unusable: String?
+                if !member.status.isLive {
+                    unusable = "is \(member.status)"
+                } else if paths.route(to: member.id) == .unreachable {
+                    unusable = "has no path (\(paths.reason(for: member.id) ?? "unreachable"))"
+                }
+                offers[route.prefix, default: []].append(RouteChoice.Candidate(member: member.id, priority: route.priority, unusable: unusable))
+            }
+        }
+        return (offers, refused)
+    }
+}

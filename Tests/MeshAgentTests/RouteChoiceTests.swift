@@ -1,0 +1,91 @@
+@testable import MeshAgentCore
+import MeshCore
+import Testing
+
+/// Issue 12: one gateway per prefix, the best usable one; failover at once, fail-back after the hold-down.
+@Suite struct RouteChoiceTests {
+    let site = IPPrefix("192.168.10.0/24")!
+    let gw1 = NodeID(0x1), gw2 = NodeID(0x2)
+    func name(_ id: NodeID) -> String { "gw\(id.value)" }
+
+    func choice(preempt: Bool = true) -> RouteChoice {
+        var settings = RouteChoice.Settings()
+        settings.acceptance = .all
+        settings.preempt = preempt
+        return RouteChoice(settings: settings)
+    }
+
+    @Test func theHighestPriorityUsableGatewayCarriesThePrefix() {
+        var routes = choice()
+        let now = Timestamp(seconds: 100)
+        let changed1 = routes.update(offers: [site: [.init(member: gw2, priority: 100), .init(member: gw1, priority: 150)]], name: name, now: now)
+        #expect(changed1)
+        #expect(routes.active(for: site) == gw1)
+        #expect(routes.carried(by: gw1) == [site])
+        #expect(routes.carried(by: gw2).isEmpty)
+        // Equal priorities: the lowest node ID, as every member chooses.
+        var tie = choice()
+        tie.update(offers: [site: [.init(member: gw2, priority: 100), .init(member: gw1, priority: 100)]], name: name, now: now)
+        #expect(tie.active(for: site) == gw1)
+    }
+
+    @Test func aGatewayThatFailsHandsThePrefixOverAtOnceAndGetsItBackAfterTheHoldDown() {
+        var routes = choice()
+        var now = Timestamp(seconds: 100)
+        routes.update(offers: [site: [.init(member: gw1, priority: 150), .init(member: gw2, priority: 100)]], name: name, now: now)
+        now = now + .seconds(1)
+        let changed2 = routes.update(offers: [site: [.init(member: gw1, priority: 150, unusable: "is dead"), .init(member: gw2, priority: 100)]], name: name, now: now)
+        #expect(changed2)
+        #expect(routes.active(for: site) == gw2)
+        #expect(routes.prefixes[site]?.reason == "gw1 is dead")
+        // gw1 back: not before the hold-down.
+        now = now + .seconds(5)
+        let back: [IPPrefix: [RouteChoice.Candidate]] = [site: [.init(member: gw1, priority: 150), .init(member: gw2, priority: 100)]]
+        let changed3 = routes.update(offers: back, name: name, now: now)
+        #expect(!changed3)
+        #expect(routes.active(for: site) == gw2)
+        #expect(routes.nextDeadline(after: now) == now + .seconds(10))
+        now = now + .seconds(10)
+        let changed4 = routes.update(offers: back, name: name, now: now)
+        #expect(changed4)
+        #expect(routes.active(for: site) == gw1)
+        #expect(routes.nextDeadline(after: now) == .distantFuture)
+    }
+
+    @Test func withoutPreemptionTheCurrentGatewayKeepsThePrefix() {
+        var routes = choice(preempt: false)
+        var now = Timestamp(seconds: 100)
+        routes.update(offers: [site: [.init(member: gw1, priority: 150, unusable: "is dead"), .init(member: gw2, priority: 100)]], name: name, now: now)
+        #expect(routes.active(for: site) == gw2)
+        now = now + .seconds(60)
+        let changed5 = routes.update(offers: [site: [.init(member: gw1, priority: 150), .init(member: gw2, priority: 100)]], name: name, now: now)
+        #expect(!changed5)
+        #expect(routes.active(for: site) == gw2)
+    }
+
+    @Test func aWithdrawnPrefixMovesAndOneWithNoGatewayLeaves() {
+        var routes = choice()
+        var now = Timestamp(seconds: 100)
+        routes.update(offers: [site: [.init(member: gw1, priority: 150), .init(member: gw2, priority: 100)]], name: name, now: now)
+        now = now + .seconds(1)
+        // gw1 no longer serves it (its health check failed): it is not offered by gw1 at all.
+        let changed6 = routes.update(offers: [site: [.init(member: gw2, priority: 100)]], name: name, now: now)
+        #expect(changed6)
+        #expect(routes.active(for: site) == gw2)
+        #expect(routes.prefixes[site]?.reason == "gw1 withdrew the prefix")
+        let changed7 = routes.update(offers: [site: [.init(member: gw2, priority: 100, unusable: "has no path (cut)")]], name: name, now: now)
+        #expect(changed7)
+        #expect(routes.active(for: site) == nil)
+        #expect(routes.routed.isEmpty)
+        let changed8 = routes.update(offers: [:], name: name, now: now)
+        #expect(changed8 == false)
+        #expect(routes.prefixes.isEmpty)
+    }
+
+    @Test func acceptanceLimitsThePrefixesTaken() {
+        #expect(!RouteChoice.Acceptance.none.accepts(site))
+        #expect(RouteChoice.Acceptance.all.accepts(site))
+        #expect(RouteChoice.Acceptance.within([IPPrefix("192.168.0.0/16")!]).accepts(site))
+        #expect(!RouteChoice.Acceptance.within([IPPrefix("10.0.0.0/8")!]).accepts(site))
+    }
+}
