@@ -26,11 +26,12 @@ import Testing
               proto: 80
               preempt: false
               hold_down: 30
+              masquerade: false
             """
         let routes = try MeshdConfiguration.parse(yaml: text, file: "routes.yaml").routes
         #expect(routes.serve == [.init(prefix: IPPrefix("192.168.10.0/24")!, priority: 150), .init(prefix: IPPrefix("2001:db8:10::/64")!)])
         #expect(routes.accept == .within([IPPrefix("192.168.0.0/16")!]))
-        #expect(routes.table == 100 && routes.proto == 80 && !routes.preempt && routes.holdDownSeconds == 30)
+        #expect(routes.table == 100 && routes.proto == 80 && !routes.preempt && routes.holdDownSeconds == 30 && !routes.masquerade)
         #expect(try MeshdConfiguration.parse(yaml: "routes:\n  accept: true\n", file: "a.yaml").routes.accept == .all)
         var configuration = MeshdConfiguration()
         configuration.routes = routes
@@ -40,7 +41,7 @@ import Testing
             ("routes:\n  serve:\n    - priority: 5\n", "needs a prefix"),
             ("routes:\n  serve:\n    - prefix: 10.0.0.0/8\n      priority: 300\n", "out of range"),
             ("routes:\n  accept: maybe\n", "expected true, false or a list"),
-            ("routes:\n  masquerade: false\n", "unknown key"),
+            ("routes:\n  masqerade: false\n", "did you mean \"masquerade\""),
         ] {
             #expect(throws: ConfigurationError.self) { try MeshdConfiguration.parse(yaml: bad, file: "bad.yaml") }
             do { _ = try MeshdConfiguration.parse(yaml: bad, file: "bad.yaml") } catch { #expect("\(error)".contains(problem), "\(error)") }

@@ -44,6 +44,7 @@ extension MeshdConfiguration {
             "  proto: \(routes.proto)",
             "  preempt: \(routes.preempt)",
             "  hold_down: \(routes.holdDownSeconds)",
+            "  masquerade: \(routes.masquerade)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -2,9 +2,10 @@ import MeshCore
 
 extension MeshdConfiguration {
     /// The `routes` section: `serve` (a list of `prefix` with an optional `priority`), `accept`
-    /// (true, false, or a list of prefixes), `table`, `proto`, `preempt`, `hold_down` (seconds).
+    /// (true, false, or a list of prefixes), `table`, `proto`, `preempt`, `hold_down` (seconds),
+    /// `masquerade`.
     mutating func readRoutes(_ top: YAMLSection) throws(ConfigurationError) {
-        guard let section = try top.section("routes", knownKeys: ["serve", "accept", "table", "proto", "preempt", "hold_down"]) else { return }
+        guard let section = try top.section("routes", knownKeys: ["serve", "accept", "table", "proto", "preempt", "hold_down", "masquerade"]) else { return }
         try section.finish()
         if let node = section.value("serve") {
             guard case let .sequence(items) = node.kind else {
@@ -45,5 +46,9 @@ extension MeshdConfiguration {
             routes.preempt = flag
         }
         if let seconds = try section.integer("hold_down", in: 0...3600) { routes.holdDownSeconds = seconds }
+        if let node = section.value("masquerade") {
+            guard let flag = node.bool else { throw section.error(at: node, key: "masquerade", "expected true or false, found \(node.kindDescription)") }
+            routes.masquerade = flag
+        }
     }
 }

@@ -86,6 +86,8 @@ public struct MeshdConfiguration: Equatable, Sendable {
         /// Move back to a better gateway once it has been back for ``holdDownSeconds``.
         public var preempt = true
         public var holdDownSeconds = 10
+        /// Masquerade traffic from the mesh into served prefixes (the LAN needs no route back).
+        public var masquerade = true
 
         /// Which served prefixes to take.
         public enum Acceptance: Equatable, Sendable {

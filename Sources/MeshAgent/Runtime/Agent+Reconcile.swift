@@ -51,6 +51,7 @@ extension Agent {
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)
             await syncKernelRoutes()
+            await syncGateway()
             if !changes.isEmpty {
                 logger.info("WireGuard updated", metadata: [
                     "added": "\(changes.peersToAdd.count)", "updated": "\(changes.peersToUpdate.count)",

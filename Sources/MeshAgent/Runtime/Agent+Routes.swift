@@ -89,3 +89,31 @@ extension Agent {
         return reports.sorted { $0.prefix < $1.prefix }
     }
 }
+
+extension Agent {
+    /// Makes forwarding and the gateway table match the routes this node serves now (those its
+    /// record carries: configured and inside its grant). Applied when they change; the first time
+    /// in a run also when nothing is served (a table left by an earlier run goes), without
+    /// complaint then if nftables is missing. Device loop only.
+    func syncGateway() async {
+        guard let node else { return }
+        let prefixes = node.localRecord.servedRoutes.map(\.prefix).sorted { "\($0)" < "\($1)" }
+        let masquerade = configuration.routes.masquerade
+        if let applied = gatewayApplied, applied.prefixes == prefixes, applied.masquerade == masquerade { return }
+        do {
+            try await device.configureGateway(prefixes: prefixes, masquerade: masquerade, scratch: configuration.stateDirectory + "/gateway.nft")
+            if !prefixes.isEmpty || gatewayApplied != nil {
+                logger.info("gateway forwarding updated", metadata: [
+                    "served": "\(prefixes.map(\.description).joined(separator: " "))", "masquerade": "\(masquerade)",
+                ])
+            }
+            gatewayApplied = (prefixes, masquerade)
+        } catch {
+            if prefixes.isEmpty, gatewayApplied == nil {
+                gatewayApplied = (prefixes, masquerade)  // nothing served, nothing known to clean up
+                return
+            }
+            logger.error("cannot set up forwarding for served routes; retrying at the next reconcile", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -51,6 +51,8 @@ public actor Agent {
     var deviceBackend: DeviceController.Backend?
     /// Whether meshd has kernel routes installed for accepted prefixes (so turning acceptance off removes them).
     var kernelRoutesInstalled = true
+    /// The served prefixes (and masquerade setting) the gateway table was last made for (nil: not yet this run).
+    var gatewayApplied: (prefixes: [IPPrefix], masquerade: Bool)?
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation

@@ -173,6 +173,12 @@ actor DeviceController {
         return (added, removed)
     }
 
+    /// Forwarding and masquerade for the prefixes this node serves (``GatewayForwarding``), run
+    /// here so the `nft` child never blocks the agent.
+    func configureGateway(prefixes: [IPPrefix], masquerade: Bool, scratch: String) throws {
+        try GatewayForwarding.apply(interface: name, prefixes: prefixes, masquerade: masquerade, scratch: scratch)
+    }
+
     /// Removes the given peers.
     func remove(_ keys: [X25519PublicKey]) throws {
         guard let device, !keys.isEmpty else { return }
