@@ -26,7 +26,7 @@ extension PathCore {
                 var unusable: String?
                 if !member.status.isLive {
                     unusable = "is \(member.status)"
-                } else if paths.route(to: member.id) == .unreachable {
+                } else if paths.directPathFailed(member.id) {
                     unusable = "has no path (\(paths.reason(for: member.id) ?? "unreachable"))"
                 }
                 offers[route.prefix, default: []].append(RouteChoice.Candidate(member: member.id, priority: route.priority, unusable: unusable))

@@ -130,6 +130,7 @@ package struct PathCore {
             case let .requestRelay(relay, peer, id):
                 effects.append(.log(.askingForRelay(peer: peer, relay: relay, reason: paths.reason(for: peer) ?? "")))
                 effects.append(.send(.request(id: id, peer: peer), to: relay))
+                if isGatewayCandidate(peer) { gatewayReachability = true }
             case let .refresh(relay, peer):
                 effects.append(.send(.refresh(peer: peer), to: relay))
             case let .release(relay, peer):
@@ -143,7 +144,7 @@ package struct PathCore {
                 effects.append(routeChanged(peer))
                 if paths.route(to: peer) == .direct { reachable.append(peer) }
                 // A gateway that lost (or regained) its path: its prefixes move in the next plan.
-                if routes.prefixes.values.contains(where: { $0.gateways.contains { $0.member == peer } }) { gatewayReachability = true }
+                if isGatewayCandidate(peer) { gatewayReachability = true }
             }
         }
         if !rerouted.isEmpty {
@@ -157,6 +158,11 @@ package struct PathCore {
             else if gatewayReachability { effects.append(.reconcile) }
         }
         return effects
+    }
+
+    /// Whether `peer` serves a prefix this node takes routes for (its path matters to the routes).
+    private func isGatewayCandidate(_ peer: NodeID) -> Bool {
+        routes.prefixes.values.contains { $0.gateways.contains { $0.member == peer } }
     }
 
     private mutating func routeChanged(_ peer: NodeID) -> Effect {

@@ -148,6 +148,8 @@ package struct PathManager {
         /// When the first probe of the current run of direct answers was sent (a run ends when
         /// nothing is answered for ``Settings/lossEvidenceWindow``).
         package var directAnsweringSince: Timestamp?
+        /// When the direct path was declared failed (nil: it was not, or it answered since).
+        package var directFailedAt: Timestamp?
         /// Since when direct probes go unanswered (nil: the last one was answered).
         package var unansweredSince: Timestamp?
         /// Direct probes sent since `unansweredSince` was set.
@@ -246,6 +248,7 @@ package struct PathManager {
     package mutating func noteReceived(_ peer: NodeID, now: Timestamp) {
         noteActivity(peer, now: now)
         peers[peer]?.lastReceived = now
+        peers[peer]?.directFailedAt = nil
     }
 
     /// Whether a path is in use: the caller should then read WireGuard's counters often (every
@@ -281,6 +284,7 @@ package struct PathManager {
             return []
         }
         if now - path.directAnsweredAt > settings.lossEvidenceWindow { path.directAnsweringSince = probe.sentAt }
+        path.directFailedAt = nil
         path.directAnsweredAt = now
         path.direct.answered(after: now - probe.sentAt, weight: settings.lossWeight)
         path.unansweredSince = nil
@@ -368,6 +372,13 @@ package struct PathManager {
         return [.release(relay: relay, peer: peer), .notifyDirect(peer), .reroute(peer)]
     }
 
+    /// Whether the direct path to `peer` was declared failed and no relay carries it yet (a relay
+    /// may have been asked): for a gateway, its prefixes should move now, not once a relay answers.
+    package func directPathFailed(_ peer: NodeID) -> Bool {
+        guard let path = peers[peer] else { return false }
+        return path.route == .unreachable || (path.route == .direct && path.directFailedAt != nil)
+    }
+
     /// Whether any peer is relayed (a reconcile then reads the device first: see
     /// ``PathCore/sendsStraightFromNewAddress(_:endpoint:relays:)``).
     package var anyRelayed: Bool {
@@ -400,6 +411,7 @@ package struct PathManager {
         path.directStreak = 0
         path.unansweredSince = nil
         path.pending = nil
+        path.directFailedAt = nil
         return path
     }
 
@@ -642,6 +654,7 @@ package struct PathManager {
                 // Data still arriving over WireGuard means the path works (the agent is what is silent).
                 if path.route == .direct, now - path.lastReceived < timeout { break }
                 if path.route == .direct {
+                    path.directFailedAt = path.directFailedAt ?? now
                     let loss = path.directLoss >= 0.01 ? " (\(percent(path.directLoss)) of probes lost lately)" : ""
                     path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms\(loss), no WireGuard data received"
                 }

@@ -1,0 +1,111 @@
+import Foundation
+import MeshLab
+import Testing
+
+/// Issue 12 (S0): a site LAN (192.168.10.0/24, a server at .10) behind two gateways, bravo
+/// (priority 150) and charlie (100), both serving the prefix; alpha accepts routes. The site's
+/// server has no route into the mesh: the gateways masquerade.
+extension AgentLabTests {
+    static let site = "192.168.10.0/24", server = "192.168.10.10"
+
+    /// Builds the mesh and the site; `body` gets the mesh and the configuration file of each host.
+    func withSite(_ body: (DemoMesh, [String: String]) throws -> Void) throws {
+        let lab = try Lab(prefix: "mwrt")
+        defer { lab.teardown() }
+        let directory = "/tmp/mwrt-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configs = [
+            "alpha": "routes:\n  accept: true\n  hold_down: 5\n",
+            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n",
+            "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n",
+        ]
+        var files: [String: String] = [:]
+        for (name, text) in configs {
+            files[name] = "\(directory)/\(name).yaml"
+            try text.write(toFile: files[name]!, atomically: true, encoding: .utf8)
+        }
+        let specs = [("alpha", 1), ("bravo", 2), ("charlie", 3)].map { name, host in
+            DemoMesh.HostSpec(name: name, ipv4: "198.51.100.\(host)", ipv6: "2001:db8:100::\(host)", daemonArguments: ["--config", files[name]!])
+        }
+        let mesh = try DemoMesh(lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, specs: specs)
+        do {
+            // The site: a bridge with the server on it, and a LAN port of each gateway.
+            let site = try lab.addNamespace("site")
+            try lab.run(["ip", "link", "add", "br0", "type", "bridge"], in: site)
+            try lab.run(["ip", "link", "set", "br0", "up"], in: site)
+            try lab.addAddress("\(Self.server)/24", to: "br0", in: site)
+            for (name, host) in [("bravo", 2), ("charlie", 3)] {
+                let (_, port) = try lab.connect(mesh[name].namespace, site, addressA: "192.168.10.\(host)/24", nameA: "lan1", nameB: "p-\(name)")
+                try lab.run(["ip", "link", "set", port, "master", "br0"], in: site)
+            }
+            try mesh.enroll(prefix: AgentLab.prefix, prefix6: AgentLab.prefix6, routes: ["bravo": [Self.site], "charlie": [Self.site]])
+            try mesh.waitForFullMesh(timeout: 90)
+            try body(mesh, files)
+        } catch {
+            throw LabError.failed("\(error)\n\(mesh.diagnostics())")
+        }
+    }
+
+    /// alpha's report of the site prefix.
+    func siteRoute(_ mesh: DemoMesh) -> [String: Any] {
+        guard let output = try? mesh["alpha"].meshctlChecked(["routes", "--json"]),
+              let routes = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]]
+        else { return [:] }
+        return routes.first { $0["prefix"] as? String == Self.site } ?? [:]
+    }
+
+    /// Whether alpha has meshd's kernel route to the site (proto 77, through its mesh interface).
+    func alphaRoutesSite(_ mesh: DemoMesh) -> Bool {
+        let output = (try? mesh.lab.run(["ip", "route", "show", "proto", "77"], in: mesh["alpha"].namespace).output) ?? ""
+        return output.contains("\(Self.site) dev \(mesh["alpha"].interface)")
+    }
+
+    @Test("routes: a site behind two gateways; the active one dies (meshd and WireGuard), traffic resumes through the other, and moves back")
+    func siteBehindTwoGateways() throws {
+        try withSite { mesh, files in
+            let alpha = mesh["alpha"], bravo = mesh["bravo"]
+            var route: [String: Any] = [:]
+            let chosen = eventually(timeout: 30) {
+                route = siteRoute(mesh)
+                return route["active"] as? String == "bravo" && alphaRoutesSite(mesh)
+            }
+            #expect(chosen, "alpha did not route the site through bravo: \(route)")
+            #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) }, "alpha does not reach the site's server")
+            let table = try mesh.lab.run(["nft", "list", "table", "inet", "meshwork_gateway"], in: bravo.namespace).output
+            #expect(table.contains("masquerade") && table.contains(Self.site), "bravo's gateway table: \(table)")
+
+            // kill -9 bravo's meshd and take its WireGuard interface down with it.
+            let stream = try PingStream(lab: mesh.lab, target: Self.server, from: alpha.namespace, interval: 0.05)
+            usleep(2_000_000)
+            let killedAt = Date().timeIntervalSince1970
+            if let pid = bravo.daemon?.processIdentifier { kill(pid, SIGKILL) }
+            try mesh.lab.run(["ip", "link", "delete", bravo.interface], in: bravo.namespace, check: false)
+            let movedOver = eventually(timeout: 30) { siteRoute(mesh)["active"] as? String == "charlie" }
+            route = siteRoute(mesh)
+            #expect(movedOver, "the site did not move to charlie: \(route)")
+            #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) }, "alpha does not reach the server through charlie")
+            let summary = try stream.finish(interrupt: true)
+            if let first = summary.firstReply(after: killedAt + 0.2) {
+                print(String(format: "routes: gateway killed → first reply through charlie after %.3f s (%@)", first - killedAt, "\(summary)"))
+            }
+            print("routes: alpha's view after the failover: \(route)")
+
+            // bravo back: the site moves back after the hold-down (5 s here).
+            bravo.stopDaemon()
+            try bravo.startDaemon()
+            let movedBack = eventually(timeout: 60) { siteRoute(mesh)["active"] as? String == "bravo" }
+            #expect(movedBack, "the site did not move back to bravo: \(siteRoute(mesh))")
+            #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) })
+
+            // routes.accept off (reloaded with SIGHUP): meshd's route goes, nothing else does.
+            try "routes:\n  accept: false\n".write(toFile: files["alpha"]!, atomically: true, encoding: .utf8)
+            let before = try mesh.lab.run(["ip", "route", "show"], in: alpha.namespace).output
+            if let pid = alpha.daemon?.processIdentifier { kill(pid, SIGHUP) }
+            #expect(eventually(timeout: 20) { !alphaRoutesSite(mesh) }, "the route stayed after routes.accept was turned off")
+            let after = try mesh.lab.run(["ip", "route", "show"], in: alpha.namespace).output
+            let removed = Set(before.split(separator: "\n")).subtracting(after.split(separator: "\n"))
+            #expect(removed.allSatisfy { $0.contains(Self.site) }, "removed besides meshd's route: \(removed)")
+        }
+    }
+}
