@@ -17,8 +17,8 @@ extension AgentLabTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let configs = [
             "alpha": "routes:\n  accept: true\n  hold_down: 5\n",
-            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n",
-            "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n",
+            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n",
+            "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n      check:\n        interface: lan1\n",
         ]
         var files: [String: String] = [:]
         for (name, text) in configs {
@@ -96,7 +96,13 @@ extension AgentLabTests {
             try bravo.startDaemon()
             let movedBack = eventually(timeout: 60) { siteRoute(mesh)["active"] as? String == "bravo" }
             #expect(movedBack, "the site did not move back to bravo: \(siteRoute(mesh))")
-            #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) })
+            let reachedAgain = eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) }
+            #expect(reachedAgain, """
+                the server is not reached through bravo after its restart; alpha's WireGuard: \((try? mesh.lab.run(["wg", "show", alpha.interface], in: alpha.namespace).output) ?? "?")
+                bravo's WireGuard: \((try? mesh.lab.run(["wg", "show", bravo.interface], in: bravo.namespace).output) ?? "?")
+                bravo's nft: \((try? mesh.lab.run(["nft", "list", "ruleset"], in: bravo.namespace).output) ?? "?")
+                bravo's log: \(bravo.log(lastLines: 30))
+                """)
 
             // routes.accept off (reloaded with SIGHUP): meshd's route goes, nothing else does.
             try "routes:\n  accept: false\n".write(toFile: files["alpha"]!, atomically: true, encoding: .utf8)
@@ -107,5 +113,47 @@ extension AgentLabTests {
             let removed = Set(before.split(separator: "\n")).subtracting(after.split(separator: "\n"))
             #expect(removed.allSatisfy { $0.contains(Self.site) }, "removed besides meshd's route: \(removed)")
         }
+    }
+
+    @Test("routes: the active gateway loses its LAN link, then its uplink: traffic resumes through the other each time")
+    func gatewayLosesItsLANThenItsUplink() throws {
+        try withSite { mesh, _ in
+            #expect(eventually(timeout: 30) { siteRoute(mesh)["active"] as? String == "bravo" && reaches(Self.server, from: mesh["alpha"], in: mesh) })
+            try bravoLoses("LAN link", link: "lan1", in: mesh)
+            try bravoLoses("uplink", link: "lan0", in: mesh)
+        }
+    }
+
+    /// Takes bravo's `link` down while alpha pings the server: the site must move to charlie (and
+    /// the server answer through it); then up again: the site must move back to bravo.
+    func bravoLoses(_ what: String, link: String, in mesh: DemoMesh) throws {
+        let alpha = mesh["alpha"], bravo = mesh["bravo"]
+        let stream = try PingStream(lab: mesh.lab, target: Self.server, from: alpha.namespace, interval: 0.05)
+        usleep(2_000_000)
+        let failedAt = Date().timeIntervalSince1970
+        try mesh.lab.run(["ip", "link", "set", link, "down"], in: bravo.namespace)
+        let moved = eventually(timeout: 30) { siteRoute(mesh)["active"] as? String == "charlie" }
+        #expect(moved, "\(what) down: the site did not move to charlie: \(siteRoute(mesh))")
+        #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) }, "\(what) down: the server is not reached through charlie")
+        let summary = try stream.finish(interrupt: true)
+        if let first = summary.firstReply(after: failedAt + 0.2) {
+            print(String(format: "routes: bravo's %@ down → first reply through charlie after %.3f s (%@)", what, first - failedAt, "\(summary)"))
+        }
+        if link == "lan1" {
+            let own = try bravo.meshctlChecked(["routes", "--json"])
+            #expect(own.contains("withdrawn by this node: health check: link lan1 is down"), "bravo's own report: \(own)")
+        }
+        try mesh.lab.run(["ip", "link", "set", link, "up"], in: bravo.namespace)
+        let back = eventually(timeout: 60) { siteRoute(mesh)["active"] as? String == "bravo" }
+        #expect(back, "\(what) up again: the site did not move back to bravo: \(siteRoute(mesh))")
+        let reachedAgain = eventually(timeout: 30) { reaches(Self.server, from: alpha, in: mesh) }
+        #expect(reachedAgain, """
+            \(what) up again: the server is not reached through bravo; alpha's WireGuard: \((try? mesh.lab.run(["wg", "show", alpha.interface], in: alpha.namespace).output) ?? "?")
+            bravo's WireGuard: \((try? mesh.lab.run(["wg", "show", bravo.interface], in: bravo.namespace).output) ?? "?")
+            bravo's addresses: \((try? mesh.lab.run(["ip", "address"], in: bravo.namespace).output) ?? "?")
+            alpha's peers: \((try? alpha.meshctlChecked(["peers"])) ?? "?")
+            bravo's log: \(bravo.log(lastLines: 25))
+            alpha's log: \(alpha.log(lastLines: 25))
+            """)
     }
 }

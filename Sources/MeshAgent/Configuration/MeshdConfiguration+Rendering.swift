@@ -32,7 +32,10 @@ extension MeshdConfiguration {
             lines.append("  serve: []")
         } else {
             lines.append("  serve:")
-            for served in routes.serve { lines += ["    - prefix: \"\(served.prefix)\"", "      priority: \(served.priority)"] }
+            for served in routes.serve {
+                lines += ["    - prefix: \"\(served.prefix)\"", "      priority: \(served.priority)"]
+                if let name = served.checkInterface { lines += ["      check:", "        interface: \"\(name)\""] }
+            }
         }
         switch routes.accept {
         case .none: lines.append("  accept: false")

@@ -13,7 +13,7 @@ extension MeshdConfiguration {
             }
             routes.serve = []
             for (index, item) in items.enumerated() {
-                let entry = try YAMLSection(file: section.file, path: section.fullKey("serve[\(index)]"), node: item, knownKeys: ["prefix", "priority"])
+                let entry = try YAMLSection(file: section.file, path: section.fullKey("serve[\(index)]"), node: item, knownKeys: ["prefix", "priority", "check"])
                 try entry.finish()
                 guard let text = try entry.string("prefix"), let prefixNode = entry.value("prefix") else {
                     throw section.error(at: item, key: "serve[\(index)].prefix", "each served route needs a prefix")
@@ -25,6 +25,13 @@ extension MeshdConfiguration {
                 }
                 var served = Routes.Served(prefix: prefix)
                 if let priority = try entry.integer("priority", in: UInt8(0)...UInt8.max) { served.priority = priority }
+                if let check = try entry.section("check", knownKeys: ["interface"]) {
+                    try check.finish()
+                    if let name = try check.string("interface") {
+                        if let problem = Self.interfaceNameProblem(name) { throw check.error(at: check.value("interface"), key: "interface", problem) }
+                        served.checkInterface = name
+                    }
+                }
                 routes.serve.append(served)
             }
         }

@@ -69,9 +69,12 @@ public struct MeshdConfiguration: Equatable, Sendable {
             public var prefix: IPPrefix
             /// Higher is preferred among gateways of the same prefix.
             public var priority: UInt8 = ServedRoute.defaultPriority
-            public init(prefix: IPPrefix, priority: UInt8 = ServedRoute.defaultPriority) {
+            /// Health check: the prefix is withdrawn while this link is down (`check.interface`).
+            public var checkInterface: String?
+            public init(prefix: IPPrefix, priority: UInt8 = ServedRoute.defaultPriority, checkInterface: String? = nil) {
                 self.prefix = prefix
                 self.priority = priority
+                self.checkInterface = checkInterface
             }
         }
         /// Prefixes served (`routes.serve`).

@@ -33,6 +33,7 @@ extension Agent {
     /// Reads the addresses now, when enrolled (the settle re-read is a deadline of the timer).
     func addressesMayHaveChanged() {
         guard node != nil else { return }
+        checkServedRoutes()  // a served route's link may have gone down (or come back)
         pollLocalAddresses(now: clock.now)
         drain()
     }

@@ -7,7 +7,7 @@ extension Agent {
     func saveSnapshot(force: Bool, clean: Bool = false) {
         guard let node, snapshotDirty || force else { return }
         let now = clock.now
-        guard force || now - lastSnapshot >= AgentTiming.snapshotInterval else { return }
+        guard force || now >= snapshotDue else { return }
         let snapshot = MemberSnapshot(
             lastVersion: node.localRecord.version, members: node.members.all,
             revocations: node.revocations.values.sorted { $0.nodeID < $1.nodeID },
@@ -16,10 +16,19 @@ extension Agent {
             try state.saveMemberSnapshot(snapshot)
             snapshotDirty = false
             lastSnapshot = now
+            lastSnapshotHeldMembers = !node.members.all.isEmpty
         } catch {
             lastSnapshot = now  // tried again after the snapshot interval
             logger.error("cannot save the member snapshot", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// When a changed snapshot is due: 10 s after the last one, but at once while the last one held
+    /// no members and some are known now (a member that just joined and crashed within those 10 s
+    /// came back knowing nobody, and stayed alone).
+    var snapshotDue: Timestamp {
+        if !lastSnapshotHeldMembers, node.map({ !$0.members.all.isEmpty }) == true { return lastSnapshot }
+        return lastSnapshot + AgentTiming.snapshotInterval
     }
 
     /// Writes the authority's invitations and certificates.

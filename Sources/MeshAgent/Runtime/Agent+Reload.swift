@@ -17,6 +17,7 @@ extension Agent {
         if updated.routes != configuration.routes {
             configuration.routes = updated.routes
             pathCore.routes.settings = RouteChoice.Settings(updated.routes)
+            checkServedRoutes()
             announceIfChanged()
             reconcileNow(clock.now)
             logger.notice("route settings reloaded")

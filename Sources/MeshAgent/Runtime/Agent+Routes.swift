@@ -18,10 +18,29 @@ extension RouteChoice.Settings {
 }
 
 extension Agent {
-    /// The routes this node serves now (`routes.serve`; MeshCore signs only those inside the
-    /// certificate's route grant).
-    var servedRoutes: [ServedRoute] {
-        configuration.routes.serve.map { ServedRoute(prefix: $0.prefix, priority: $0.priority) }
+    /// The routes this node serves now (`routes.serve` less those whose health check fails, as
+    /// last checked by ``checkServedRoutes()``; MeshCore signs only those inside the certificate's
+    /// route grant).
+    var servedRoutes: [ServedRoute] { currentServedRoutes }
+
+    /// Re-checks the served routes' health (their links) and, when that changes what is served,
+    /// announces at once: peers move the prefix to another gateway on the new record.
+    func checkServedRoutes() {
+        let configured = configuration.routes.serve.map {
+            ServedRouteHealth.Configured(route: ServedRoute(prefix: $0.prefix, priority: $0.priority), link: $0.checkInterface)
+        }
+        let links = configured.contains { $0.link != nil } ? LinkState.current() : [:]
+        let (served, changed) = routeHealth.evaluate(configured, links: links, now: clock.now)
+        for change in changed {
+            if let reason = change.withdrawn {
+                logger.warning("withdrawing a served route", metadata: ["prefix": "\(change.prefix)", "reason": "\(reason)"])
+            } else {
+                logger.notice("serving a route again", metadata: ["prefix": "\(change.prefix)"])
+            }
+        }
+        guard served != currentServedRoutes else { return }
+        currentServedRoutes = served
+        announceIfChanged()
     }
 
     /// Makes meshd's kernel routes (table `routes.table`, proto `routes.proto`, through the mesh
@@ -76,14 +95,17 @@ extension Agent {
                     name: member.name, priority: Int(route.priority), state: state, reason: member.status.isLive ? nil : "is \(member.status)"))
             }
         }
-        let own = Set(node.localRecord.servedRoutes.map(\.prefix))
+        let own = Set(configuration.routes.serve.map(\.prefix))
         for prefix in own where others[prefix] == nil && !known.contains(prefix) { others[prefix] = [] }
         for (prefix, gateways) in others {
             let servedHere = own.contains(prefix)
             let accepted = acceptance.accepts(prefix)
-            let reason = servedHere ? "served by this node" : !accepted ? "not accepted (routes.accept)" : "refused: covers a member's address or this host's own"
+            let withdrawn = routeHealth.withdrawn[prefix]
+            let reason = withdrawn.map { "withdrawn by this node: \($0.reason)" }
+                ?? (servedHere ? "served by this node" : !accepted ? "not accepted (routes.accept)" : "refused: covers a member's address or this host's own")
             reports.append(RouteReport(
-                prefix: "\(prefix)", active: servedHere ? "this node" : nil, reason: reason, sinceSeconds: 0,
+                prefix: "\(prefix)", active: servedHere && withdrawn == nil ? "this node" : nil, reason: reason,
+                sinceSeconds: withdrawn.map { max(0, (now - $0.since).seconds) } ?? 0,
                 gateways: gateways.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }, servedHere: servedHere, accepted: accepted && !servedHere))
         }
         return reports.sorted { $0.prefix < $1.prefix }

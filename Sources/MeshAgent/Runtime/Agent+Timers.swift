@@ -31,7 +31,7 @@ extension Agent {
         next = min(next, node.nextDeadline, pathCore.paths.nextDeadline(after: now), chores.nextDeadline)
         if !deviceTurnPending { next = min(next, deviceWorkDeadline(now: now)) }
         if pendingLocalAddresses != nil { next = min(next, lastAddressPoll + AgentTiming.addressSettleInterval) }
-        if snapshotDirty { next = min(next, lastSnapshot + AgentTiming.snapshotInterval) }
+        if snapshotDirty { next = min(next, snapshotDue) }
         if let certificate = enrollment?.certificate { next = min(next, renewal.nextDeadline(for: certificate, now: now)) }
         return next
     }

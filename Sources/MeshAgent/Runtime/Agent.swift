@@ -53,6 +53,9 @@ public actor Agent {
     var kernelRoutesInstalled = true
     /// The served prefixes (and masquerade setting) the gateway table was last made for (nil: not yet this run).
     var gatewayApplied: (prefixes: [IPPrefix], masquerade: Bool)?
+    /// Served routes' health checks, and the routes served now (``checkServedRoutes()``).
+    var routeHealth = ServedRouteHealth()
+    var currentServedRoutes: [ServedRoute] = []
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation
@@ -77,6 +80,8 @@ public actor Agent {
     /// The thread that waits for those notifications.
     let addressThread = NIOThreadPool(numberOfThreads: 1)
     var lastSnapshot = Timestamp.zero
+    /// Whether the last snapshot written held any member.
+    var lastSnapshotHeldMembers = false
     var snapshotDirty = false
     var localAddresses: [IPAddress] = []
     /// Local addresses seen by the last read that differed from ``localAddresses`` (not yet settled).
@@ -168,6 +173,7 @@ public actor Agent {
     /// Starts the protocol core for `enrollment`, from the persisted members.
     func startNode(_ enrollment: Enrollment, contact: (key: Ed25519PublicKey, endpoints: [SocketEndpoint])?) throws {
         let now = clock.now
+        checkServedRoutes()  // what the first record serves
         let (snapshot, warning) = try state.loadMemberSnapshot(settings: enrollment.settings, now: now)
         if let warning { logger.warning("\(warning)") }
         var table = MemberTable()
