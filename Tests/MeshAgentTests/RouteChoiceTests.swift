@@ -89,3 +89,29 @@ import Testing
         #expect(!RouteChoice.Acceptance.within([IPPrefix("10.0.0.0/8")!]).accepts(site))
     }
 }
+
+/// Issue 12: a gateway withdraws a route whose link is down, and serves it again when it is up.
+@Suite struct ServedRouteHealthTests {
+    let site = ServedRoute(prefix: IPPrefix("192.168.10.0/24")!, priority: 150)
+    let other = ServedRoute(prefix: IPPrefix("10.9.0.0/16")!)
+
+    @Test func aRouteIsServedOnlyWhileItsLinkIsUp() {
+        var health = ServedRouteHealth()
+        let configured = [ServedRouteHealth.Configured(route: site, link: "lan1"), ServedRouteHealth.Configured(route: other)]
+        let now = Timestamp(seconds: 10)
+        let up = health.evaluate(configured, links: ["lan1": true], now: now)
+        #expect(up.served == [site, other] && up.changed.isEmpty)
+        let down = health.evaluate(configured, links: ["lan1": false], now: now + .seconds(1))
+        #expect(down.served == [other])
+        #expect(down.changed.map(\.prefix) == [site.prefix] && down.changed.first?.withdrawn == "health check: link lan1 is down")
+        #expect(health.withdrawn[site.prefix]?.since == now + .seconds(1))
+        // Still down: nothing new to log, and the time it went down is kept.
+        let still = health.evaluate(configured, links: ["lan1": false], now: now + .seconds(5))
+        #expect(still.changed.isEmpty && health.withdrawn[site.prefix]?.since == now + .seconds(1))
+        let gone = health.evaluate(configured, links: [:], now: now + .seconds(6))
+        #expect(gone.changed.first?.withdrawn == "health check: link lan1 does not exist")
+        let back = health.evaluate(configured, links: ["lan1": true], now: now + .seconds(7))
+        #expect(back.served == [site, other] && back.changed.count == 1 && back.changed[0].withdrawn == nil)
+        #expect(health.withdrawn.isEmpty)
+    }
+}
