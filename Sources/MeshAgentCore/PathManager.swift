@@ -175,6 +175,8 @@ package struct PathManager {
         package var transientRefusals = 0
         /// An unsolicited grant held until the direct path proves to be failing (one per peer: the newest).
         package var hint: (relay: NodeID, endpoint: SocketEndpoint, receivedAt: Timestamp)?
+        /// Direct probes answered since the hint arrived: it is refuted after ``Settings/healProbes``.
+        package var hintRefutations = 0
 
         package var lastProbeSentAt: Timestamp { max(directProbeSentAt, relayProbeSentAt) }
 
@@ -289,9 +291,11 @@ package struct PathManager {
         path.direct.answered(after: now - probe.sentAt, weight: settings.lossWeight)
         path.unansweredSince = nil
         path.directStreak += 1
-        // On a path that visibly loses, one answer does not disprove the other end's relay.
-        if path.hint != nil, path.route == .direct, path.direct.steadyLoss < settings.lossyDirect / 2 {
-            // The direct path answers: the relay's hint was not needed (or not true).
+        // The direct path answers: the relay's hint was not needed (or not true). Not on one
+        // answer: on a lossy path one gets through now and then, and refuting the hint left this
+        // end direct while the other sent through the relay (lab, `RelayBenchmark lossy`).
+        if path.hint != nil { path.hintRefutations += 1 }
+        if path.hint != nil, path.route == .direct, path.hintRefutations >= settings.healProbes, path.direct.steadyLoss < settings.lossyDirect / 2 {
             path.hint = nil
             drops.count(.forgedRelayGrant)
         }
@@ -480,6 +484,7 @@ package struct PathManager {
         // An unanswered probe from long ago (the peer went idle) is no evidence: start afresh.
         if now - path.directProbeSentAt >= settings.failureTimeout { path.unansweredSince = nil }
         path.hint = (relay, endpoint, now)
+        path.hintRefutations = 0
         path.lastActivity = max(path.lastActivity, now)
         peers[peer] = path
         return []
