@@ -283,7 +283,11 @@ extension PathCore {
     private mutating func chooseEndpoint(
         for member: Member, kernel: DevicePeerView?, host: PlanningHost, relays: () -> [Member], now: Timestamp
     ) -> SocketEndpoint? {
-        let candidates = Self.rankedEndpoints(of: member, from: host)
+        // Never an endpoint inside a prefix this node routes into the mesh: WireGuard's packets to
+        // it would enter the tunnel itself (a gateway announced its LAN address while its uplink
+        // was down, and a member sent a gigabyte round the loop in the lab).
+        let routed = routes.routed
+        let candidates = Self.rankedEndpoints(of: member, from: host).filter { endpoint in !routed.contains { $0.contains(endpoint.address) } }
         guard !candidates.isEmpty else { return nil }
         // A relay endpoint left over from a relayed period is never a working direct path.
         let onRelay = (kernel?.endpoint.map(relayEndpoints.contains) ?? false)

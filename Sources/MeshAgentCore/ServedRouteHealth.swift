@@ -1,19 +1,29 @@
 import MeshCore
 
 /// Which configured routes a gateway serves now (sans-I/O): a route whose health check fails is
-/// withdrawn from the node's record at once — its LAN link is down (or gone) — and served again
-/// when the check passes. Peers move the prefix to another gateway when the record changes.
+/// withdrawn from the node's record at once — its LAN link is down (or gone), or a target on the
+/// LAN has not answered pings for the check's timeout — and served again when the check passes. Peers move the prefix to another gateway when the record changes.
 package struct ServedRouteHealth {
     /// A route as configured: prefix, priority, and the link it depends on (nil: no check).
     package struct Configured: Equatable {
         package var route: ServedRoute
         package var link: String?
+        /// An address on the LAN that must answer pings within `timeout`.
+        package var target: IPAddress?
+        package var timeout: Interval
 
-        package init(route: ServedRoute, link: String? = nil) {
+        package init(route: ServedRoute, link: String? = nil, target: IPAddress? = nil, timeout: Interval = .milliseconds(300)) {
             self.route = route
             self.link = link
+            self.target = target
+            self.timeout = timeout
         }
     }
+
+    /// When each target last answered a ping, and since when targets are pinged (a target not
+    /// answered yet counts from then).
+    package var answeredAt: [IPAddress: Timestamp] = [:]
+    package var probingSince: Timestamp?
 
     /// Why each withdrawn prefix is withdrawn, and since when.
     package private(set) var withdrawn: [IPPrefix: (reason: String, since: Timestamp)] = [:]
@@ -35,6 +45,12 @@ package struct ServedRouteHealth {
                 case true?: failure = nil
                 case false?: failure = "health check: link \(link) is down"
                 case nil: failure = "health check: link \(link) does not exist"
+                }
+            }
+            if failure == nil, let target = entry.target, let since = probingSince {
+                let last = max(answeredAt[target] ?? since, since)
+                if now - last >= entry.timeout {
+                    failure = "health check: \(target) unanswered for \(Int((entry.timeout.seconds * 1000).rounded())) ms"
                 }
             }
             if let failure {

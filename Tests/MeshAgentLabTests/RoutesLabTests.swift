@@ -8,8 +8,9 @@ import Testing
 extension AgentLabTests {
     static let site = "192.168.10.0/24", server = "192.168.10.10"
 
-    /// Builds the mesh and the site; `body` gets the mesh and the configuration file of each host.
-    func withSite(_ body: (DemoMesh, [String: String]) throws -> Void) throws {
+    /// Builds the mesh and the site; `body` gets the mesh, the configuration file of each host, and
+    /// the site's namespace.
+    func withSite(_ body: (DemoMesh, [String: String], String) throws -> Void) throws {
         let lab = try Lab(prefix: "mwrt")
         defer { lab.teardown() }
         let directory = "/tmp/mwrt-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
@@ -17,7 +18,7 @@ extension AgentLabTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let configs = [
             "alpha": "routes:\n  accept: true\n  hold_down: 5\n",
-            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n",
+            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n        target: \(Self.server)\n        timeout_ms: 300\n",
             "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n      check:\n        interface: lan1\n",
         ]
         var files: [String: String] = [:]
@@ -41,7 +42,7 @@ extension AgentLabTests {
             }
             try mesh.enroll(prefix: AgentLab.prefix, prefix6: AgentLab.prefix6, routes: ["bravo": [Self.site], "charlie": [Self.site]])
             try mesh.waitForFullMesh(timeout: 90)
-            try body(mesh, files)
+            try body(mesh, files, site)
         } catch {
             throw LabError.failed("\(error)\n\(mesh.diagnostics())")
         }
@@ -63,7 +64,7 @@ extension AgentLabTests {
 
     @Test("routes: a site behind two gateways; the active one dies (meshd and WireGuard), traffic resumes through the other, and moves back")
     func siteBehindTwoGateways() throws {
-        try withSite { mesh, files in
+        try withSite { mesh, files, _ in
             let alpha = mesh["alpha"], bravo = mesh["bravo"]
             var route: [String: Any] = [:]
             let chosen = eventually(timeout: 30) {
@@ -117,11 +118,34 @@ extension AgentLabTests {
 
     @Test("routes: the active gateway loses its LAN link, then its uplink: traffic resumes through the other each time")
     func gatewayLosesItsLANThenItsUplink() throws {
-        try withSite { mesh, _ in
+        try withSite { mesh, _, site in
             #expect(eventually(timeout: 30) { siteRoute(mesh)["active"] as? String == "bravo" && reaches(Self.server, from: mesh["alpha"], in: mesh) })
+            try serverStopsAnsweringBravo(in: mesh, site: site)
             try bravoLoses("LAN link", link: "lan1", in: mesh)
             try bravoLoses("uplink", link: "lan0", in: mesh)
         }
+    }
+
+    /// The server stops answering bravo's pings (its health check target; nftables in the site):
+    /// bravo withdraws the prefix, alpha moves to charlie; then answers again: back to bravo.
+    func serverStopsAnsweringBravo(in mesh: DemoMesh, site: String) throws {
+        let alpha = mesh["alpha"], bravo = mesh["bravo"]
+        let stream = try PingStream(lab: mesh.lab, target: Self.server, from: alpha.namespace, interval: 0.05)
+        usleep(2_000_000)
+        let failedAt = Date().timeIntervalSince1970
+        try mesh.lab.nft("table inet mute {\n  chain input {\n    type filter hook input priority 0;\n    ip saddr 192.168.10.2 icmp type echo-request drop\n  }\n}\n", in: site)
+        let moved = eventually(timeout: 30) { siteRoute(mesh)["active"] as? String == "charlie" }
+        #expect(moved, "target silent: the site did not move to charlie: \(siteRoute(mesh))")
+        let own = try bravo.meshctlChecked(["routes", "--json"])
+        #expect(own.contains("health check: \(Self.server) unanswered for 300 ms"), "bravo's own report: \(own)")
+        #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) })
+        let summary = try stream.finish(interrupt: true)
+        if let first = summary.firstReply(after: failedAt + 0.2) {
+            print(String(format: "routes: the server stops answering bravo → first reply through charlie after %.3f s (%@)", first - failedAt, "\(summary)"))
+        }
+        try mesh.lab.run(["nft", "delete", "table", "inet", "mute"], in: site)
+        #expect(eventually(timeout: 60) { siteRoute(mesh)["active"] as? String == "bravo" }, "target answering again: not back to bravo")
+        #expect(eventually(timeout: 30) { reaches(Self.server, from: alpha, in: mesh) })
     }
 
     /// Takes bravo's `link` down while alpha pings the server: the site must move to charlie (and

@@ -21,6 +21,10 @@ import Testing
                 - prefix: 192.168.10.0/24
                   priority: 150
                 - prefix: 2001:db8:10::/64
+                  check:
+                    interface: lan1
+                    target: 2001:db8:10::1
+                    timeout_ms: 500
               accept: [192.168.0.0/16]
               table: 100
               proto: 80
@@ -29,7 +33,8 @@ import Testing
               masquerade: false
             """
         let routes = try MeshdConfiguration.parse(yaml: text, file: "routes.yaml").routes
-        #expect(routes.serve == [.init(prefix: IPPrefix("192.168.10.0/24")!, priority: 150), .init(prefix: IPPrefix("2001:db8:10::/64")!)])
+        #expect(routes.serve.count == 2 && routes.serve[0] == .init(prefix: IPPrefix("192.168.10.0/24")!, priority: 150))
+        #expect(routes.serve[1].checkInterface == "lan1" && routes.serve[1].checkTarget == IPAddress("2001:db8:10::1") && routes.serve[1].checkTimeoutMilliseconds == 500)
         #expect(routes.accept == .within([IPPrefix("192.168.0.0/16")!]))
         #expect(routes.table == 100 && routes.proto == 80 && !routes.preempt && routes.holdDownSeconds == 30 && !routes.masquerade)
         #expect(try MeshdConfiguration.parse(yaml: "routes:\n  accept: true\n", file: "a.yaml").routes.accept == .all)

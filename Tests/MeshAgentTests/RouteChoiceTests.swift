@@ -115,3 +115,21 @@ import Testing
         #expect(health.withdrawn.isEmpty)
     }
 }
+
+extension ServedRouteHealthTests {
+    @Test func aRouteIsWithdrawnWhileItsTargetDoesNotAnswer() {
+        var health = ServedRouteHealth()
+        let target = IPAddress("192.168.10.1")!
+        let configured = [ServedRouteHealth.Configured(route: site, target: target, timeout: .milliseconds(300))]
+        let start = Timestamp(seconds: 10)
+        // Not pinging yet: served.
+        #expect(health.evaluate(configured, links: [:], now: start).served == [site])
+        health.probingSince = start
+        #expect(health.evaluate(configured, links: [:], now: start + .milliseconds(299)).served == [site], "a new check gets its timeout")
+        let silent = health.evaluate(configured, links: [:], now: start + .milliseconds(300))
+        #expect(silent.served.isEmpty && silent.changed.first?.withdrawn == "health check: 192.168.10.1 unanswered for 300 ms")
+        health.answeredAt[target] = start + .milliseconds(400)
+        #expect(health.evaluate(configured, links: [:], now: start + .milliseconds(500)).served == [site])
+        #expect(health.evaluate(configured, links: [:], now: start + .milliseconds(700)).served.isEmpty)
+    }
+}

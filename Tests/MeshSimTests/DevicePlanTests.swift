@@ -46,6 +46,21 @@ import Testing
         return Member(certificate: certificate, record: record, status: status, statusChangedAt: now)
     }
 
+    /// A gateway's endpoint inside a prefix this node routes into the mesh is never used: WireGuard's
+    /// packets to it would enter the tunnel (a loop seen in the lab, when a gateway's uplink was down).
+    @Test func anEndpointInsideARoutedPrefixIsNeverChosen() throws {
+        var core = core()
+        core.routes.settings.acceptance = .all
+        let lan = AnnouncedEndpoint(.local, SocketEndpoint("192.168.10.2:51820")!)
+        let uplink = AnnouncedEndpoint(.local, SocketEndpoint("198.51.100.2:51820")!)
+        let gateway = try member(2, endpoints: [lan, uplink], served: [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!)])
+        let plan = core.planDevice(node: try node(with: [gateway]), host: host, device: { _ in nil }, now: now)
+        #expect(plan.peers.first { $0.member == id(2) }?.endpoint == uplink.endpoint)
+        let lanOnly = try member(2, endpoints: [lan], served: [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!)])
+        let none = core.planDevice(node: try node(with: [lanOnly]), host: host, device: { _ in nil }, now: now + .seconds(1))
+        #expect(none.peers.first { $0.member == id(2) }?.endpoint == nil)
+    }
+
     /// Issue 12: a prefix served by two members is in exactly one peer's allowed IPs — the
     /// higher-priority gateway's — and moves to the other in the plan after the first dies; a
     /// node that does not accept routes installs none; a served prefix covering this host's own

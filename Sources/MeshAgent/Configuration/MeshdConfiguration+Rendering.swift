@@ -34,7 +34,9 @@ extension MeshdConfiguration {
             lines.append("  serve:")
             for served in routes.serve {
                 lines += ["    - prefix: \"\(served.prefix)\"", "      priority: \(served.priority)"]
-                if let name = served.checkInterface { lines += ["      check:", "        interface: \"\(name)\""] }
+                if served.checkInterface != nil || served.checkTarget != nil { lines.append("      check:") }
+                if let name = served.checkInterface { lines.append("        interface: \"\(name)\"") }
+                if let target = served.checkTarget { lines += ["        target: \"\(target)\"", "        timeout_ms: \(served.checkTimeoutMilliseconds)"] }
             }
         }
         switch routes.accept {

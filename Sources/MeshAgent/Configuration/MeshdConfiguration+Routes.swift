@@ -25,12 +25,17 @@ extension MeshdConfiguration {
                 }
                 var served = Routes.Served(prefix: prefix)
                 if let priority = try entry.integer("priority", in: UInt8(0)...UInt8.max) { served.priority = priority }
-                if let check = try entry.section("check", knownKeys: ["interface"]) {
+                if let check = try entry.section("check", knownKeys: ["interface", "target", "timeout_ms"]) {
                     try check.finish()
                     if let name = try check.string("interface") {
                         if let problem = Self.interfaceNameProblem(name) { throw check.error(at: check.value("interface"), key: "interface", problem) }
                         served.checkInterface = name
                     }
+                    if let text = try check.string("target") {
+                        guard let address = IPAddress(text) else { throw check.error(at: check.value("target"), key: "target", "\"\(text)\" is not an IP address") }
+                        served.checkTarget = address
+                    }
+                    if let milliseconds = try check.integer("timeout_ms", in: 100...60000) { served.checkTimeoutMilliseconds = milliseconds }
                 }
                 routes.serve.append(served)
             }

@@ -69,8 +69,11 @@ public struct MeshdConfiguration: Equatable, Sendable {
             public var prefix: IPPrefix
             /// Higher is preferred among gateways of the same prefix.
             public var priority: UInt8 = ServedRoute.defaultPriority
-            /// Health check: the prefix is withdrawn while this link is down (`check.interface`).
+            /// Health check: the prefix is withdrawn while this link is down (`check.interface`)…
             public var checkInterface: String?
+            /// …or while this address does not answer pings for `checkTimeoutMilliseconds` (`check.target`, `check.timeout_ms`).
+            public var checkTarget: IPAddress?
+            public var checkTimeoutMilliseconds = 300
             public init(prefix: IPPrefix, priority: UInt8 = ServedRoute.defaultPriority, checkInterface: String? = nil) {
                 self.prefix = prefix
                 self.priority = priority

@@ -9,8 +9,12 @@ extension Agent {
 
     /// The facts the announcement is composed from.
     var agentAnnouncement: AgentAnnouncement {
+        // Addresses inside the prefixes this node serves are on the LAN behind it: members that
+        // route the prefix through the mesh cannot use them as endpoints.
+        let served = configuration.routes.serve.map(\.prefix)
         var announcement = AgentAnnouncement(
-            localAddresses: localAddresses, gossipPort: configuration.gossip.port, wireGuardPort: configuration.interface.listenPort)
+            localAddresses: localAddresses.filter { address in !served.contains { $0.contains(address) } },
+            gossipPort: configuration.gossip.port, wireGuardPort: configuration.interface.listenPort)
         announcement.advertised = liveEndpoints.advertise
         announcement.observed = observedEndpoints.announced
         announcement.reflexive = node?.reflexiveEndpoint

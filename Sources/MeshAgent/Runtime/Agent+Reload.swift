@@ -18,6 +18,7 @@ extension Agent {
             configuration.routes = updated.routes
             pathCore.routes.settings = RouteChoice.Settings(updated.routes)
             checkServedRoutes()
+            routeReloaded.yield()
             announceIfChanged()
             reconcileNow(clock.now)
             logger.notice("route settings reloaded")

@@ -27,7 +27,9 @@ extension Agent {
     /// announces at once: peers move the prefix to another gateway on the new record.
     func checkServedRoutes() {
         let configured = configuration.routes.serve.map {
-            ServedRouteHealth.Configured(route: ServedRoute(prefix: $0.prefix, priority: $0.priority), link: $0.checkInterface)
+            ServedRouteHealth.Configured(
+                route: ServedRoute(prefix: $0.prefix, priority: $0.priority), link: $0.checkInterface, target: $0.checkTarget,
+                timeout: .milliseconds(Double($0.checkTimeoutMilliseconds)))
         }
         let links = configured.contains { $0.link != nil } ? LinkState.current() : [:]
         let (served, changed) = routeHealth.evaluate(configured, links: links, now: clock.now)

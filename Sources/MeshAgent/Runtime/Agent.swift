@@ -59,6 +59,11 @@ public actor Agent {
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation
+    /// Each reload of the route settings: the health-check pinger starts or stops on it.
+    let routeReloads: AsyncStream<Void>
+    let routeReloaded: AsyncStream<Void>.Continuation
+    /// The thread the health-check pings wait on (``echoLoop()``).
+    let echoThread = NIOThreadPool(numberOfThreads: 1)
     /// A device turn was asked for and has not finished: device work that is due waits for it
     /// (and does not wake the timer again meanwhile).
     var deviceTurnPending = false
@@ -119,6 +124,7 @@ public actor Agent {
         wireGuardKey = try state.loadOrCreateWireGuardKey()
         addressMonitor = try? AddressChangeMonitor()
         (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (routeReloads, routeReloaded) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         pathCore = PathCore(ownKey: wireGuardKey.publicKey)
         pathCore.routes.settings = RouteChoice.Settings(configuration.routes)
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
@@ -140,6 +146,7 @@ public actor Agent {
             group.addTask { await self.receiveLoop() }
             group.addTask { await self.deviceLoop() }
             group.addTask { await self.addressLoop() }
+            group.addTask { await self.echoLoop() }
             group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
@@ -158,8 +165,10 @@ public actor Agent {
         stopping = true
         stateWaiters.wakeAll()
         deviceTurnRequests.finish()
+        routeReloaded.finish()
         await device.close()
         try? await addressThread.shutdownGracefully()
+        try? await echoThread.shutdownGracefully()
         wakeTask?.cancel()
         relay?.shutdown()
         await transport.close()
@@ -174,6 +183,7 @@ public actor Agent {
     func startNode(_ enrollment: Enrollment, contact: (key: Ed25519PublicKey, endpoints: [SocketEndpoint])?) throws {
         let now = clock.now
         checkServedRoutes()  // what the first record serves
+        routeReloaded.yield()  // the health-check pinger waits for a node
         let (snapshot, warning) = try state.loadMemberSnapshot(settings: enrollment.settings, now: now)
         if let warning { logger.warning("\(warning)") }
         var table = MemberTable()
