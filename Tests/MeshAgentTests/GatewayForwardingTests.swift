@@ -17,3 +17,17 @@ import Testing
             == "table inet meshwork_gateway\ndelete table inet meshwork_gateway\n")
     }
 }
+
+/// The health checks' echo requests carry the Internet checksum (RFC 1071's worked example).
+@Suite struct EchoProberTests {
+    @Test func theChecksumIsRFC1071s() {
+        #expect(EchoProber.checksum([0x00, 0x01, 0xF2, 0x03, 0xF4, 0xF5, 0xF6, 0xF7]) == 0x220D)
+        // An odd length pads with a zero byte; a packet with its checksum filled in sums to zero.
+        #expect(EchoProber.checksum([0xAB]) == ~UInt16(0xAB00))
+        var packet: [UInt8] = [8, 0, 0, 0, 0x12, 0x34, 0, 1, 0x6D, 0x65]
+        let sum = EchoProber.checksum(packet)
+        packet[2] = UInt8(sum >> 8)
+        packet[3] = UInt8(sum & 0xFF)
+        #expect(EchoProber.checksum(packet) == 0)
+    }
+}
