@@ -31,3 +31,18 @@ import Testing
         #expect(EchoProber.checksum(packet) == 0)
     }
 }
+
+extension EchoProberTests {
+    @Test func echoRepliesAreReadAndEverythingElseIsNot() {
+        let header: [UInt8] = [0x45, 0, 0, 36, 0, 0, 0, 0, 64, 1, 0, 0, 192, 168, 10, 10, 192, 168, 10, 2]
+        let reply: [UInt8] = [0, 0, 0, 0, 0x12, 0x34, 0, 7]
+        let read = EchoProber.echoReply(header + reply, v6: false)
+        #expect(read?.identifier == 0x1234 && read?.sequence == 7 && read?.source == IPAddress("192.168.10.10"))
+        #expect(EchoProber.echoReply([129, 0, 0, 0, 0x12, 0x34, 0, 7], v6: true)?.sequence == 7)
+        #expect(EchoProber.echoReply(header + [8] + reply.dropFirst(), v6: false) == nil, "a request is no reply")
+        #expect(EchoProber.echoReply(Array(header.prefix(19)), v6: false) == nil)
+        #expect(EchoProber.echoReply([0x4F] + header.dropFirst() + reply, v6: false) == nil, "a header longer than the datagram")
+        #expect(EchoProber.echoReply([0x42] + header.dropFirst() + reply, v6: false) == nil, "a header shorter than 20 bytes")
+        #expect(EchoProber.echoReply([129, 0, 0], v6: true) == nil)
+    }
+}

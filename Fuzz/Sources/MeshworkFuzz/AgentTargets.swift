@@ -46,6 +46,21 @@ enum AgentTargets {
             ].map { Array($0.utf8) }
         })
 
+    /// What a served route's health check reads from its raw ICMP sockets (bytes from the LAN);
+    /// the first byte chooses the family.
+    static let echoReply = FuzzTarget(
+        name: "echo-reply",
+        summary: "ICMP and ICMPv6 echo replies as the health checks' raw sockets deliver them",
+        run: { bytes in
+            guard let first = bytes.first else { return }
+            _ = AgentDecoding.echoReply(Array(bytes.dropFirst()), v6: first & 1 == 1)
+        },
+        seeds: {
+            let ipv4: [UInt8] = [0x45, 0, 0, 36, 0, 0, 0, 0, 64, 1, 0, 0, 192, 168, 10, 10, 192, 168, 10, 2]
+            let reply: [UInt8] = [0, 0, 0, 0, 0x12, 0x34, 0, 7] + Array("meshwork".utf8)
+            return [[0] + ipv4 + reply, [1, 129] + reply.dropFirst()]
+        })
+
     static let yaml = FuzzTarget(
         name: "yaml",
         summary: "the configuration files' YAML parser",

@@ -14,7 +14,7 @@ struct FuzzTarget: Sendable {
         ChannelTargets.datagram, ChannelTargets.authenticated,
         MessageTargets.messages, MessageTargets.relayMessages, MessageTargets.joinRequest, MessageTargets.joinResponse,
         TrustTargets.certificate, TrustTargets.record, TrustTargets.revocation, TrustTargets.settings, TrustTargets.token,
-        AgentTargets.controlRequest, AgentTargets.yaml, AgentTargets.configuration, AgentTargets.membersDB, AgentTargets.authorityJSON,
+        AgentTargets.controlRequest, AgentTargets.echoReply, AgentTargets.yaml, AgentTargets.configuration, AgentTargets.membersDB, AgentTargets.authorityJSON,
         ReplyTargets.uapi, ReplyTargets.netlink,
     ]
 

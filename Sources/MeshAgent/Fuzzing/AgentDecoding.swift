@@ -11,6 +11,12 @@ public enum AgentDecoding {
         return (message.code.rawValue, message.body)
     }
 
+    /// Reads an ICMP echo reply as a health check's raw socket delivers it (IPv4 with its IP
+    /// header, or ICMPv6 without): identifier and sequence, nil for anything else.
+    public static func echoReply(_ bytes: [UInt8], v6: Bool) -> (identifier: UInt16, sequence: UInt16)? {
+        EchoProber.echoReply(bytes, v6: v6).map { ($0.identifier, $0.sequence) }
+    }
+
     /// Parses YAML text with the configuration files' parser; true when the document has content.
     /// Throws the syntax error the agent would report.
     @discardableResult

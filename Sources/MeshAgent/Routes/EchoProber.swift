@@ -90,14 +90,7 @@ final class EchoProber: Sendable {
                 }
             }
             guard count > 0 else { return sources }
-            // IPv4 raw sockets deliver the IP header first; ICMPv6 ones do not.
-            let offset = v6 ? 0 : Int(buffer[0] & 0x0F) * 4
-            guard count >= offset + 8 else { continue }
-            let icmp = buffer[offset..<count]
-            let type = icmp[offset], replyType: UInt8 = v6 ? 129 : 0
-            let id = UInt16(icmp[offset + 4]) << 8 | UInt16(icmp[offset + 5])
-            let seq = UInt16(icmp[offset + 6]) << 8 | UInt16(icmp[offset + 7])
-            guard type == replyType, id == identifier, seq == sequence else { continue }
+            guard let reply = Self.echoReply(Array(buffer[0..<count]), v6: v6), reply.identifier == identifier, reply.sequence == sequence else { continue }
             if v6 {
                 let source = withUnsafeBytes(of: &storage) { raw in
                     raw.bindMemory(to: sockaddr_in6.self).first.map { address in
@@ -105,10 +98,28 @@ final class EchoProber: Sendable {
                     } ?? nil
                 }
                 if let source { sources.insert(source) }
-            } else {
-                sources.insert(.v4(IPv4Address(UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15]))))
+            } else if let source = reply.source {
+                sources.insert(source)
             }
         }
+    }
+
+    /// An echo reply in what a raw socket delivered (an IPv4 raw socket gives the IP header
+    /// first, an ICMPv6 one does not): its identifier and sequence, and for IPv4 its source; nil
+    /// for anything else or anything malformed. Bytes from the LAN: never traps (fuzzed).
+    static func echoReply(_ bytes: [UInt8], v6: Bool) -> (identifier: UInt16, sequence: UInt16, source: IPAddress?)? {
+        var offset = 0
+        var source: IPAddress?
+        if !v6 {
+            guard bytes.count >= 20, bytes[0] >> 4 == 4 else { return nil }
+            offset = Int(bytes[0] & 0x0F) * 4
+            guard offset >= 20 else { return nil }
+            source = .v4(IPv4Address(UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15])))
+        }
+        guard bytes.count >= offset + 8, bytes[offset] == (v6 ? 129 : 0), bytes[offset + 1] == 0 else { return nil }
+        let identifier = UInt16(bytes[offset + 4]) << 8 | UInt16(bytes[offset + 5])
+        let sequence = UInt16(bytes[offset + 6]) << 8 | UInt16(bytes[offset + 7])
+        return (identifier, sequence, source)
     }
 
     /// The Internet checksum (RFC 1071).
