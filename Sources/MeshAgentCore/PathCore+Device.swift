@@ -36,6 +36,7 @@ extension PathCore {
             if deviceMemory.refusedRoutes.count >= Self.refusalMemoryCap { deviceMemory.refusedRoutes.removeAll() }
             plan.refusedRoutes.append((member, prefix))
         }
+        let carriedByGateway = routes.carriedByGateway
         for member in node.members.all {
             let key = member.certificate.wireGuardKey
             guard key != firstHandshakes.ownKey else { continue }
@@ -54,7 +55,7 @@ extension PathCore {
                     plan.refused += refused.map { (member.id, $0) }
                 }
             }
-            let carried = routes.carried(by: member.id)
+            let carried = carriedByGateway[member.id] ?? []
             if !carried.isEmpty { allowed += carried.filter { !allowed.contains($0) } }
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = host.behindNAT ? Self.keepaliveSeconds : 0

@@ -71,8 +71,13 @@ package struct RouteChoice {
     package func active(for prefix: IPPrefix) -> NodeID? { prefixes[prefix]?.active }
 
     /// The prefixes `member` carries for this node (its allowed IPs besides its own addresses).
-    package func carried(by member: NodeID) -> [IPPrefix] {
-        prefixes.values.filter { $0.active == member }.map(\.prefix).sorted { "\($0)" < "\($1)" }
+    package func carried(by member: NodeID) -> [IPPrefix] { carriedByGateway[member] ?? [] }
+
+    /// The prefixes each active gateway carries (one pass, for a whole device plan).
+    package var carriedByGateway: [NodeID: [IPPrefix]] {
+        var carried: [NodeID: [IPPrefix]] = [:]
+        for entry in prefixes.values { if let gateway = entry.active { carried[gateway, default: []].append(entry.prefix) } }
+        return carried.mapValues { $0.sorted { "\($0)" < "\($1)" } }
     }
 
     /// Every prefix with an active gateway (the kernel routes to install).

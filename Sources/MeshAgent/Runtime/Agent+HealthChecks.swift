@@ -40,7 +40,7 @@ extension Agent {
             else { return }
             let now = clock.now
             for target in answered { routeHealth.answeredAt[target] = now }
-            checkServedRoutes()
+            checkServedRoutes(readLinks: false)
             let rest = Duration.milliseconds(interval) - (ContinuousClock.now - started)
             if rest > .zero { try? await Task.sleep(for: rest) }
         }

@@ -16,7 +16,7 @@ extension Agent {
             try state.saveMemberSnapshot(snapshot)
             snapshotDirty = false
             lastSnapshot = now
-            lastSnapshotHeldMembers = !node.members.all.isEmpty
+            lastSnapshotHeldMembers = node.members.count > 0
         } catch {
             lastSnapshot = now  // tried again after the snapshot interval
             logger.error("cannot save the member snapshot", metadata: ["error": "\(error)"])
@@ -27,7 +27,7 @@ extension Agent {
     /// no members and some are known now (a member that just joined and crashed within those 10 s
     /// came back knowing nobody, and stayed alone).
     var snapshotDue: Timestamp {
-        if !lastSnapshotHeldMembers, node.map({ !$0.members.all.isEmpty }) == true { return lastSnapshot }
+        if !lastSnapshotHeldMembers, (node?.members.count ?? 0) > 0 { return lastSnapshot }
         return lastSnapshot + AgentTiming.snapshotInterval
     }
 

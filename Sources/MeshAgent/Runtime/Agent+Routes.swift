@@ -23,16 +23,18 @@ extension Agent {
     /// route grant).
     var servedRoutes: [ServedRoute] { currentServedRoutes }
 
-    /// Re-checks the served routes' health (their links) and, when that changes what is served,
-    /// announces at once: peers move the prefix to another gateway on the new record.
-    func checkServedRoutes() {
+    /// Re-checks the served routes' health and, when that changes what is served, announces at
+    /// once: peers move the prefix to another gateway on the new record. `readLinks`: the links may
+    /// have changed (an rtnetlink notification, a reload, the start); after a ping round only the
+    /// targets did, and the links are as last read.
+    func checkServedRoutes(readLinks: Bool = true) {
         let configured = configuration.routes.serve.map {
             ServedRouteHealth.Configured(
                 route: ServedRoute(prefix: $0.prefix, priority: $0.priority), link: $0.checkInterface, target: $0.checkTarget,
                 timeout: .milliseconds(Double($0.checkTimeoutMilliseconds)))
         }
-        let links = configured.contains { $0.link != nil } ? LinkState.current() : [:]
-        let (served, changed) = routeHealth.evaluate(configured, links: links, now: clock.now)
+        if readLinks { servedRouteLinks = configured.contains { $0.link != nil } ? LinkState.current() : [:] }
+        let (served, changed) = routeHealth.evaluate(configured, links: servedRouteLinks, now: clock.now)
         for change in changed {
             if let reason = change.withdrawn {
                 logger.warning("withdrawing a served route", metadata: ["prefix": "\(change.prefix)", "reason": "\(reason)"])

@@ -56,6 +56,8 @@ public actor Agent {
     /// Served routes' health checks, and the routes served now (``checkServedRoutes()``).
     var routeHealth = ServedRouteHealth()
     var currentServedRoutes: [ServedRoute] = []
+    /// The health-checked links' states as last read (on rtnetlink notifications, not per ping round).
+    var servedRouteLinks: [String: Bool] = [:]
     /// Turns of the device loop asked for (see ``requestDeviceTurn()``).
     let deviceTurns: AsyncStream<Void>
     let deviceTurnRequests: AsyncStream<Void>.Continuation
