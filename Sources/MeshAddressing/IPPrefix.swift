@@ -70,6 +70,16 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible 
         other.length >= length && contains(other.address)
     }
 
+    /// The IPv4 default route, 0.0.0.0/0.
+    public static let defaultIPv4 = IPPrefix(containing: .v4(IPv4Address(0)), length: 0)!
+    /// The IPv6 default route, ::/0.
+    public static let defaultIPv6 = IPPrefix(containing: .v6(IPv6Address(high: 0, low: 0)), length: 0)!
+    /// Both default routes (what an exit node serves).
+    public static let defaultRoutes = [defaultIPv4, defaultIPv6]
+
+    /// Whether this is a default route (length 0).
+    public var isDefault: Bool { length == 0 }
+
     /// Whether this prefix is a single host (`/32` or `/128`).
     public var isHost: Bool { length == address.bitWidth }
 

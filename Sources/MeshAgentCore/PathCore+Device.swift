@@ -287,7 +287,9 @@ extension PathCore {
         // Never an endpoint inside a prefix this node routes into the mesh: WireGuard's packets to
         // it would enter the tunnel itself (a gateway announced its LAN address while its uplink
         // was down, and a member sent a gigabyte round the loop in the lab).
-        let routed = routes.routed
+        // (The default routes are the exception: WireGuard's own packets carry the fwmark that
+        // keeps them on the host's real default route, the wg-quick technique.)
+        let routed = routes.routed.filter { !$0.isDefault }
         let candidates = Self.rankedEndpoints(of: member, from: host).filter { endpoint in !routed.contains { $0.contains(endpoint.address) } }
         guard !candidates.isEmpty else { return nil }
         // A relay endpoint left over from a relayed period is never a working direct path.

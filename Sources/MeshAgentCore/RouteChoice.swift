@@ -17,6 +17,38 @@ package struct RouteChoice {
         /// How long a returning better gateway must stay usable before the prefix moves back
         /// (a gateway that flaps does not drag the prefix along).
         package var holdDown = Interval.seconds(10)
+        /// Which exit node carries this node's default routes (`exit.use`, `meshctl exit use`).
+        package var exit = ExitChoice.none
+    }
+
+    /// Which exit node (a member serving 0.0.0.0/0 and ::/0 with the exit role) this node sends
+    /// its Internet traffic through.
+    package enum ExitChoice: Equatable, Sendable, CustomStringConvertible {
+        /// None: the default routes stay the host's own.
+        case none
+        /// The best exit alive and reachable (highest priority; ties: lowest node ID).
+        case auto
+        /// This member while it is alive, reachable and serving; the best other exit meanwhile.
+        case member(String)
+
+        /// Reads `none`, `auto` or a member name (nil: not a valid member name).
+        package init?(_ text: String) {
+            switch text {
+            case "none": self = .none
+            case "auto": self = .auto
+            default:
+                guard NodeName.problem(text) == nil else { return nil }
+                self = .member(text)
+            }
+        }
+
+        package var description: String {
+            switch self {
+            case .none: "none"
+            case .auto: "auto"
+            case let .member(name): name
+            }
+        }
     }
 
     /// Which served prefixes a member takes routes for (`routes.accept`).
@@ -40,11 +72,19 @@ package struct RouteChoice {
         package var member: NodeID
         package var priority: UInt8
         package var unusable: String?
+        /// Chosen by name (`exit use NAME`): ranked before every other gateway of the prefix.
+        package var preferred: Bool
 
-        package init(member: NodeID, priority: UInt8, unusable: String? = nil) {
+        package init(member: NodeID, priority: UInt8, unusable: String? = nil, preferred: Bool = false) {
             self.member = member
             self.priority = priority
             self.unusable = unusable
+            self.preferred = preferred
+        }
+
+        /// Whether this gateway ranks before `other` (preferred, then priority, then lowest ID).
+        func ranks(before other: Candidate) -> Bool {
+            (preferred ? 1 : 0, priority, other.member) > (other.preferred ? 1 : 0, other.priority, member)
         }
     }
 
@@ -95,7 +135,7 @@ package struct RouteChoice {
             usableSince[prefix] = nil
         }
         for (prefix, offered) in offers {
-            let gateways = offered.sorted { ($0.priority, $1.member) > ($1.priority, $0.member) }
+            let gateways = offered.sorted { $0.ranks(before: $1) }
             var since = usableSince[prefix] ?? [:]
             for gateway in gateways {
                 if gateway.unusable == nil { since[gateway.member] = since[gateway.member] ?? now } else { since[gateway.member] = nil }
@@ -108,11 +148,12 @@ package struct RouteChoice {
             entry.gateways = gateways
             if let current = previous?.active, let kept = usable.first(where: { $0.member == current }) {
                 // The current one still works: move only to a better one that held for the hold-down.
-                if settings.preempt, let best = usable.first, best.member != current, best.priority > kept.priority,
+                if settings.preempt, let best = usable.first, best.member != current, best.ranks(before: kept),
                    let returned = since[best.member], now - returned >= settings.holdDown {
                     entry.active = best.member
                     entry.since = now
-                    entry.reason = "\(name(best.member)) has a higher priority (\(best.priority) over \(kept.priority)), usable for \(Int(settings.holdDown.seconds)) s"
+                    let why = best.preferred ? "is the chosen exit" : "has a higher priority (\(best.priority) over \(kept.priority))"
+                    entry.reason = "\(name(best.member)) \(why), usable for \(Int(settings.holdDown.seconds)) s"
                 }
             } else if let best = usable.first {
                 entry.active = best.member
@@ -121,7 +162,8 @@ package struct RouteChoice {
                     let why = gateways.first { $0.member == current }?.unusable ?? "withdrew the prefix"
                     entry.reason = "\(name(current)) \(why)"
                 } else {
-                    entry.reason = usable.count > 1 ? "highest priority of \(usable.count) gateways" : "the only gateway"
+                    entry.reason = best.preferred ? "the chosen exit"
+                        : usable.count > 1 ? "highest priority of \(usable.count) gateways" : "the only gateway"
                 }
             } else {
                 entry.active = nil
@@ -140,7 +182,7 @@ package struct RouteChoice {
         var next = Timestamp.distantFuture
         for (prefix, entry) in prefixes {
             guard let current = entry.active, let kept = entry.gateways.first(where: { $0.member == current }) else { continue }
-            for gateway in entry.gateways where gateway.unusable == nil && gateway.priority > kept.priority {
+            for gateway in entry.gateways where gateway.unusable == nil && gateway.ranks(before: kept) {
                 if let since = usableSince[prefix]?[gateway.member] {
                     let due = since + settings.holdDown
                     if due > now, due < next { next = due }

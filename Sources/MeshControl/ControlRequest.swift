@@ -72,12 +72,15 @@ public struct InviteRequest: Codable, Sendable, Equatable {
     public var relay: Bool?
     /// Routed prefixes the node may announce.
     public var routes: [String]?
+    /// Whether the node gets the exit role (may serve 0.0.0.0/0 and ::/0).
+    public var exit: Bool?
     /// Bootstrap endpoints to put in the token (this node's announced ones when absent).
     public var endpoints: [String]?
 
     public init(name: String, ttlSeconds: UInt64? = nil, address: String? = nil, relay: Bool? = nil, routes: [String]? = nil,
-                endpoints: [String]? = nil) {
+                endpoints: [String]? = nil, exit: Bool? = nil) {
         self.name = name
+        self.exit = exit
         self.ttlSeconds = ttlSeconds
         self.address = address
         self.relay = relay

@@ -26,8 +26,12 @@ public struct Cluster: Sendable {
 
     /// Builds `count` nodes deterministically from `seed`; the keys and signatures are made on
     /// `threads` threads (the result does not depend on how many). Every `relayEvery`th node
-    /// (0 first) has the relay role.
-    public init(count: Int, seed: UInt64, start: Timestamp = Timestamp(seconds: 1_800_000_000), threads: Int = 1, relayEvery: Int = 50) throws {
+    /// (0 first) has the relay role; `grants` adds route grants and roles to chosen nodes (gateways
+    /// and exits).
+    public init(
+        count: Int, seed: UInt64, start: Timestamp = Timestamp(seconds: 1_800_000_000), threads: Int = 1, relayEvery: Int = 50,
+        grants: [Int: (routes: [IPPrefix], roles: NodeRoles)] = [:]
+    ) throws {
         var random = SeededRandomNumberGenerator(seed: seed ^ 0x5EED)
         func seedBytes() -> SecretBytes {
             var bytes = [UInt8]()
@@ -51,7 +55,8 @@ public struct Cluster: Sendable {
             let address = IPAddress.v4(IPv4Address(0x6440_0000 + UInt32(index) + 1))
             let certificate = try NodeCertificate(
                 networkID: settings.networkID, serial: UInt64(index + 1), name: "node-\(index)", identityKey: identity.publicKey,
-                wireGuardKey: wireGuard, addresses: [address], routes: [], roles: index % max(1, relayEvery) == 0 ? [.relay] : [],
+                wireGuardKey: wireGuard, addresses: [address], routes: grants[index]?.routes ?? [],
+                roles: NodeRoles(index % max(1, relayEvery) == 0 ? [.relay] : []).union(grants[index]?.roles ?? []),
                 notBefore: start.seconds - 3600, notAfter: start.seconds + 86400 * 30, issuer: authority)
             let record = try NodeRecord(
                 nodeID: certificate.nodeID, version: 1, certificateDigest: certificate.digest, flags: [],

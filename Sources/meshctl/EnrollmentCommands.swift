@@ -54,6 +54,9 @@ struct InviteCommand: ParsableCommand {
     @Flag(help: "Allow the host to relay for others.")
     var relay = false
 
+    @Flag(help: "Allow the host to be an exit node (serve 0.0.0.0/0 and ::/0 to members that use it).")
+    var exit = false
+
     @Option(name: .customLong("route"), help: ArgumentHelp("A prefix the host may announce (repeatable).", valueName: "cidr"))
     var routes: [String] = []
 
@@ -69,7 +72,7 @@ struct InviteCommand: ParsableCommand {
 
     func run() throws {
         let request = ControlRequest.invite(InviteRequest(
-            name: name, ttlSeconds: Self.seconds(ttl), address: address, relay: relay, routes: routes, endpoints: endpoints))
+            name: name, ttlSeconds: Self.seconds(ttl), address: address, relay: relay, routes: routes, endpoints: endpoints, exit: exit))
         let result = try daemon.send(request, expecting: InviteResult.self)
         if json { return printJSON(result) }
         print(result.token)

@@ -82,6 +82,37 @@ import Testing
         #expect(routes.prefixes.isEmpty)
     }
 
+    /// Issue 12 point 3: a named exit ranks before every other (whatever the priorities); while it
+    /// is down the best other exit carries the default route, and it gets it back after the hold-down.
+    @Test func theChosenExitCarriesTheDefaultRouteAndAnotherStandsInWhileItIsDown() {
+        var routes = choice()
+        let everywhere = IPPrefix.defaultIPv4
+        var now = Timestamp(seconds: 100)
+        let both: [IPPrefix: [RouteChoice.Candidate]] = [everywhere: [.init(member: gw1, priority: 200), .init(member: gw2, priority: 100, preferred: true)]]
+        routes.update(offers: both, name: name, now: now)
+        #expect(routes.active(for: everywhere) == gw2)
+        #expect(routes.prefixes[everywhere]?.reason == "the chosen exit")
+        now = now + .seconds(1)
+        routes.update(offers: [everywhere: [.init(member: gw1, priority: 200), .init(member: gw2, priority: 100, unusable: "is dead", preferred: true)]], name: name, now: now)
+        #expect(routes.active(for: everywhere) == gw1)
+        #expect(routes.prefixes[everywhere]?.reason == "gw2 is dead")
+        now = now + .seconds(1)
+        routes.update(offers: both, name: name, now: now)
+        #expect(routes.active(for: everywhere) == gw1, "not before the hold-down")
+        now = now + .seconds(10)
+        let changed = routes.update(offers: both, name: name, now: now)
+        #expect(changed)
+        #expect(routes.active(for: everywhere) == gw2)
+        #expect(routes.prefixes[everywhere]?.reason.contains("is the chosen exit") == true)
+    }
+
+    @Test func exitChoicesReadFromText() {
+        #expect(RouteChoice.ExitChoice("none") == RouteChoice.ExitChoice.none)
+        #expect(RouteChoice.ExitChoice("auto") == .auto)
+        #expect(RouteChoice.ExitChoice("exit-1") == .member("exit-1"))
+        #expect(RouteChoice.ExitChoice("not a name") == nil)
+    }
+
     @Test func acceptanceLimitsThePrefixesTaken() {
         #expect(!RouteChoice.Acceptance.none.accepts(site))
         #expect(RouteChoice.Acceptance.all.accepts(site))

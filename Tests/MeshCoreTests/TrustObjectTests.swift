@@ -70,6 +70,21 @@ import Testing
         #expect(throws: TrustError.self) { try ownAddress.validate(against: node.certificate) }
     }
 
+    /// Issue 12 point 3: the exit role grants the default routes as served routes (never as the
+    /// member's own announced prefixes); without it a record serving them is refused.
+    @Test func onlyTheExitRoleMayServeTheDefaultRoutes() throws {
+        let exit = network.node(8, roles: [.exit])
+        #expect(exit.certificate.routeGrant == IPPrefix.defaultRoutes)
+        let serving = network.record(for: exit, version: 2, served: IPPrefix.defaultRoutes.map { ServedRoute(prefix: $0) })
+        try serving.validate(against: exit.certificate)
+        #expect(!exit.certificate.grants(IPPrefix.defaultIPv4), "not an address of its own")
+        let member = network.node(9)
+        let forged = network.record(for: member, version: 2, served: [ServedRoute(prefix: IPPrefix.defaultIPv4)])
+        #expect(throws: TrustError.outsideGrant("0.0.0.0/0")) { try forged.validate(against: member.certificate) }
+        #expect(NodeRoles.exit.description == "exit")
+        #expect(NodeRoles([.relay, .exit]).names == ["relay", "exit"])
+    }
+
     /// Records of format version 1 (before served routes), as members' snapshots hold them, still decode.
     @Test func aVersionOneRecordStillDecodesServingNothing() throws {
         let node = network.node(2)

@@ -11,7 +11,7 @@ import Testing
     let now: Timestamp
 
     init() throws {
-        cluster = try Cluster(count: 4, seed: 5)
+        cluster = try Cluster(count: 4, seed: 5, grants: [2: ([], [.exit]), 3: ([], [.exit])])
         now = cluster.start
     }
 
@@ -89,6 +89,35 @@ import Testing
         #expect(!allowed(refusing, 2).contains(IPPrefix("10.0.0.0/24")!))
         let again = core.planDevice(node: try node(with: underlay), host: host, device: { _ in nil }, now: now + .seconds(3))
         #expect(again.refusedRoutes.isEmpty, "reported once")
+    }
+
+    /// Issue 12 point 3: the default routes go to one exit only when this node uses exits (the
+    /// named one first, another while it is dead), never from a member without the exit role, and
+    /// the exit's endpoint stays usable (WireGuard's own packets keep the real default route).
+    @Test func theDefaultRoutesGoToTheChosenExitOnly() throws {
+        func allowed(_ plan: DevicePlan, _ index: Int) -> [IPPrefix] { plan.peers.first { $0.member == id(index) }?.allowedIPs ?? [] }
+        let served = IPPrefix.defaultRoutes.map { ServedRoute(prefix: $0, priority: 100) }
+        let exits = [try member(2, served: served), try member(3, served: served)]
+        var core = core()
+        core.routes.settings.acceptance = .all
+        let off = core.planDevice(node: try node(with: exits), host: host, device: { _ in nil }, now: now)
+        #expect(!allowed(off, 2).contains(.defaultIPv4) && !allowed(off, 3).contains(.defaultIPv4), "exit use none: routes.accept does not take them")
+        core.routes.settings.exit = .member("node-3")
+        let plan = core.planDevice(node: try node(with: exits), host: host, device: { _ in nil }, now: now + .seconds(1))
+        #expect(allowed(plan, 3).contains(.defaultIPv4) && allowed(plan, 3).contains(.defaultIPv6))
+        #expect(!allowed(plan, 2).contains(.defaultIPv4))
+        #expect(allowed(plan, 2).contains(IPPrefix(host: cluster.certificates[2].addresses[0])), "the other exit keeps its own address")
+        #expect(plan.peers.first { $0.member == id(3) }?.endpoint != nil)
+        let deadChosen = [exits[0], try member(3, status: .dead, served: served)]
+        let fallback = core.planDevice(node: try node(with: deadChosen), host: host, device: { _ in nil }, now: now + .seconds(2))
+        #expect(allowed(fallback, 2).contains(.defaultIPv4))
+        // A member without the exit role serving the default route (its record would not even
+        // validate) is not taken.
+        let plain = try member(0, served: served)
+        var auto = self.core()
+        auto.routes.settings.exit = .auto
+        let none = auto.planDevice(node: try node(with: [plain]), host: host, device: { _ in nil }, now: now)
+        #expect(!allowed(none, 0).contains(.defaultIPv4))
     }
 
     @Test func everyLiveMemberButThisNodeIsAPeerAtItsAnnouncedEndpoint() throws {

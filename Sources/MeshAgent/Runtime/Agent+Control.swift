@@ -194,7 +194,7 @@ extension Agent: ControlHandler {
             throw CommandFailure("this node announces no endpoint other hosts could use to reach it: pass --endpoint HOST:PORT")
         }
         let token = try service.invite(
-            name: name, ttl: request.ttlSeconds ?? 3600, address: address, roles: request.relay == true ? [.relay] : [],
+            name: name, ttl: request.ttlSeconds ?? 3600, address: address, roles: NodeRoles(request.relay == true ? [.relay] : []).union(request.exit == true ? [.exit] : []),
             routes: routes, bootstrapKey: identity.publicKey, bootstrapEndpoints: Array(endpoints.prefix(8)), now: clock.now)
         node.authority = service
         saveAuthority()

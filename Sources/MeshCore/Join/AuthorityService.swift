@@ -107,14 +107,14 @@ public struct AuthorityService: Sendable {
     }
 
     /// Refuses route grants that would let a member take traffic that is not its own: the
-    /// default routes (reserved for a future exit role), anything overlapping the overlay
+    /// default routes (the exit role grants those), anything overlapping the overlay
     /// prefixes (in either direction), and anything covering a member's or reserved address.
     private func checkRoutes(_ routes: [IPPrefix], newAddresses: [IPAddress]) throws(AuthorityError) {
         let overlays = [settings.ipv4Prefix] + (settings.ipv6Prefix.map { [$0] } ?? [])
         let taken = allocatedAddresses.union(newAddresses)
         for route in routes {
             guard route.length > 0 else {
-                throw .routeInvalid("\(route) is a default route, reserved for a future exit role; grant specific prefixes instead")
+                throw .routeInvalid("\(route) is a default route: invite the member with the exit role (meshctl invite NAME --exit) instead")
             }
             for overlay in overlays where overlay.contains(route) || route.contains(overlay) {
                 throw .routeInvalid("\(route) overlaps the overlay prefix \(overlay); members' overlay addresses cannot be routed to another member")

@@ -343,7 +343,7 @@ public final class MeshNode {
             wireGuardEndpoints: Array(announcement.wireGuardEndpoints.prefix(NodeRecord.maximumEndpoints)),
             announcedPrefixes: Array(announcement.prefixes.filter(certificate.grants).prefix(NodeRecord.maximumPrefixes)),
             relays: Array(announcement.relays.prefix(NodeRecord.maximumRelays)),
-            servedRoutes: Array(announcement.servedRoutes.filter { route in certificate.routes.contains { $0.contains(route.prefix) } }
+            servedRoutes: Array(announcement.servedRoutes.filter { certificate.grantsRoute($0.prefix) }
                 .prefix(NodeRecord.maximumPrefixes)),
             signedAt: now.seconds, signer: identity)
     }

@@ -157,7 +157,7 @@ public final class NodeRecord: Hashable, Sendable, CustomStringConvertible {
         if let outside = announcedPrefixes.first(where: { !certificate.grants($0) }) {
             throw .outsideGrant("\(outside)")
         }
-        if let outside = servedRoutes.first(where: { route in !certificate.routes.contains { $0.contains(route.prefix) } }) {
+        if let outside = servedRoutes.first(where: { !certificate.grantsRoute($0.prefix) }) {
             throw .outsideGrant("\(outside.prefix)")
         }
         guard verify(with: certificate.identityKey) else { throw .badSignature("node record") }

@@ -48,6 +48,15 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
         grantedPrefixes.contains { $0.contains(prefix) }
     }
 
+    /// The prefixes the node may serve as a gateway: its routes, and with the exit role the
+    /// default routes 0.0.0.0/0 and ::/0 (never announced as its own addresses).
+    public var routeGrant: [IPPrefix] { roles.contains(.exit) ? routes + IPPrefix.defaultRoutes : routes }
+
+    /// Whether the node may serve `prefix` as a gateway (inside ``routeGrant``).
+    public func grantsRoute(_ prefix: IPPrefix) -> Bool {
+        routeGrant.contains { $0.contains(prefix) }
+    }
+
     /// Issues and signs a certificate.
     public convenience init(
         networkID: NetworkID, serial: UInt64, name: String, identityKey: Ed25519PublicKey, wireGuardKey: X25519PublicKey,
