@@ -296,7 +296,7 @@ struct WireGuardContractTests {
         #expect(monitor.wait(timeoutMilliseconds: 5000) == .interrupted)
     }
 
-    @Test("link manager: MTU, up/down, IPv4 and IPv6 addresses, routes in a table, lookups by name and kind")
+    @Test("link manager: MTU, up/down, IPv4 and IPv6 addresses, routes in a table, policy rules, lookups by name and kind")
     func linkManagement() throws {
         defer { lab.teardown() }
         let a = try lab.addNamespace("a")
@@ -328,6 +328,21 @@ struct WireGuardContractTests {
         #expect(table.contains("2001:db8:99::/48 dev \(name)"))
         try links.removeRoute(IPPrefix("2001:db8:99::/48"), via: name, table: 1000)
         #expect(try links.routes(via: name, table: 1000).isEmpty)
+
+        // Policy rules (the exit technique): added once, listed by protocol, removed; `ip rule` agrees.
+        let suppress = PolicyRule(isIPv6: false, priority: 32764, table: 254, suppressPrefixLength: 0, protocol: 77)
+        let unmarked = PolicyRule(isIPv6: true, priority: 32765, table: 51820, fwmark: 0xca6c, invert: true, protocol: 77)
+        try links.addRule(suppress)
+        try links.addRule(suppress)  // idempotent
+        try links.addRule(unmarked)
+        #expect(Set(try links.rules(protocol: 77)) == [suppress, unmarked])
+        #expect(try lab.run(["ip", "-4", "rule", "show"], in: a).output.contains("32764:\tfrom all lookup main suppress_prefixlength 0 proto 77"))
+        #expect(try lab.run(["ip", "-6", "rule", "show"], in: a).output.contains("32765:\tnot from all fwmark 0xca6c lookup 51820 proto 77"))
+        try links.removeRule(suppress)
+        try links.removeRule(unmarked)
+        try links.removeRule(unmarked)  // already gone
+        #expect(try links.rules(protocol: 77).isEmpty)
+        #expect(try links.rules().count >= 4, "the kernel's own rules (local, main, default) are listed")
 
         try links.removeAddress(v6, from: name)
         #expect(!(try links.addresses(of: name)).contains(v6))

@@ -16,6 +16,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
+#include <linux/fib_rules.h>
 #include <linux/wireguard.h>
 
 /// NLMSG_ALIGN: rounds a length up to the netlink alignment (4).

@@ -50,6 +50,16 @@ extension MeshdConfiguration {
             "  preempt: \(routes.preempt)",
             "  hold_down: \(routes.holdDownSeconds)",
             "  masquerade: \(routes.masquerade)",
+            "exit:",
+            "  serve: \(exit.serve)",
+            "  priority: \(exit.priority)",
+        ]
+        if exit.checkInterface != nil || exit.checkTarget != nil { lines.append("  check:") }
+        if let name = exit.checkInterface { lines.append("    interface: \"\(name)\"") }
+        if let target = exit.checkTarget { lines += ["    target: \"\(target)\"", "    timeout_ms: \(exit.checkTimeoutMilliseconds)"] }
+        lines += [
+            "  use: \"\(exit.use)\"",
+            "  table: \(exit.table)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -25,17 +25,9 @@ extension MeshdConfiguration {
                 }
                 var served = Routes.Served(prefix: prefix)
                 if let priority = try entry.integer("priority", in: UInt8(0)...UInt8.max) { served.priority = priority }
-                if let check = try entry.section("check", knownKeys: ["interface", "target", "timeout_ms"]) {
-                    try check.finish()
-                    if let name = try check.string("interface") {
-                        if let problem = Self.interfaceNameProblem(name) { throw check.error(at: check.value("interface"), key: "interface", problem) }
-                        served.checkInterface = name
-                    }
-                    if let text = try check.string("target") {
-                        guard let address = IPAddress(text) else { throw check.error(at: check.value("target"), key: "target", "\"\(text)\" is not an IP address") }
-                        served.checkTarget = address
-                    }
-                    if let milliseconds = try check.integer("timeout_ms", in: 100...60000) { served.checkTimeoutMilliseconds = milliseconds }
+                if let check = try Self.readCheck(entry) {
+                    (served.checkInterface, served.checkTarget) = (check.interface, check.target)
+                    if let timeout = check.timeout { served.checkTimeoutMilliseconds = timeout }
                 }
                 routes.serve.append(served)
             }
@@ -62,5 +54,62 @@ extension MeshdConfiguration {
             guard let flag = node.bool else { throw section.error(at: node, key: "masquerade", "expected true or false, found \(node.kindDescription)") }
             routes.masquerade = flag
         }
+    }
+}
+
+extension MeshdConfiguration {
+    /// The `exit` section: `serve`, `priority`, `check` (as a served route's), `use` (none, auto
+    /// or a member's name) and `table`.
+    mutating func readExit(_ top: YAMLSection) throws(ConfigurationError) {
+        guard let section = try top.section("exit", knownKeys: ["serve", "priority", "check", "use", "table"]) else { return }
+        try section.finish()
+        if let node = section.value("serve") {
+            guard let flag = node.bool else { throw section.error(at: node, key: "serve", "expected true or false, found \(node.kindDescription)") }
+            exit.serve = flag
+        }
+        if let priority = try section.integer("priority", in: UInt8(0)...UInt8.max) { exit.priority = priority }
+        if let check = try Self.readCheck(section) {
+            (exit.checkInterface, exit.checkTarget) = (check.interface, check.target)
+            if let timeout = check.timeout { exit.checkTimeoutMilliseconds = timeout }
+        }
+        if let node = section.value("use") {
+            // `use: no` or `use: false` reads as a boolean in YAML: take it as none.
+            if node.bool == false {
+                exit.use = .none
+            } else if let text = try section.string("use") {
+                switch text {
+                case "none": exit.use = .none
+                case "auto": exit.use = .auto
+                default:
+                    if let problem = NodeName.problem(text) {
+                        throw section.error(at: node, key: "use", "expected none, auto or a member's name: \(problem)")
+                    }
+                    exit.use = .member(text)
+                }
+            }
+        }
+        if let table = try section.integer("table", in: UInt32(1)...UInt32.max) {
+            guard ![UInt32(253), 254, 255].contains(table) else {
+                throw section.error(at: section.value("table"), key: "table", "\(table) is a reserved table (default, main, local): the exit's default routes need a table of their own")
+            }
+            exit.table = table
+        }
+    }
+
+    /// A served route's (or the exit's) `check` section: `interface`, `target`, `timeout_ms`.
+    static func readCheck(_ parent: YAMLSection) throws(ConfigurationError) -> (interface: String?, target: IPAddress?, timeout: Int?)? {
+        guard let check = try parent.section("check", knownKeys: ["interface", "target", "timeout_ms"]) else { return nil }
+        try check.finish()
+        var result: (interface: String?, target: IPAddress?, timeout: Int?) = (nil, nil, nil)
+        if let name = try check.string("interface") {
+            if let problem = Self.interfaceNameProblem(name) { throw check.error(at: check.value("interface"), key: "interface", problem) }
+            result.interface = name
+        }
+        if let text = try check.string("target") {
+            guard let address = IPAddress(text) else { throw check.error(at: check.value("target"), key: "target", "\"\(text)\" is not an IP address") }
+            result.target = address
+        }
+        result.timeout = try check.integer("timeout_ms", in: 100...60000)
+        return result
     }
 }

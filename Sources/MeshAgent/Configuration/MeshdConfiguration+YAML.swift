@@ -45,7 +45,7 @@ extension MeshdConfiguration {
         guard let root else { return configuration }  // an empty file means all defaults
         try configuration.read(YAMLSection(
             file: file, path: "", node: root,
-            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "log_level"]))
+            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "exit", "log_level"]))
         return configuration
     }
 
@@ -89,6 +89,7 @@ extension MeshdConfiguration {
 
         try readRelay(top)
         try readRoutes(top)
+        try readExit(top)
 
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {
             try section.finish()

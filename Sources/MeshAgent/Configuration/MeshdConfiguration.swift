@@ -104,6 +104,51 @@ public struct MeshdConfiguration: Equatable, Sendable {
         public init() {}
     }
 
+    /// Exit nodes: serving the default routes to members, and using one.
+    public struct Exit: Equatable, Sendable {
+        /// Which exit this node sends its Internet traffic through (`exit.use`).
+        public enum Use: Equatable, Sendable, CustomStringConvertible {
+            case none, auto
+            case member(String)
+
+            public var description: String {
+                switch self {
+                case .none: "none"
+                case .auto: "auto"
+                case let .member(name): name
+                }
+            }
+        }
+
+        /// Offer this node as an exit (`exit.serve`; the certificate needs the exit role).
+        public var serve = false
+        /// Higher is preferred among exits (`exit.priority`).
+        public var priority: UInt8 = ServedRoute.defaultPriority
+        /// Health check of the uplink (`exit.check`): withdrawn while the link is down or the
+        /// target does not answer.
+        public var checkInterface: String?
+        public var checkTarget: IPAddress?
+        public var checkTimeoutMilliseconds = 300
+        /// The exit used (`exit.use`: none, auto or a member's name).
+        public var use = Use.none
+        /// The routing table for the default routes through the exit, selected by `ip rule`s for
+        /// packets without meshd's fwmark (wg-quick's technique; 51820 as wg-quick).
+        public var table: UInt32 = 51820
+
+        /// The default routes as served routes, with this section's priority and check.
+        public var servedRoutes: [Routes.Served] {
+            guard serve else { return [] }
+            return IPPrefix.defaultRoutes.map { prefix in
+                var served = Routes.Served(prefix: prefix, priority: priority, checkInterface: checkInterface)
+                served.checkTarget = checkTarget
+                served.checkTimeoutMilliseconds = checkTimeoutMilliseconds
+                return served
+            }
+        }
+
+        public init() {}
+    }
+
     /// Where meshd keeps keys, certificate and learned state.
     public var stateDirectory = "/var/lib/meshwork"
     /// Path of the control socket; `nil` means `<stateDirectory>/meshd.sock`.
@@ -118,6 +163,8 @@ public struct MeshdConfiguration: Equatable, Sendable {
     public var relay = Relay()
     /// Routed prefixes.
     public var routes = Routes()
+    /// Exit nodes.
+    public var exit = Exit()
     /// Minimum level of log messages.
     public var logLevel = Logger.Level.info
 

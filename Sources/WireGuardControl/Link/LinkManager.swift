@@ -184,27 +184,16 @@ public final class LinkManager: Sendable {
     /// Destinations of the routes through the link in `table` (only those marked with `protocol`, when given).
     public func routes(via name: String, table: UInt32 = LinkManager.mainTable, protocol: UInt8? = nil) throws -> [IPPrefix] {
         let index = try requireIndex(name)
-        return try socket.withLock { (socket) throws -> [IPPrefix] in
-            var result: [IPPrefix] = []
-            for family in [AF_INET, AF_INET6] {
-                var writer = NetlinkMessageWriter(capacity: 64)
-                let sequence = socket.nextSequence()
-                let start = writer.beginMessage(type: UInt16(RTM_GETROUTE), flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP), sequence: sequence)
-                var header = rtmsg()
-                header.rtm_family = UInt8(family)
-                writer.appendStruct(header)
-                writer.endMessage(start)
-                _ = try writer.bytes.withUnsafeBytes { (bytes) throws -> Bool in
-                    try socket.dump(bytes, sequence: sequence, operation: "listing routes via \(name)") { (part) throws in
-                        guard part.type == UInt16(RTM_NEWROUTE), let route = try RouteNetlinkCodec.parseRoute(part.payload),
-                            route.index == index, route.table == table, `protocol`.map({ $0 == route.protocol }) ?? true
-                        else { return }
-                        result.append(route.destination)
-                    }
-                }
+        var result: [IPPrefix] = []
+        for family in [AF_INET, AF_INET6] {
+            result += try dump(type: RTM_GETROUTE, family: UInt8(family), operation: "listing routes via \(name)") { part in
+                guard part.type == UInt16(RTM_NEWROUTE), let route = try RouteNetlinkCodec.parseRoute(part.payload),
+                    route.index == index, route.table == table, `protocol`.map({ $0 == route.protocol }) ?? true
+                else { return nil }
+                return route.destination
             }
-            return result
         }
+        return result
     }
 
     // MARK: Plumbing
@@ -223,6 +212,35 @@ public final class LinkManager: Sendable {
         } catch let error as WireGuardControlError where error.kernelErrno == ENODEV {
             throw WireGuardControlError.noSuchInterface(name)
         }
+    }
+
+    /// Dumps the objects of `type` (`RTM_GETROUTE`, `RTM_GETRULE`) of one family, each reply
+    /// message to `body`. The header after the netlink one is `rtmsg`-sized: its first byte is the
+    /// family in every rtnetlink dump request this module sends. Returns what `parse` made of them.
+    func dump<Parsed: Sendable>(
+        type: Int, family: UInt8, operation: String, parse: @Sendable (NetlinkMessage) throws -> Parsed?
+    ) throws -> [Parsed] {
+        try socket.withLock { (socket) throws -> [Parsed] in
+            var parsed: [Parsed] = []
+            var writer = NetlinkMessageWriter(capacity: 64)
+            let sequence = socket.nextSequence()
+            let start = writer.beginMessage(type: UInt16(type), flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP), sequence: sequence)
+            var header = rtmsg()
+            header.rtm_family = family
+            writer.appendStruct(header)
+            writer.endMessage(start)
+            _ = try writer.bytes.withUnsafeBytes { (bytes) throws -> Bool in
+                try socket.dump(bytes, sequence: sequence, operation: operation) { (part) throws in
+                    if let item = try parse(part) { parsed.append(item) }
+                }
+            }
+            return parsed
+        }
+    }
+
+    /// Sends one request built by `build` and waits for its acknowledgement.
+    func request(_ operation: String, build: (inout NetlinkMessageWriter, UInt32) -> Void) throws {
+        try send(operation, build: build)
     }
 
     private func send(_ operation: String, build: (inout NetlinkMessageWriter, UInt32) -> Void) throws {
