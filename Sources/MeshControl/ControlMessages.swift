@@ -30,6 +30,40 @@ public struct NoResult: Codable, Sendable, Equatable {
     public init() {}
 }
 
+/// `meshctl exit --json`: the exit node this node uses and every member serving the default routes.
+public struct ExitReport: Codable, Sendable, Equatable {
+    /// The choice: `none`, `auto` or a member's name.
+    public var use: String
+    /// The exit carrying the default routes now (nil: none).
+    public var active: String?
+    /// Why that one, or why none.
+    public var reason: String
+    /// Seconds since the active exit was chosen.
+    public var sinceSeconds: Double
+    /// Every exit known, best first (`active`, `standby` or `down`).
+    public var exits: [RouteReport.Gateway]
+    /// Whether this node serves as an exit itself.
+    public var serving: Bool
+    /// The fwmark on WireGuard's and meshd's own packets (0: none).
+    public var fwmark: UInt32
+    /// The routing table holding the default routes through the exit.
+    public var table: UInt32
+
+    public init(
+        use: String, active: String?, reason: String, sinceSeconds: Double, exits: [RouteReport.Gateway], serving: Bool, fwmark: UInt32,
+        table: UInt32
+    ) {
+        self.use = use
+        self.active = active
+        self.reason = reason
+        self.sinceSeconds = sinceSeconds
+        self.exits = exits
+        self.serving = serving
+        self.fwmark = fwmark
+        self.table = table
+    }
+}
+
 /// `meshctl routes --json`: one element per routed prefix this node knows (served by members, or by
 /// itself).
 public struct RouteReport: Codable, Sendable, Equatable {

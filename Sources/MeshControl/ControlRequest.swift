@@ -12,6 +12,9 @@ public enum ControlRequest: Sendable, Equatable {
     case peers
     /// One report per routed prefix this node knows (`meshctl routes`).
     case routes
+    /// The exit node in use, and every exit (`meshctl exit`); with `use`, choose first
+    /// (`meshctl exit use NAME|auto|none`).
+    case exit(use: String?)
     /// Create a network with this node as its authority (`meshctl init`).
     case initialize(InitializeRequest)
     /// Issue an invitation token (`meshctl invite`, authority only).
@@ -24,7 +27,7 @@ public enum ControlRequest: Sendable, Equatable {
     case leave
 
     /// The `command` value of each case, as on the wire.
-    public static let commands = ["status", "peers", "routes", "init", "invite", "join", "revoke", "leave"]
+    public static let commands = ["status", "peers", "routes", "exit", "init", "invite", "join", "revoke", "leave"]
 
     /// This request's `command` value.
     public var command: String {
@@ -32,6 +35,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .status: "status"
         case .peers: "peers"
         case .routes: "routes"
+        case .exit: "exit"
         case .initialize: "init"
         case .invite: "invite"
         case .join: "join"
@@ -99,7 +103,7 @@ public struct InvalidControlRequest: Error, CustomStringConvertible, Equatable {
 
 extension ControlRequest: Codable {
     private enum CommandKey: String, CodingKey { case command }
-    private enum FieldKeys: String, CodingKey { case token, name }
+    private enum FieldKeys: String, CodingKey { case token, name, use }
 
     public init(from decoder: any Decoder) throws {
         let command = try decoder.container(keyedBy: CommandKey.self).decode(String.self, forKey: .command)
@@ -114,6 +118,7 @@ extension ControlRequest: Codable {
         case "status": self = .status
         case "peers": self = .peers
         case "routes": self = .routes
+        case "exit": self = .exit(use: try fields.decodeIfPresent(String.self, forKey: .use))
         case "leave": self = .leave
         case "init": self = .initialize(try Self.decodeFields(InitializeRequest.self, from: decoder, command: command))
         case "invite": self = .invite(try Self.decodeFields(InviteRequest.self, from: decoder, command: command))
@@ -147,6 +152,7 @@ extension ControlRequest: Codable {
         case .invite(let request): try request.encode(to: encoder)
         case .join(let token): try fields.encode(token, forKey: .token)
         case .revoke(let name): try fields.encode(name, forKey: .name)
+        case .exit(let use): try fields.encodeIfPresent(use, forKey: .use)
         }
     }
 }

@@ -53,6 +53,38 @@ import Testing
         }
     }
 
+    /// Issue 12 point 3: the `exit` section, and what it refuses.
+    @Test func readsTheExitSection() throws {
+        let text = """
+            exit:
+              serve: true
+              priority: 200
+              check:
+                interface: wan0
+                target: 192.0.2.1
+              use: exit-2
+              table: 1000
+            """
+        let exit = try MeshdConfiguration.parse(yaml: text, file: "exit.yaml").exit
+        #expect(exit.serve && exit.priority == 200 && exit.checkInterface == "wan0" && exit.checkTarget == IPAddress("192.0.2.1"))
+        #expect(exit.use == .member("exit-2") && exit.table == 1000)
+        #expect(exit.servedRoutes.map(\.prefix) == IPPrefix.defaultRoutes && exit.servedRoutes.allSatisfy { $0.priority == 200 && $0.checkInterface == "wan0" })
+        #expect(try MeshdConfiguration.parse(yaml: "exit:\n  use: auto\n", file: "a.yaml").exit.use == .auto)
+        #expect(try MeshdConfiguration.parse(yaml: "exit:\n  use: false\n", file: "a.yaml").exit.use == .none)
+        #expect(MeshdConfiguration().exit.servedRoutes.isEmpty)
+        var configuration = MeshdConfiguration()
+        configuration.exit = exit
+        #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered.yaml") == configuration)
+        for (bad, problem) in [
+            ("exit:\n  use: \"two words\"\n", "expected none, auto or a member's name"),
+            ("exit:\n  table: 254\n", "reserved table"),
+            ("routes:\n  table: 51820\n", "also exit.table"),
+            ("exit:\n  serve: sometimes\n", "expected true or false"),
+        ] {
+            do { _ = try MeshdConfiguration.parse(yaml: bad, file: "bad.yaml"); Issue.record("\(bad) parsed") } catch { #expect("\(error)".contains(problem), "\(error)") }
+        }
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         #expect(try MeshdConfiguration.parse(yaml: "", file: "empty.yaml") == MeshdConfiguration())
         #expect(try MeshdConfiguration.parse(yaml: "# only a comment\n", file: "c.yaml") == MeshdConfiguration())

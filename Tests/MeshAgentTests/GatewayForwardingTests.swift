@@ -9,10 +9,16 @@ import Testing
             interface: "mesh0", prefixes: [IPPrefix("192.168.10.0/24")!, IPPrefix("2001:db8:10::/64")!], masquerade: true)
         #expect(text.hasPrefix("table inet meshwork_gateway\ndelete table inet meshwork_gateway\ntable inet meshwork_gateway {"))
         #expect(text.contains("iifname \"mesh0\" ip daddr { 192.168.10.0/24 } accept"))
-        #expect(text.contains("iifname \"mesh0\" ip6 daddr { 2001:db8:10::/64 } masquerade"))
+        #expect(text.contains("iifname \"mesh0\" oifname != \"mesh0\" ip6 daddr { 2001:db8:10::/64 } masquerade"))
         #expect(text.contains("oifname \"mesh0\" ct state established,related accept"))
         let plain = GatewayForwarding.ruleset(interface: "mesh0", prefixes: [IPPrefix("192.168.10.0/24")!], masquerade: false)
         #expect(!plain.contains("masquerade") && !plain.contains("postrouting"))
+        // An exit that also serves a LAN: only the outermost prefix per family (nftables refuses
+        // overlapping intervals in one set), never masquerading towards the mesh.
+        let exit = GatewayForwarding.ruleset(interface: "mesh0", prefixes: IPPrefix.defaultRoutes + [IPPrefix("192.168.10.0/24")!], masquerade: true)
+        #expect(exit.contains("iifname \"mesh0\" ip daddr { 0.0.0.0/0 } accept"))
+        #expect(exit.contains("iifname \"mesh0\" ip6 daddr { ::/0 } accept"))
+        #expect(!exit.contains("192.168.10.0/24"))
         #expect(GatewayForwarding.ruleset(interface: "mesh0", prefixes: [], masquerade: true)
             == "table inet meshwork_gateway\ndelete table inet meshwork_gateway\n")
     }

@@ -58,6 +58,10 @@ extension MeshdConfiguration {
 }
 
 extension MeshdConfiguration {
+    /// Every route this node is configured to serve: `routes.serve` and, with `exit.serve`, the
+    /// default routes.
+    var servedRoutes: [Routes.Served] { routes.serve + exit.servedRoutes }
+
     /// The `exit` section: `serve`, `priority`, `check` (as a served route's), `use` (none, auto
     /// or a member's name) and `table`.
     mutating func readExit(_ top: YAMLSection) throws(ConfigurationError) {

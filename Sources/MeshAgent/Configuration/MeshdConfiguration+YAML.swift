@@ -90,6 +90,9 @@ extension MeshdConfiguration {
         try readRelay(top)
         try readRoutes(top)
         try readExit(top)
+        if exit.table == routes.table {
+            throw top.error(at: top.value("routes"), key: "routes.table", "\(routes.table) is also exit.table: the exit's default routes need a table of their own")
+        }
 
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {
             try section.finish()

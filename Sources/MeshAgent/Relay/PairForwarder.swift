@@ -117,6 +117,13 @@ final class PairForwarder: Sendable {
         return (try? await loop.submit { self.state.withValue { $0.sides[side].latched != nil } }.get()) ?? false
     }
 
+    /// Marks both ports' packets with `mark` (see ``RelayService/setMark(_:)``).
+    func setMark(_ mark: UInt32) {
+        loop.execute {
+            for socket in self.state.withValue({ $0.sides.compactMap(\.socket) }) { socket.setMark(mark) }
+        }
+    }
+
     func close() {
         loop.execute {
             let sockets = self.state.withValue { state -> [UDPSocket] in

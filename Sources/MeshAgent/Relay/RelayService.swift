@@ -49,6 +49,8 @@ public final class RelayService: Sendable {
     private let group: EventLoopGroup
     private let state: Mutex<State>
     private let batches = Mutex<[ObjectIdentifier: SendBatch]>([:])
+    /// The fwmark of the relay's ports (``setMark(_:)``).
+    private let mark = Atomic<UInt32>(0)
     /// Forwarded and dropped traffic.
     package let counters = RelayCounters()
 
@@ -226,6 +228,14 @@ public final class RelayService: Sendable {
         for forwarder in all { forwarder.close() }
     }
 
+    /// Marks the packets of every relay port, open and future, with `mark` (as the gossip
+    /// socket's: relayed WireGuard traffic keeps the host's real routes while it uses an exit).
+    package func setMark(_ mark: UInt32) {
+        self.mark.store(mark, ordering: .relaxed)
+        let forwarders = state.withLock { Array($0.forwarders.values) }
+        for forwarder in forwarders { forwarder.setMark(mark) }
+    }
+
     /// The send batch of `loop`, shared by every port read on it (one port's read burst is
     /// flushed before the next port is read).
     private func batch(for loop: EventLoop) -> SendBatch {
@@ -241,7 +251,7 @@ public final class RelayService: Sendable {
         for _ in 0..<32 {
             let port = UInt16.random(in: limits.ports)
             do {
-                let socket = try await UDPSocket.bind(on: loop, address: nil, port: port, receiveBuffer: 4 << 20) {
+                let socket = try await UDPSocket.bind(on: loop, address: nil, port: port, receiveBuffer: 4 << 20, mark: mark.load(ordering: .relaxed)) {
                     RelayPortHandler(forwarder: forwarder, side: side)
                 }
                 forwarder.attach(socket, side: side)

@@ -21,10 +21,14 @@ enum GatewayForwarding {
         let quoted = "\"\(interface)\""
         var forward = ["    type filter hook forward priority filter; policy accept;"]
         var postrouting = ["    type nat hook postrouting priority srcnat; policy accept;"]
-        for (family, selected) in [("ip", prefixes.filter { $0.address.isIPv4 }), ("ip6", prefixes.filter { !$0.address.isIPv4 })] where !selected.isEmpty {
+        // Only the outermost prefixes: nftables refuses overlapping intervals in one set (an exit
+        // serving 0.0.0.0/0 and a LAN inside it).
+        let outermost = prefixes.filter { prefix in !prefixes.contains { $0 != prefix && $0.contains(prefix) } }
+        for (family, selected) in [("ip", outermost.filter { $0.address.isIPv4 }), ("ip6", outermost.filter { !$0.address.isIPv4 })] where !selected.isEmpty {
             let set = "{ " + selected.map(\.description).joined(separator: ", ") + " }"
             forward.append("    iifname \(quoted) \(family) daddr \(set) accept")
-            if masquerade { postrouting.append("    iifname \(quoted) \(family) daddr \(set) masquerade") }
+            // Never towards the mesh itself (an exit's default route covers the members' addresses).
+            if masquerade { postrouting.append("    iifname \(quoted) oifname != \(quoted) \(family) daddr \(set) masquerade") }
         }
         forward.append("    oifname \(quoted) ct state established,related accept")
         lines.append("table inet \(table) {")
@@ -48,7 +52,7 @@ enum GatewayForwarding {
         try runNft(ruleset(interface: interface, prefixes: prefixes, masquerade: masquerade), scratch: scratch)
     }
 
-    private static func writeSysctl(_ path: String, _ value: String) throws {
+    static func writeSysctl(_ path: String, _ value: String) throws {
         do {
             let descriptor = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.closeOnExec])
             defer { try? descriptor.close() }

@@ -14,7 +14,7 @@ extension Agent {
         var reloads = routeReloads.makeAsyncIterator()
         echoThread.start()
         while !Task.isCancelled {
-            let checks = configuration.routes.serve.compactMap { served in served.checkTarget.map { ($0, served.checkTimeoutMilliseconds) } }
+            let checks = configuration.servedRoutes.compactMap { served in served.checkTarget.map { ($0, served.checkTimeoutMilliseconds) } }
             if checks.isEmpty || node == nil {
                 routeHealth.probingSince = nil
                 guard await reloads.next() != nil else { return }

@@ -51,6 +51,7 @@ extension Agent {
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)
             await syncKernelRoutes()
+            await syncExitRouting()
             await syncGateway()
             if !changes.isEmpty {
                 logger.info("WireGuard updated", metadata: [
@@ -93,7 +94,7 @@ extension Agent {
             ])
         }
         return WireGuardDesiredState(
-            listenPort: configuration.interface.listenPort, fwmark: configuration.interface.fwmark,
+            listenPort: configuration.interface.listenPort, fwmark: underlayMark,
             peers: plan.peers.map {
                 WireGuardDesiredPeer(publicKey: $0.publicKey, endpoint: $0.endpoint, allowedIPs: $0.allowedIPs, persistentKeepalive: $0.persistentKeepalive)
             })

@@ -14,9 +14,13 @@ extension Agent {
         if !restartNeeded.isEmpty {
             logger.warning("these settings change only with a restart of meshd", metadata: ["keys": "\(restartNeeded.joined(separator: ", "))"])
         }
-        if updated.routes != configuration.routes {
+        if updated.routes != configuration.routes || updated.exit != configuration.exit {
+            // A changed `exit.use` replaces `meshctl exit use`'s choice.
+            if updated.exit.use != configuration.exit.use { exitOverride = nil }
             configuration.routes = updated.routes
-            pathCore.routes.settings = RouteChoice.Settings(updated.routes)
+            configuration.exit = updated.exit
+            pathCore.routes.settings = RouteChoice.Settings(updated.routes, exit: exitOverride ?? .init(updated.exit.use))
+            applySocketMark()
             checkServedRoutes()
             routeReloaded.yield()
             announceIfChanged()

@@ -4,8 +4,9 @@ import MeshControl
 import WireGuardControl
 
 extension RouteChoice.Settings {
-    /// The route choice that `routes` configures (`routes.accept`, `preempt`, `hold_down`).
-    init(_ routes: MeshdConfiguration.Routes) {
+    /// The route choice that `routes` configures (`routes.accept`, `preempt`, `hold_down`), and
+    /// the exit used.
+    init(_ routes: MeshdConfiguration.Routes, exit: RouteChoice.ExitChoice) {
         self.init()
         switch routes.accept {
         case .none: acceptance = .none
@@ -14,6 +15,7 @@ extension RouteChoice.Settings {
         }
         preempt = routes.preempt
         holdDown = .seconds(Double(routes.holdDownSeconds))
+        self.exit = exit
     }
 }
 
@@ -28,7 +30,7 @@ extension Agent {
     /// have changed (an rtnetlink notification, a reload, the start); after a ping round only the
     /// targets did, and the links are as last read.
     func checkServedRoutes(readLinks: Bool = true) {
-        let configured = configuration.routes.serve.map {
+        let configured = configuration.servedRoutes.map {
             ServedRouteHealth.Configured(
                 route: ServedRoute(prefix: $0.prefix, priority: $0.priority), link: $0.checkInterface, target: $0.checkTarget,
                 timeout: .milliseconds(Double($0.checkTimeoutMilliseconds)))
@@ -49,10 +51,11 @@ extension Agent {
 
     /// Makes meshd's kernel routes (table `routes.table`, proto `routes.proto`, through the mesh
     /// interface) the accepted prefixes that have a gateway now; with `routes.accept` off, removes
-    /// every route meshd installed and nothing else. Device loop only, after the plan is applied.
+    /// every route meshd installed and nothing else. (The default routes through an exit go in a
+    /// table of their own: ``syncExitRouting()``.) Device loop only, after the plan is applied.
     func syncKernelRoutes() async {
         let routes = configuration.routes
-        let wanted = routes.accept == .none ? Set<IPPrefix>() : Set(pathCore.routes.routed)
+        let wanted = routes.accept == .none ? Set<IPPrefix>() : Set(pathCore.routes.routed.filter { !$0.isDefault })
         guard !wanted.isEmpty || kernelRoutesInstalled else { return }
         do {
             let (added, removed) = try await device.syncRoutes(wanted, table: routes.table, proto: routes.proto)
@@ -99,7 +102,7 @@ extension Agent {
                     name: member.name, priority: Int(route.priority), state: state, reason: member.status.isLive ? nil : "is \(member.status)"))
             }
         }
-        let own = Set(configuration.routes.serve.map(\.prefix))
+        let own = Set(configuration.servedRoutes.map(\.prefix))
         for prefix in own where others[prefix] == nil && !known.contains(prefix) { others[prefix] = [] }
         for (prefix, gateways) in others {
             let servedHere = own.contains(prefix)

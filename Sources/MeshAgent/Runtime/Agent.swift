@@ -53,6 +53,12 @@ public actor Agent {
     var kernelRoutesInstalled = true
     /// The served prefixes (and masquerade setting) the gateway table was last made for (nil: not yet this run).
     var gatewayApplied: (prefixes: [IPPrefix], masquerade: Bool)?
+    /// `meshctl exit use`'s choice (nil: `exit.use`'s), until a restart or a reload changing `exit.use`.
+    var exitOverride: RouteChoice.ExitChoice?
+    /// The fwmark on the gossip and relay sockets now (``applySocketMark()``).
+    var socketMark: UInt32 = 0
+    /// Whether the exit's routes and rules may be installed (true at start: an earlier run's go).
+    var exitRoutingInstalled = true
     /// Served routes' health checks, and the routes served now (``checkServedRoutes()``).
     var routeHealth = ServedRouteHealth()
     var currentServedRoutes: [ServedRoute] = []
@@ -128,7 +134,7 @@ public actor Agent {
         (deviceTurns, deviceTurnRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (routeReloads, routeReloaded) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         pathCore = PathCore(ownKey: wireGuardKey.publicKey)
-        pathCore.routes.settings = RouteChoice.Settings(configuration.routes)
+        pathCore.routes.settings = RouteChoice.Settings(configuration.routes, exit: .init(configuration.exit.use))
         transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
         device = DeviceController(
             settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)
@@ -203,6 +209,10 @@ public actor Agent {
         self.node = node
         self.enrollment = enrollment
         startRelayIfAllowed(enrollment.certificate)
+        applySocketMark()
+        if configuration.exit.serve, !enrollment.certificate.roles.contains(.exit) {
+            logger.warning("exit.serve is set but this node's certificate has no exit role (meshctl invite NAME --exit): not serving as an exit")
+        }
         if let contact {
             node.addContact(identityKey: contact.key, endpoints: contact.endpoints)
             node.synchronize(with: NodeID(identityKey: contact.key), now: now)

@@ -48,6 +48,12 @@ public final class GossipTransport: Sendable {
         bytes.withUnsafeBytes { _ = socket.send($0, to: endpoint) }
     }
 
+    /// Marks every gossip socket's packets with `mark` (0 clears it); the errno of the first
+    /// refusal, 0 when all took it.
+    public func setMark(_ mark: UInt32) -> Int32 {
+        sockets.map { $0.setMark(mark) }.first { $0 != 0 } ?? 0
+    }
+
     /// Sends that the kernel refused.
     public var failedSends: UInt64 { sockets.reduce(0) { $0 + $1.failedSends.load(ordering: .relaxed) } }
 

@@ -30,8 +30,9 @@ final class UDPSocket: Sendable {
     let segmentationOffload = Atomic<Bool>(true)
 
     /// Creates, binds and hands the socket to NIO; `handler` receives its datagrams.
+    /// `mark`: the fwmark its packets carry (0: none; see ``setMark(_:)``).
     static func bind(
-        on loop: EventLoopGroup, address: IPAddress?, port: UInt16, receiveBuffer: Int32 = 1 << 20,
+        on loop: EventLoopGroup, address: IPAddress?, port: UInt16, receiveBuffer: Int32 = 1 << 20, mark: UInt32 = 0,
         handler: @escaping @Sendable () -> ChannelHandler
     ) async throws -> UDPSocket {
         let isIPv6 = address.map { !$0.isIPv4 } ?? true
@@ -44,6 +45,7 @@ final class UDPSocket: Sendable {
         if isIPv6, address == nil {
             setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, socklen_t(MemoryLayout<Int32>.size))
         }
+        if mark != 0 { _ = Self.setMark(mark, on: descriptor) }
         let bound: Int32 = Self.withSocketAddress(address ?? .v6(IPv6Address(high: 0, low: 0)), port: port, dualStack: false) { pointer, length in
             Glibc.bind(descriptor, pointer, length)
         }
@@ -97,6 +99,17 @@ final class UDPSocket: Sendable {
             return false
         }
         return true
+    }
+
+    /// Marks the socket's packets with `mark` (`SO_MARK`, as WireGuard's own with `fwmark`): the
+    /// policy rules that send unmarked traffic through an exit node leave them on the host's real
+    /// routes. Returns the errno when the kernel refused (0: done).
+    @discardableResult
+    func setMark(_ mark: UInt32) -> Int32 { Self.setMark(mark, on: descriptor) }
+
+    private static func setMark(_ mark: UInt32, on descriptor: Int32) -> Int32 {
+        var value = mark
+        return setsockopt(descriptor, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0 ? 0 : errno
     }
 
     /// Whether the socket is closed.

@@ -173,6 +173,39 @@ actor DeviceController {
         return (added, removed)
     }
 
+    /// Priorities of the exit's policy rules: the host's own routes but its default route first
+    /// (`suppress_prefixlength 0`), then unmarked packets to the exit's table; both just before
+    /// the main table's rule (32766), as wg-quick's.
+    static let exitRulePriorities = (suppress: UInt32(32764), unmarked: UInt32(32765))
+
+    /// Makes the exit's default routes `prefixes` (in `table`, marked `proto`) and the policy
+    /// rules selecting them for packets without `mark`, per family, exactly what is wanted:
+    /// adds the missing, removes meshd's own rules and routes no longer wanted, and never touches
+    /// others. With an IPv4 exit, `src_valid_mark` lets reverse-path filtering see the mark.
+    /// Returns whether anything changed.
+    func syncExit(_ prefixes: Set<IPPrefix>, table: UInt32, mark: UInt32, proto: UInt8) throws -> Bool {
+        guard let links else { throw WireGuardControlError.noSuchInterface(name) }
+        var wanted = Set<PolicyRule>()
+        for prefix in prefixes where mark != 0 {
+            let isIPv6 = !prefix.address.isIPv4
+            wanted.insert(PolicyRule(
+                isIPv6: isIPv6, priority: Self.exitRulePriorities.suppress, table: LinkManager.mainTable, suppressPrefixLength: 0, protocol: proto))
+            wanted.insert(PolicyRule(isIPv6: isIPv6, priority: Self.exitRulePriorities.unmarked, table: table, fwmark: mark, invert: true, protocol: proto))
+        }
+        if prefixes.contains(where: { $0.address.isIPv4 }) {
+            try GatewayForwarding.writeSysctl("/proc/sys/net/ipv4/conf/all/src_valid_mark", "1")
+        }
+        var changed = false
+        if device != nil {
+            let (added, removed) = try syncRoutes(prefixes, table: table, proto: proto)
+            changed = !added.isEmpty || !removed.isEmpty
+        }
+        let installed = Set(try links.rules(protocol: proto))
+        for rule in installed.subtracting(wanted) { try links.removeRule(rule) }
+        for rule in wanted.subtracting(installed) { try links.addRule(rule) }
+        return changed || installed != wanted
+    }
+
     /// Forwarding and masquerade for the prefixes this node serves (``GatewayForwarding``), run
     /// here so the `nft` child never blocks the agent.
     func configureGateway(prefixes: [IPPrefix], masquerade: Bool, scratch: String) throws {
