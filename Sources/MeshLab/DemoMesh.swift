@@ -133,19 +133,20 @@ public final class DemoMesh: @unchecked Sendable {
     }
 
     /// Creates the network on the first host and enrolls every other one with `meshctl invite` and
-    /// `meshctl join` (`relays` get the relay role, `routes` the route grants named). Returns the
-    /// join transcripts (progress lines).
+    /// `meshctl join` (`relays` get the relay role, `exits` the exit role, `routes` the route
+    /// grants named). Returns the join transcripts (progress lines).
     @discardableResult
     public func enroll(
         network: String = "demo", prefix: String = "100.80.0.0/16", prefix6: String = "fd5a:1::/48", relays: Set<String> = [],
-        routes: [String: [String]] = [:]
+        routes: [String: [String]] = [:], exits: Set<String> = []
     ) throws -> [String: String] {
         guard let authority = nodes.first else { return [:] }
         try authority.meshctlChecked(["init", "--network", network, "--prefix", prefix, "--prefix6", prefix6, "--name", authority.name])
         var transcripts: [String: String] = [:]
         for host in nodes.dropFirst() {
             let granted = (routes[host.name] ?? []).flatMap { ["--route", $0] }
-            let token = try authority.meshctlChecked(["invite", host.name] + (relays.contains(host.name) ? ["--relay"] : []) + granted)
+            let roles = (relays.contains(host.name) ? ["--relay"] : []) + (exits.contains(host.name) ? ["--exit"] : [])
+            let token = try authority.meshctlChecked(["invite", host.name] + roles + granted)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let result = try host.meshctl(["join", token], timeout: 60)
             guard result.succeeded else {

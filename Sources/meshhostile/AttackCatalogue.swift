@@ -156,7 +156,8 @@ struct AttackCatalogue {
     }
 
     /// Records: the attacker's own, properly signed, at extreme versions, claiming endpoints it chose
-    /// and prefixes it was never granted; and records of other members signed by the attacker.
+    /// and prefixes it was never granted, or serving routes it was never granted; and records of
+    /// other members signed by the attacker.
     private func forgedRecords(victim: Member, ids: [NodeID], now: Timestamp) -> [[UInt8]] {
         let endpoints = reflectTargets.prefix(NodeRecord.maximumEndpoints).map { AnnouncedEndpoint(.advertised, $0) }
         let stolenPrefixes = state.members.flatMap(\.certificate.addresses).map(IPPrefix.init(host:))
@@ -170,6 +171,17 @@ struct AttackCatalogue {
                 announcedPrefixes: Array(stolenPrefixes.prefix(NodeRecord.maximumPrefixes)), relays: relays,
                 signedAt: version, signer: state.identity) {
                 records.append(own.encoded)
+            }
+            // Its own addresses, but serving routes it was never granted: the default routes (it has
+            // no exit role), the overlay, other members' addresses, a LAN (issue 12).
+            let servedOutside = (stolenPrefixes + ["203.0.113.0/24"].compactMap { try? IPPrefix(parsing: $0) })
+                .prefix(NodeRecord.maximumPrefixes).map { ServedRoute(prefix: $0, priority: .max) }
+            if let serving = try? NodeRecord(
+                nodeID: state.localID, version: version, certificateDigest: state.certificate.digest, flags: [],
+                gossipEndpoints: Array(endpoints), wireGuardEndpoints: Array(endpoints),
+                announcedPrefixes: state.certificate.addresses.map(IPPrefix.init(host:)), relays: [], servedRoutes: Array(servedOutside),
+                signedAt: version, signer: state.identity) {
+                records.append(serving.encoded)
             }
             for member in state.members {
                 if let forged = try? NodeRecord(

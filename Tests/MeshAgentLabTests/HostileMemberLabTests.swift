@@ -116,6 +116,16 @@ extension AgentLabTests {
                     if grown["invalid-record"] == nil || grown.count < 2 {
                         failures.append("CHECK drops FAILED: \(host.name)'s drops show too few refusals: \(increments)")
                     }
+                    // Issue 12 (d): records serving routes outside mallory's grant (the default
+                    // routes, the overlay, members' addresses, a LAN) are refused and counted, and
+                    // no honest member knows a route from it.
+                    if grown["outside-grant"] == nil {
+                        failures.append("CHECK drops FAILED: \(host.name) counted no outside-grant refusal: \(increments)")
+                    }
+                    let routes = (try? host.meshctl(["routes", "--json"], timeout: 10).output) ?? "?"
+                    if ((try? JSONSerialization.jsonObject(with: Data(routes.utf8))) as? [Any])?.isEmpty != true {
+                        failures.append("CHECK routes FAILED: \(host.name) knows routes after the attack: \(routes)")
+                    }
                 }
                 print("hostile member: \(watch.samples) samples; attacker tally \(tallyLine)\ndrops during the attack:\n  \(dropReport.joined(separator: "\n  "))")
                 if !failures.isEmpty {
