@@ -32,15 +32,15 @@ extension PathCore {
                         continue
                     }
                 }
-                var unusable: String?
+                var unusable: String?, doubt: String?
                 if !member.status.isLive {
                     unusable = "is \(member.status)"
-                } else if paths.directPathFailed(member.id) {
-                    unusable = "has no path (\(paths.reason(for: member.id) ?? "unreachable"))"
+                } else if paths.silentSinceFailure(member.id) {
+                    doubt = "has no path (\(paths.reason(for: member.id) ?? "unreachable"))"
                 }
                 let preferred = route.prefix.isDefault && exit == .member(member.name)
                 offers[route.prefix, default: []].append(
-                    RouteChoice.Candidate(member: member.id, priority: route.priority, unusable: unusable, preferred: preferred))
+                    RouteChoice.Candidate(member: member.id, priority: route.priority, unusable: unusable, doubt: doubt, preferred: preferred))
             }
         }
         return (offers, refused)

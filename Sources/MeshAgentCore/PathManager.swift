@@ -376,11 +376,13 @@ package struct PathManager {
         return [.release(relay: relay, peer: peer), .notifyDirect(peer), .reroute(peer)]
     }
 
-    /// Whether the direct path to `peer` was declared failed and no relay carries it yet (a relay
-    /// may have been asked): for a gateway, its prefixes should move now, not once a relay answers.
-    package func directPathFailed(_ peer: NodeID) -> Bool {
+    /// Whether nothing came from `peer` since its direct path was declared failed: no probe
+    /// answered, no WireGuard data, whichever route it has now (a relay may have granted a pair
+    /// whose other end is dead). For a gateway: its prefixes should move to one that answers now,
+    /// not once a relay answers, and not back to it while it stays silent.
+    package func silentSinceFailure(_ peer: NodeID) -> Bool {
         guard let path = peers[peer] else { return false }
-        return path.route == .unreachable || (path.route == .direct && path.directFailedAt != nil)
+        return path.route == .unreachable || path.directFailedAt != nil
     }
 
     /// Whether any peer is relayed (a reconcile then reads the device first: see

@@ -71,16 +71,23 @@ package struct RouteChoice {
     package struct Candidate: Equatable {
         package var member: NodeID
         package var priority: UInt8
+        /// Why it cannot carry the prefix (dead, left): never chosen.
         package var unusable: String?
+        /// Why it may not carry it (silent since its path failed): chosen only when no other can.
+        package var doubt: String?
         /// Chosen by name (`exit use NAME`): ranked before every other gateway of the prefix.
         package var preferred: Bool
 
-        package init(member: NodeID, priority: UInt8, unusable: String? = nil, preferred: Bool = false) {
+        package init(member: NodeID, priority: UInt8, unusable: String? = nil, doubt: String? = nil, preferred: Bool = false) {
             self.member = member
             self.priority = priority
             self.unusable = unusable
+            self.doubt = doubt
             self.preferred = preferred
         }
+
+        /// Why it is not a sound choice now (nil: it is).
+        package var problem: String? { unusable ?? doubt }
 
         /// Whether this gateway ranks before `other` (preferred, then priority, then lowest ID).
         func ranks(before other: Candidate) -> Bool {
@@ -138,11 +145,14 @@ package struct RouteChoice {
             let gateways = offered.sorted { $0.ranks(before: $1) }
             var since = usableSince[prefix] ?? [:]
             for gateway in gateways {
-                if gateway.unusable == nil { since[gateway.member] = since[gateway.member] ?? now } else { since[gateway.member] = nil }
+                if gateway.problem == nil { since[gateway.member] = since[gateway.member] ?? now } else { since[gateway.member] = nil }
             }
             since = since.filter { member, _ in gateways.contains { $0.member == member } }
             usableSince[prefix] = since
-            let usable = gateways.filter { $0.unusable == nil }
+            // Gateways in doubt only when no sound one is left (better a gateway that may answer
+            // than none).
+            let sound = gateways.filter { $0.problem == nil }
+            let usable = sound.isEmpty ? gateways.filter { $0.unusable == nil } : sound
             let previous = prefixes[prefix]
             var entry = previous ?? Prefix(prefix: prefix, gateways: gateways, active: nil, since: now, reason: "")
             entry.gateways = gateways
@@ -159,7 +169,7 @@ package struct RouteChoice {
                 entry.active = best.member
                 entry.since = now
                 if let current = previous?.active {
-                    let why = gateways.first { $0.member == current }?.unusable ?? "withdrew the prefix"
+                    let why = gateways.first { $0.member == current }?.problem ?? "withdrew the prefix"
                     entry.reason = "\(name(current)) \(why)"
                 } else {
                     entry.reason = best.preferred ? "the chosen exit"
@@ -168,7 +178,7 @@ package struct RouteChoice {
             } else {
                 entry.active = nil
                 if previous?.active != nil || previous == nil { entry.since = now }
-                entry.reason = gateways.isEmpty ? "no gateway" : "no gateway alive and reachable (" + gateways.map { "\(name($0.member)) \($0.unusable ?? "")" }.joined(separator: "; ") + ")"
+                entry.reason = gateways.isEmpty ? "no gateway" : "no gateway alive and reachable (" + gateways.map { "\(name($0.member)) \($0.problem ?? "")" }.joined(separator: "; ") + ")"
             }
             if entry.active != previous?.active { changed = true }
             prefixes[prefix] = entry
@@ -182,7 +192,7 @@ package struct RouteChoice {
         var next = Timestamp.distantFuture
         for (prefix, entry) in prefixes {
             guard let current = entry.active, let kept = entry.gateways.first(where: { $0.member == current }) else { continue }
-            for gateway in entry.gateways where gateway.unusable == nil && gateway.ranks(before: kept) {
+            for gateway in entry.gateways where gateway.problem == nil && gateway.ranks(before: kept) {
                 if let since = usableSince[prefix]?[gateway.member] {
                     let due = since + settings.holdDown
                     if due > now, due < next { next = due }

@@ -106,6 +106,27 @@ import Testing
         #expect(routes.prefixes[everywhere]?.reason.contains("is the chosen exit") == true)
     }
 
+    /// A gateway silent since its path failed (a relay granted the pair, but its end is dead)
+    /// carries the prefix only when no sound one is left, and does not get it back while silent
+    /// (the simulator's gateway-dies scenario found it taken back 6.6 s after a crash).
+    @Test func aGatewayInDoubtIsALastResort() {
+        var routes = choice()
+        var now = Timestamp(seconds: 100)
+        routes.update(offers: [site: [.init(member: gw1, priority: 150), .init(member: gw2, priority: 100)]], name: name, now: now)
+        now = now + .seconds(1)
+        let doubtful: [IPPrefix: [RouteChoice.Candidate]] = [site: [.init(member: gw1, priority: 150, doubt: "has no path (cut)"), .init(member: gw2, priority: 100)]]
+        routes.update(offers: doubtful, name: name, now: now)
+        #expect(routes.active(for: site) == gw2)
+        #expect(routes.prefixes[site]?.reason == "gw1 has no path (cut)")
+        now = now + .seconds(30)
+        routes.update(offers: doubtful, name: name, now: now)
+        #expect(routes.active(for: site) == gw2, "not back while it stays silent")
+        #expect(routes.nextDeadline(after: now) == .distantFuture)
+        // The only gateway left is in doubt: better it than none.
+        routes.update(offers: [site: [.init(member: gw1, priority: 150, doubt: "has no path (cut)"), .init(member: gw2, priority: 100, unusable: "is dead")]], name: name, now: now)
+        #expect(routes.active(for: site) == gw1)
+    }
+
     @Test func exitChoicesReadFromText() {
         #expect(RouteChoice.ExitChoice("none") == RouteChoice.ExitChoice.none)
         #expect(RouteChoice.ExitChoice("auto") == .auto)

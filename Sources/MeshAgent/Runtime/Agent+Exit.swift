@@ -74,7 +74,7 @@ extension Agent {
             exits = choice.gateways.map { gateway in
                 RouteReport.Gateway(
                     name: memberName(gateway.member), priority: Int(gateway.priority),
-                    state: gateway.unusable != nil ? "down" : gateway.member == choice.active ? "active" : "standby", reason: gateway.unusable)
+                    state: gateway.member == choice.active ? "active" : gateway.problem != nil ? "down" : "standby", reason: gateway.problem)
             }
         } else if let node {
             for member in node.members.all where member.id != node.id && member.certificate.roles.contains(.exit) {

@@ -87,7 +87,7 @@ extension Agent {
             let gateways = entry.gateways.map { gateway in
                 RouteReport.Gateway(
                     name: memberName(gateway.member), priority: Int(gateway.priority),
-                    state: gateway.unusable != nil ? "down" : gateway.member == entry.active ? "active" : "standby", reason: gateway.unusable)
+                    state: gateway.member == entry.active ? "active" : gateway.problem != nil ? "down" : "standby", reason: gateway.problem)
             }
             reports.append(RouteReport(
                 prefix: "\(prefix)", active: entry.active.map(memberName), reason: entry.reason, sinceSeconds: max(0, (now - entry.since).seconds),

@@ -39,6 +39,14 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     /// As ``renumber``, on a pair relayed from the start (1–2 blocked): the relay must take host 2
     /// from its new address and forward to it.
     case renumberRelayed = "renumber-relayed"
+    /// Relay 0; gateways 2 (priority 150) and 3 (100) serve a site (192.168.10.0/24); host 1 takes
+    /// routes (hold-down 5 s) and pings the site every 50 ms. Host 2 crashes at 10 s (meshd and
+    /// WireGuard) and boots again at 30 s: the site must move to 3 at once, and back to 2 once it
+    /// has been back for the hold-down.
+    case gatewayDies = "gateway-dies"
+    /// As ``gatewayDies`` with exit nodes: 2 and 3 (exit role) serve the default routes, host 1
+    /// uses `exit auto` and pings an address on the Internet.
+    case exitDies = "exit-dies"
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -74,6 +82,13 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         public var probesPerSecond: [Double]?
         /// The share of pings answered in the last part of the run (``lossyDirect``; nil elsewhere).
         public var lateDelivery: Double?
+        /// From the failed gateway's return to the prefix moving back to it (``gatewayDies``,
+        /// ``exitDies``; nil elsewhere, or when it never moved back).
+        public var movedBack: Interval?
+        /// The longest time without a reply while the prefix moved back.
+        public var moveBackGap: Interval?
+        /// The gateway host carrying the prefix at the end.
+        public var gatewayAtEnd: Int?
 
         public var description: String {
             let first = firstReply.map { String(format: "%.3f s", $0.seconds) } ?? "none"
@@ -82,6 +97,8 @@ public enum AgentScenario: String, CaseIterable, Sendable {
                 + "ended direct \(endedDirect)" + (firstRouteChange.map { String(format: ", first route change after %.3f s", $0.seconds) } ?? "")
                 + (probesPerSecond.map { ", probes/s while flowing \($0)" } ?? "")
                 + (lateDelivery.map { ", answered at the end \(Int(($0 * 100).rounded())) %" } ?? "")
+                + (movedBack.map { String(format: ", moved back after %.3f s", $0.seconds) } ?? "")
+                + (moveBackGap.map { String(format: " (longest gap then %.3f s)", $0.seconds) } ?? "")
         }
     }
 
@@ -203,8 +220,72 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             let settled = lossStart + .seconds(15)
             let late = (world.replies[flow] ?? []).filter { $0 >= settled }.count
             result.lateDelivery = Double(late) / Double(max(1, Int((world.now - settled).nanoseconds / Interval.milliseconds(100).nanoseconds)))
+        case .gatewayDies, .exitDies:
+            try runGatewayFailover(&result, seed: seed, latency: latency)
         }
         return result
+    }
+
+    /// ``gatewayDies`` and ``exitDies``.
+    private func runGatewayFailover(_ result: inout Result, seed: UInt64, latency: Interval) throws {
+        let exit = self == .exitDies
+        let prefix = exit ? IPPrefix.defaultIPv4 : IPPrefix("192.168.10.0/24")!
+        let grants: [Int: (routes: [IPPrefix], roles: NodeRoles)] = exit ? [2: ([], [.exit]), 3: ([], [.exit])] : [2: ([prefix], []), 3: ([prefix], [])]
+        let served = exit
+            ? [2: IPPrefix.defaultRoutes.map { ServedRoute(prefix: $0, priority: 150) }, 3: IPPrefix.defaultRoutes.map { ServedRoute(prefix: $0, priority: 100) }]
+            : [2: [ServedRoute(prefix: prefix, priority: 150)], 3: [ServedRoute(prefix: prefix, priority: 100)]]
+        let world = try AgentWorld(cluster: Cluster(count: 4, seed: seed, grants: grants), relays: [0], seed: seed, served: served)
+        world.latency = latency
+        let holdDown = Interval.seconds(5)
+        world.acceptRoutes(1, holdDown: holdDown, exit: exit ? .auto : .none)
+        let interval = Interval.milliseconds(50)
+        world.startPinging(site: prefix, from: 1, every: interval)
+        let start = world.now
+        world.run(until: start + .seconds(10))
+        world.crash(2)
+        let crash = world.now
+        // The gateway host 1 sends the prefix to, sampled every ping interval (for the route log).
+        var carrying = world.gateway(of: 1, for: prefix)
+        func sample(until end: Timestamp) {
+            while world.now < end {
+                world.run(until: world.now + interval)
+                let now = world.gateway(of: 1, for: prefix)
+                if now != carrying {
+                    result.routeLog.append(String(format: "%8.3f s host 1: %@ → %@", (world.now - crash).seconds,
+                        carrying.map { "gateway \($0)" } ?? "none", now.map { "gateway \($0)" } ?? "none"))
+                    carrying = now
+                }
+            }
+        }
+        sample(until: start + .seconds(30))
+        try world.revive(2)
+        let revived = world.now
+        result.routeLog.append(String(format: "%8.3f s host 2 boots again", (revived - crash).seconds))
+        while world.now < start + .seconds(50) {
+            sample(until: world.now + interval)
+            if result.movedBack == nil, world.gateway(of: 1, for: prefix) == 2 { result.movedBack = world.now - revived }
+        }
+        let replies = ((world.replies[AgentWorld.Flow(from: 1, to: 2)] ?? []) + (world.replies[AgentWorld.Flow(from: 1, to: 3)] ?? [])).sorted()
+        func longestGap(from: Timestamp, to end: Timestamp) -> Interval {
+            var previous = from, longest = Interval.zero
+            for reply in replies where reply >= from && reply <= end {
+                if reply - previous > longest, reply - previous > .seconds(1) {
+                    result.routeLog.append(String(format: "%8.3f s no reply for %.3f s", (previous - crash).seconds, (reply - previous).seconds))
+                }
+                longest = max(longest, reply - previous)
+                previous = reply
+            }
+            return max(longest, end - previous)
+        }
+        result.firstReply = replies.first { $0 >= crash }.map { $0 - crash }
+        result.longestGap = longestGap(from: crash, to: world.now)
+        if let back = result.movedBack { result.moveBackGap = longestGap(from: revived + back - .seconds(1), to: min(world.now, revived + back + .seconds(2))) }
+        result.replies = replies.filter { $0 >= crash }.count
+        result.pings = Int((world.now - crash).nanoseconds / interval.nanoseconds)
+        result.gatewayAtEnd = world.gateway(of: 1, for: prefix)
+        result.endedDirect = world.route(from: 1, to: 2) == .direct
+        let running = (0..<world.cluster.identities.count).filter(world.isRunning)
+        result.declaredDead = running.flatMap { a in running.filter { $0 != a && !world.seesLive(a, $0) }.map { [a, $0] } }
     }
 
     private func measure(

@@ -54,6 +54,14 @@ extension AgentScenario {
             if !result.endsAgree { return "the two ends' path states disagree at the end (a restarted end forgot its relay?)" }
         case .cutMidStream, .renumberRelayed:
             break
+        case .gatewayDies, .exitDies:
+            // Back to the better gateway once it held for the hold-down (5 s), not before, and
+            // without an outage on the way.
+            guard let back = result.movedBack else { return "the prefix never moved back to the returning gateway" }
+            if back < .seconds(5) { return "moved back after \(back.seconds) s, before the 5 s hold-down" }
+            if back > .seconds(9) { return "moved back only after \(back.seconds) s (hold-down 5 s)" }
+            if let gap = result.moveBackGap, gap > .seconds(1) { return "\(gap.seconds) s without a reply while moving back" }
+            if result.gatewayAtEnd != 2 { return "the prefix ended on host \(result.gatewayAtEnd.map(String.init) ?? "none"), not the better gateway 2" }
         }
         if let rates = result.probesPerSecond, let highest = rates.max(), highest > 1 {
             return "\(highest) path probes per second with two-way traffic (at most 1)"
@@ -77,6 +85,7 @@ extension AgentScenario {
         case .nat: return 2  // possibly through the relay until the punch works, and back
         case .symmetricNAT: return 1
         case .roaming, .renumber: return 2  // through the relay until the new endpoint is known, and back
+        case .gatewayDies, .exitDies: return 0  // (path changes are not what these measure: none recorded)
         }
     }
 

@@ -24,6 +24,7 @@ public final class AgentWorld {
             case deliver(host: Int, to: SocketEndpoint, from: SocketEndpoint, Underlay)
             case regrant(host: Int, grant: RelayMessage, to: NodeID, other: NodeID, gaps: ArraySlice<Interval>)
             case ping(Flow)
+            case sitePing(Int)
         }
         static func < (lhs: Event, rhs: Event) -> Bool { lhs.time != rhs.time ? lhs.time < rhs.time : lhs.order < rhs.order }
         static func == (lhs: Event, rhs: Event) -> Bool { lhs.time == rhs.time && lhs.order == rhs.order }
@@ -58,6 +59,10 @@ public final class AgentWorld {
     /// Hosts that changed their own address (``renumber(_:)``), and the address they have now.
     private var renumbered: [Int: IPAddress] = [:]
     private var flows: [Flow: (interval: Interval, sequence: UInt32)] = [:]
+    /// Pings into a routed prefix, per pinging host (``startPinging(site:from:every:)``).
+    private var siteFlows: [Int: (prefix: IPPrefix, interval: Interval, sequence: UInt32)] = [:]
+    /// Crashed hosts' agents as they were (``revive(_:)``).
+    private var crashed: [Int: SimulatedAgent] = [:]
     /// Pong arrival times per flow.
     public private(set) var replies: [Flow: [Timestamp]] = [:]
     /// Sees every WireGuard datagram delivered (time, what), when set: for tracing a seed.
@@ -66,8 +71,9 @@ public final class AgentWorld {
     public private(set) var gossipDatagrams: [Int] = []
 
     /// Builds the world: `relays` are the hosts with the relay role offering to relay (the
-    /// cluster gives the role to every 50th host), the others start without a relay.
-    public init(cluster: Cluster, relays: Set<Int>, seed: UInt64) throws {
+    /// cluster gives the role to every 50th host), the others start without a relay; `served`:
+    /// the routes gateways serve from the start (inside their certificates' grants).
+    public init(cluster: Cluster, relays: Set<Int>, seed: UInt64, served: [Int: [ServedRoute]] = [:]) throws {
         self.cluster = cluster
         now = cluster.start
         directory = AgentDirectory(cluster: cluster)
@@ -83,6 +89,7 @@ public final class AgentWorld {
         for index in 0..<count {
             var announcement = cluster.announcement(of: index)
             announcement.offersRelay = relays.contains(index) && cluster.certificates[index].roles.contains(.relay)
+            announcement.servedRoutes = served[index] ?? []
             announcements.append(announcement)
         }
         var records: [NodeRecord] = []
@@ -91,7 +98,7 @@ public final class AgentWorld {
                 nodeID: cluster.certificates[index].nodeID, version: 2, certificateDigest: cluster.certificates[index].digest,
                 flags: announcements[index].offersRelay ? [.relay] : [], gossipEndpoints: announcements[index].gossipEndpoints,
                 wireGuardEndpoints: announcements[index].wireGuardEndpoints, announcedPrefixes: announcements[index].prefixes,
-                relays: [], signedAt: cluster.start.seconds, signer: cluster.identities[index])
+                relays: [], servedRoutes: announcements[index].servedRoutes, signedAt: cluster.start.seconds, signer: cluster.identities[index])
             records.append(record)
             members.put(Member(certificate: cluster.certificates[index], record: record, status: .alive, statusChangedAt: cluster.start))
         }
@@ -173,19 +180,55 @@ public final class AgentWorld {
     }
 
     /// Host `index` stops abruptly.
-    public func crash(_ index: Int) { agents[index] = nil }
+    public func crash(_ index: Int) {
+        crashed[index] = agents[index]
+        agents[index] = nil
+    }
+
+    /// Host `index`, crashed, boots again: meshd starts from what it had persisted, on a new
+    /// WireGuard device (the old one died with the host).
+    public func revive(_ index: Int) throws {
+        guard agents[index] == nil, let old = crashed.removeValue(forKey: index) else { return }
+        agents[index] = old
+        try restartAgent(index, device: WireGuardModel(index: index, listen: directory.wireGuardEndpoint(of: index)))
+    }
+
+    /// Host `index` takes the routes other members serve (`routes.accept: true`), moving back to a
+    /// better gateway after `holdDown`; with `exit`, it also uses exit nodes that way.
+    package func acceptRoutes(_ index: Int, holdDown: Interval, exit: RouteChoice.ExitChoice = .none) {
+        agents[index]?.core.routes.settings.acceptance = .all
+        agents[index]?.core.routes.settings.holdDown = holdDown
+        agents[index]?.core.routes.settings.exit = exit
+    }
+
+    /// The host carrying `prefix` for host `index` now (its active gateway), if any.
+    public func gateway(of index: Int, for prefix: IPPrefix) -> Int? {
+        agents[index]?.core.routes.active(for: prefix).flatMap(directory.index(of:))
+    }
+
+    /// Host `from` pings an address inside `prefix` every `interval`, from now on: each ping goes
+    /// through the tunnel to the gateway carrying the prefix for `from` at that moment, which
+    /// answers for the LAN behind it (replies count under ``Flow`` `from` → that gateway).
+    public func startPinging(site prefix: IPPrefix, from: Int, every interval: Interval) {
+        siteFlows[from] = (prefix, interval, 0)
+        push(now, .sitePing(from))
+    }
 
     /// meshd on host `index` restarts (at once): a new protocol core from its persisted members,
     /// record version and replay state, and fresh path decisions, on the WireGuard device it left
     /// (peers and sessions live on; a relay's ports do not).
-    public func restartAgent(_ index: Int) throws {
+    public func restartAgent(_ index: Int) throws { try restartAgent(index, device: nil) }
+
+    func restartAgent(_ index: Int, device: WireGuardModel?) throws {
         guard let old = agents[index] else { return }
         let node = try MeshNode(
             identity: cluster.identities[index], certificate: cluster.certificates[index], settings: cluster.settings,
             announcement: old.node.announcement, members: old.node.members, previousVersion: old.node.localRecord.version,
             replayState: old.node.replayState(now: now), newcomer: true, agreement: agreement, random: .seeded(random.next()), now: now)
         let relay = old.relay.map { RelayModel(address: $0.address) }
-        agents[index] = SimulatedAgent(index: index, node: node, directory: directory, relay: relay, device: old.device, seed: random.next(), now: now)
+        let agent = SimulatedAgent(index: index, node: node, directory: directory, relay: relay, device: device ?? old.device, seed: random.next(), now: now)
+        agent.core.routes.settings = old.core.routes.settings
+        agents[index] = agent
         scheduledWake[index] = .distantFuture
         flush(index)
     }
@@ -293,6 +336,15 @@ public final class AgentWorld {
                 push(now + gap, .regrant(host: host, grant: grant, to: member, other: other, gaps: gaps.dropFirst()))
             }
             flush(host)
+        case let .sitePing(from):
+            guard var state = siteFlows[from], let agent = agents[from] else { return }
+            state.sequence &+= 1
+            siteFlows[from] = state
+            if let gateway = gateway(of: from, for: state.prefix) {
+                agent.sendThroughTunnel(.ping(state.sequence), to: gateway, now: now)
+                flush(from)
+            }
+            push(now + state.interval, .sitePing(from))
         case let .ping(flow):
             guard var state = flows[flow], let agent = agents[flow.from] else { return }
             state.sequence &+= 1

@@ -173,12 +173,13 @@ final class SimulatedAgent {
     private var ownAddress: IPAddress { announced.localAddresses.first ?? directory.wireGuardEndpoint(of: index).address }
 
     /// What this host announces, composed as meshd composes it (``AgentAnnouncement``): its own
-    /// address, the relay offer and prefixes it was enrolled with, the relays it reaches, and —
+    /// address, the relay offer, prefixes and served routes it was enrolled with, the relays it reaches, and —
     /// read afresh each time — the observed and reflexive endpoints.
     private lazy var announced: AgentAnnouncement = {
         var facts = AgentAnnouncement(localAddresses: [directory.wireGuardEndpoint(of: index).address], gossipPort: 51821, wireGuardPort: 51820)
         facts.prefixes = node.announcement.prefixes
         facts.offersRelay = node.announcement.offersRelay
+        facts.servedRoutes = node.announcement.servedRoutes
         return facts
     }()
 
