@@ -5,6 +5,7 @@
 //   .build/release/AgentBenchmark join      [--trials 10] [--backend userspace]
 //   .build/release/AgentBenchmark roaming   [--trials 10] [--settle 3]
 //   .build/release/AgentBenchmark restart   [--trials 10] [--down 1] [--settle 2]
+//   .build/release/AgentBenchmark gateways  [--trials 10] [--settle 5] [--hold 8] [--setups meshwork,keepalived]
 //   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--swarm-topology star|full] [--converge-timeout 300] [--swarm-cpu 0]
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
@@ -24,7 +25,7 @@ if command != "swarm" { holder.tearDownOnSignals() }
 do {
     let given = try options(arguments.dropFirst())
     switch command {
-    case "join", "roaming", "restart", "resources":
+    case "join", "roaming", "restart", "resources", "gateways":
         for product in ["meshd", "meshctl"] where !FileManager.default.isExecutableFile(atPath: binaries + "/" + product) {
             throw LabError.failed("\(binaries)/\(product) is missing: swift build -c release --product \(product)")
         }
@@ -34,6 +35,27 @@ do {
         let backend = given["--backend"] ?? "userspace"
         let trials = Int(given["--trials"] ?? "") ?? 10
         switch command {
+        case "gateways":
+            var benchmark = GatewayFailoverBenchmark()
+            benchmark.trials = trials
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            benchmark.hold = Double(given["--hold"] ?? "") ?? benchmark.hold
+            var runs: [(name: String, trials: [GatewayFailoverBenchmark.Trial])] = []
+            for setup in (given["--setups"] ?? "meshwork,keepalived").split(separator: ",") {
+                let site: any GatewayFailoverBenchmark.Site
+                switch setup {
+                case "meshwork":
+                    progress("building the S0 mesh (\(backend))")
+                    site = try MeshworkSite(lab: lab, binaries: binaries, backend: backend)
+                case "keepalived":
+                    progress("building the hand-built keepalived + WireGuard pair")
+                    site = try KeepalivedSite(lab: lab)
+                default:
+                    throw LabError.failed("--setups: \(setup) is not meshwork or keepalived")
+                }
+                runs.append((site.name, try benchmark.run(site)))
+            }
+            benchmark.report(runs)
         case "join":
             var benchmark = JoinBenchmark()
             benchmark.trials = trials
@@ -66,7 +88,7 @@ do {
     case "swarm":
         try Swarm.run(given)
     default:
-        print("usage: AgentBenchmark join|roaming|restart|resources [--option value ...] (see the top of Benchmarks/AgentBenchmark/main.swift)")
+        print("usage: AgentBenchmark join|roaming|restart|gateways|resources [--option value ...] (see the top of Benchmarks/AgentBenchmark/main.swift)")
         exit(command == "help" ? 0 : 2)
     }
 } catch {

@@ -102,6 +102,10 @@ package struct PathManager {
         /// While relayed, a direct retry lost counts in the direct path's loss only if one was
         /// answered within this long before it (a cut path answers nothing: it is not lossy).
         package var lossEvidenceWindow = Interval.seconds(2)
+        /// A direct path that answers again only this long after it was declared failed was cut,
+        /// not lossy (retried all along; at 75 % round-trip loss, 50 probes in a row go unanswered
+        /// about once in 10⁶ tries): the cut's probes judged lost after the heal do not count.
+        package var cutSilence = Interval.seconds(5)
         /// A pair relayed because its direct path was lossy tries direct again after this long
         /// (doubling on each relapse): loss on a path changes slowly, a cut heals at once.
         package var lossyRetryBackoff = Interval.seconds(10)
@@ -140,6 +144,13 @@ package struct PathManager {
         package var directAnsweredAt = Timestamp.zero
         /// What direct probes measured lately: loss and round trip.
         package var direct = LinkQuality()
+        /// Since when ``direct`` measures (a heal after a cut starts it afresh): probes sent before
+        /// and judged lost after do not count (the outage's last probes, judged a second later,
+        /// made a healed quiet path look 45 % lossy until it failed again, and its failure
+        /// timeout 1 s instead of 450 ms: the gateway benchmark, 2026-12-07).
+        package var measuredSince = Timestamp.zero
+        /// When the direct path was last declared failed (kept after it answers again).
+        package var lastFailedAt = Timestamp.zero
         /// The share of direct probes lost lately (moving average; 0 on a clean path).
         package var directLoss: Double { direct.loss }
         /// Relayed because the direct path lost too much (not because it failed): the direct path
@@ -412,7 +423,15 @@ package struct PathManager {
         path.relayedSince = nil
         path.healedAt = now
         // Probes lost while the path was cut say nothing about it now; a lossy path's measure stands.
-        if !old.relayedForLoss { path.direct = LinkQuality() }
+        if !old.relayedForLoss {
+            path.direct = LinkQuality()
+            // After a cut (the answers resumed ``Settings/cutSilence`` or more after the failure),
+            // the cut's last probes, judged lost only later, must not count either. After a short
+            // lapse of a lossy path they do: they keep it from failing again at once.
+            if let run = old.directAnsweringSince, run >= old.lastFailedAt + settings.cutSilence {
+                path.measuredSince = now
+            }
+        }
         path.relayedForLoss = false
         path.directStreak = 0
         path.unansweredSince = nil
@@ -661,6 +680,7 @@ package struct PathManager {
                 // Data still arriving over WireGuard means the path works (the agent is what is silent).
                 if path.route == .direct, now - path.lastReceived < timeout { break }
                 if path.route == .direct {
+                    if path.directFailedAt == nil { path.lastFailedAt = now }
                     path.directFailedAt = path.directFailedAt ?? now
                     let loss = path.directLoss >= 0.01 ? " (\(percent(path.directLoss)) of probes lost lately)" : ""
                     path.reason = "direct probes unanswered for \(Int((now - since).seconds * 1000)) ms\(loss), no WireGuard data received"
@@ -742,6 +762,7 @@ package struct PathManager {
                 guard let path = peers[peer] else { continue }
                 let duringAnswers = path.directAnsweringSince.map { sentAt >= $0 } ?? false
                 guard path.route == .direct || (duringAnswers && path.directAnsweredAt + settings.lossEvidenceWindow >= sentAt) else { continue }
+                guard sentAt >= path.measuredSince else { continue }
                 peers[peer]?.direct.lost(weight: settings.lossWeight)
             } else {
                 noteRelayLeg(target, answeredAfter: nil)

@@ -21,28 +21,16 @@ extension AgentLabTests {
             "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n        target: \(Self.server)\n        timeout_ms: 300\n",
             "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n      check:\n        interface: lan1\n",
         ]
-        var files: [String: String] = [:]
-        for (name, text) in configs {
-            files[name] = "\(directory)/\(name).yaml"
-            try text.write(toFile: files[name]!, atomically: true, encoding: .utf8)
-        }
-        let specs = [("alpha", 1), ("bravo", 2), ("charlie", 3)].map { name, host in
-            DemoMesh.HostSpec(name: name, ipv4: "198.51.100.\(host)", ipv6: "2001:db8:100::\(host)", daemonArguments: ["--config", files[name]!])
-        }
-        let mesh = try DemoMesh(lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, specs: specs)
+        let mesh: DemoMesh, site: String
         do {
-            // The site: a bridge with the server on it, and a LAN port of each gateway.
-            let site = try lab.addNamespace("site")
-            try lab.run(["ip", "link", "add", "br0", "type", "bridge"], in: site)
-            try lab.run(["ip", "link", "set", "br0", "up"], in: site)
-            try lab.addAddress("\(Self.server)/24", to: "br0", in: site)
-            for (name, host) in [("bravo", 2), ("charlie", 3)] {
-                let (_, port) = try lab.connect(mesh[name].namespace, site, addressA: "192.168.10.\(host)/24", nameA: "lan1", nameB: "p-\(name)")
-                try lab.run(["ip", "link", "set", port, "master", "br0"], in: site)
-            }
-            try mesh.enroll(prefix: AgentLab.prefix, prefix6: AgentLab.prefix6, routes: ["bravo": [Self.site], "charlie": [Self.site]])
-            try mesh.waitForFullMesh(timeout: 90)
-            try body(mesh, files, site)
+            (mesh, site) = try DemoMesh.siteBehindTwoGateways(
+                lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, configs: configs,
+                site: Self.site, server: Self.server, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
+        } catch {
+            throw LabError.failed("\(error)")
+        }
+        do {
+            try body(mesh, configs.keys.reduce(into: [:]) { $0[$1] = "\(directory)/\($1).yaml" }, site)
         } catch {
             throw LabError.failed("\(error)\n\(mesh.diagnostics())")
         }

@@ -161,6 +161,26 @@ import Testing
         #expect(healed.contains(.reachabilityChanged(peer)) && !healed.contains(.reroute(peer)))
     }
 
+    /// After a cut (6 s without an answer), the cut's last probes, judged lost after the heal, do
+    /// not count: the healed path fails again in under 600 ms, not 1 s (the gateway benchmark saw
+    /// 1 s at every failure after the first, "49 % of probes lost lately" on a clean path).
+    @Test func aPathHealedAfterACutFailsAgainAsFastAsTheFirstTime() {
+        var paths = PathManager(), clock = Timestamp(seconds: 1000)
+        paths.noteActivity(peer, now: clock)
+        _ = run(&paths, clock: &clock, for: .seconds(6), answering: [], relays: [])
+        #expect(paths.route(to: peer) == .unreachable)
+        _ = run(&paths, clock: &clock, for: .milliseconds(200), answering: [peer], relays: [])
+        #expect(paths.route(to: peer) == .direct)
+        let cutAt = clock
+        var failedAt: Timestamp?
+        while failedAt == nil, clock - cutAt < .seconds(2) {
+            _ = run(&paths, clock: &clock, for: .milliseconds(50), answering: [], relays: [])
+            if paths.route(to: peer) == .unreachable { failedAt = clock }
+        }
+        let delay = (failedAt ?? .distantFuture) - cutAt
+        #expect(delay <= .milliseconds(600), "failed again after \(delay) (\(paths.reason(for: peer) ?? ""))")
+    }
+
     @Test func aRelapseDoublesTheWaitBeforeTheNextDirectRetry() {
         var paths = PathManager(), clock = Timestamp(seconds: 1000)
         paths.noteActivity(peer, now: clock)
