@@ -112,6 +112,13 @@ extension Agent {
                 ])
             }
         } catch {
+            if prefixes.isEmpty {
+                // Nothing wanted and nothing readable to clean up (a host without policy routing
+                // for a family): not an error at every reconcile.
+                exitRoutingInstalled = false
+                logger.debug("cannot list policy rules to clean up after an exit", metadata: ["error": "\(error)"])
+                return
+            }
             logger.error("cannot update the exit's routes and rules; retrying at the next reconcile", metadata: ["error": "\(error)"])
         }
     }
