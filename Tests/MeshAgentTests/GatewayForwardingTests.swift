@@ -1,5 +1,6 @@
 @testable import MeshAgent
 import MeshCore
+import WireGuardControl
 import Testing
 
 /// Issue 12: the gateway's own nftables table, replaced whole; nothing served deletes it.
@@ -21,6 +22,20 @@ import Testing
         #expect(!exit.contains("192.168.10.0/24"))
         #expect(GatewayForwarding.ruleset(interface: "mesh0", prefixes: [], masquerade: true)
             == "table inet meshwork_gateway\ndelete table inet meshwork_gateway\n")
+    }
+}
+
+/// Issue 12: the exit's policy rules, per family used, none without a mark.
+@Suite struct ExitRulesTests {
+    @Test func theRulesFollowTheFamiliesOfTheDefaultRoutes() {
+        let both = DeviceController.exitRules(for: Set(IPPrefix.defaultRoutes), table: 51820, mark: 0xca6c, proto: 77)
+        #expect(both.count == 4)
+        #expect(both.contains(PolicyRule(isIPv6: false, priority: 32764, table: 254, suppressPrefixLength: 0, protocol: 77)))
+        #expect(both.contains(PolicyRule(isIPv6: true, priority: 32765, table: 51820, fwmark: 0xca6c, invert: true, protocol: 77)))
+        let v4 = DeviceController.exitRules(for: [IPPrefix.defaultIPv4], table: 51820, mark: 0xca6c, proto: 77)
+        #expect(v4.count == 2 && v4.allSatisfy { !$0.isIPv6 })
+        #expect(DeviceController.exitRules(for: [], table: 51820, mark: 0xca6c, proto: 77).isEmpty)
+        #expect(DeviceController.exitRules(for: Set(IPPrefix.defaultRoutes), table: 51820, mark: 0, proto: 77).isEmpty)
     }
 }
 

@@ -71,11 +71,7 @@ extension Agent {
         let choice = pathCore.routes.prefixes[.defaultIPv4] ?? pathCore.routes.prefixes[.defaultIPv6]
         var exits: [RouteReport.Gateway] = []
         if let choice {
-            exits = choice.gateways.map { gateway in
-                RouteReport.Gateway(
-                    name: memberName(gateway.member), priority: Int(gateway.priority),
-                    state: gateway.member == choice.active ? "active" : gateway.problem != nil ? "down" : "standby", reason: gateway.problem)
-            }
+            exits = gatewayReports(choice)
         } else if let node {
             for member in node.members.all where member.id != node.id && member.certificate.roles.contains(.exit) {
                 guard let route = member.record.servedRoutes.first(where: { $0.prefix.isDefault }) else { continue }

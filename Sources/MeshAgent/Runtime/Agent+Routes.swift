@@ -73,6 +73,15 @@ extension Agent {
 }
 
 extension Agent {
+    /// The gateways of one chosen prefix as `meshctl routes` and `meshctl exit` show them.
+    func gatewayReports(_ entry: RouteChoice.Prefix) -> [RouteReport.Gateway] {
+        entry.gateways.map { gateway in
+            RouteReport.Gateway(
+                name: memberName(gateway.member), priority: Int(gateway.priority),
+                state: gateway.member == entry.active ? "active" : gateway.problem != nil ? "down" : "standby", reason: gateway.problem)
+        }
+    }
+
     /// `meshctl routes`: every prefix a member serves (accepted here or not) and those this node
     /// serves itself, with gateways, the active one and why.
     func routeReports() -> [RouteReport] {
@@ -84,11 +93,7 @@ extension Agent {
         var known = Set<IPPrefix>()
         for (prefix, entry) in choice.prefixes {
             known.insert(prefix)
-            let gateways = entry.gateways.map { gateway in
-                RouteReport.Gateway(
-                    name: memberName(gateway.member), priority: Int(gateway.priority),
-                    state: gateway.member == entry.active ? "active" : gateway.problem != nil ? "down" : "standby", reason: gateway.problem)
-            }
+            let gateways = gatewayReports(entry)
             reports.append(RouteReport(
                 prefix: "\(prefix)", active: entry.active.map(memberName), reason: entry.reason, sinceSeconds: max(0, (now - entry.since).seconds),
                 gateways: gateways, servedHere: false, accepted: true))

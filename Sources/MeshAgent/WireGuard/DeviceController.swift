@@ -185,25 +185,35 @@ actor DeviceController {
     /// Returns whether anything changed.
     func syncExit(_ prefixes: Set<IPPrefix>, table: UInt32, mark: UInt32, proto: UInt8) throws -> Bool {
         guard let links else { throw WireGuardControlError.noSuchInterface(name) }
-        var wanted = Set<PolicyRule>()
-        for prefix in prefixes where mark != 0 {
-            let isIPv6 = !prefix.address.isIPv4
-            wanted.insert(PolicyRule(
-                isIPv6: isIPv6, priority: Self.exitRulePriorities.suppress, table: LinkManager.mainTable, suppressPrefixLength: 0, protocol: proto))
-            wanted.insert(PolicyRule(isIPv6: isIPv6, priority: Self.exitRulePriorities.unmarked, table: table, fwmark: mark, invert: true, protocol: proto))
-        }
-        if prefixes.contains(where: { $0.address.isIPv4 }) {
-            try GatewayForwarding.writeSysctl("/proc/sys/net/ipv4/conf/all/src_valid_mark", "1")
-        }
+        let wanted = Self.exitRules(for: prefixes, table: table, mark: mark, proto: proto)
         var changed = false
         if device != nil {
             let (added, removed) = try syncRoutes(prefixes, table: table, proto: proto)
             changed = !added.isEmpty || !removed.isEmpty
         }
         let installed = Set(try links.rules(protocol: proto))
+        let missing = wanted.subtracting(installed)
+        // Once, with the rules (not at every reconcile): the sysctl stays set.
+        if missing.contains(where: { !$0.isIPv6 }) {
+            try GatewayForwarding.writeSysctl("/proc/sys/net/ipv4/conf/all/src_valid_mark", "1")
+        }
         for rule in installed.subtracting(wanted) { try links.removeRule(rule) }
-        for rule in wanted.subtracting(installed) { try links.addRule(rule) }
+        for rule in missing { try links.addRule(rule) }
         return changed || installed != wanted
+    }
+
+    /// The policy rules that send what is not marked with `mark` to `table` (the exit's default
+    /// routes), per family of `prefixes`, after the main table without its default route (none
+    /// without a mark: WireGuard's own packets could not be told apart).
+    static func exitRules(for prefixes: Set<IPPrefix>, table: UInt32, mark: UInt32, proto: UInt8) -> Set<PolicyRule> {
+        guard mark != 0 else { return [] }
+        var rules = Set<PolicyRule>()
+        for isIPv6 in Set(prefixes.map { !$0.address.isIPv4 }) {
+            rules.insert(PolicyRule(
+                isIPv6: isIPv6, priority: exitRulePriorities.suppress, table: LinkManager.mainTable, suppressPrefixLength: 0, protocol: proto))
+            rules.insert(PolicyRule(isIPv6: isIPv6, priority: exitRulePriorities.unmarked, table: table, fwmark: mark, invert: true, protocol: proto))
+        }
+        return rules
     }
 
     /// Forwarding and masquerade for the prefixes this node serves (``GatewayForwarding``), run
