@@ -149,6 +149,23 @@ enum AgentTargets {
             """,
             "---\n# comment\ngossip: {}\nendpoints:\n  advertise:\n    - 192.0.2.1:51820\n    - '[2001:db8::1]:51820'\n",
             "interface: {name: \"mesh1\", mtu: 1280}\n",
+            // Issue 12: served routes with checks, acceptance, and an exit served and used.
+            """
+            routes:
+              serve:
+                - prefix: 192.168.10.0/24
+                  priority: 150
+                  check: {interface: lan1, target: 192.168.10.1, timeout_ms: 300}
+              accept: [192.168.0.0/16]
+              table: 100
+              hold_down: 5
+            exit:
+              serve: true
+              priority: 200
+              check: {interface: wan0}
+              use: exit-1
+              table: 51820
+            """,
         ].map { Array($0.utf8) }
     }
 
