@@ -1,5 +1,5 @@
 import Foundation
-import MeshLab
+@testable import MeshLab
 import Testing
 
 /// The lab's own promises (the later NAT and loss scenarios rely on them). Root is needed, so this
@@ -58,5 +58,30 @@ struct LabTests {
         try LabCommand.run(["ip", "netns", "add", stale])
         _ = try Lab(prefix: "mwlt")
         #expect(!(try LabCommand.run(["ip", "netns", "list"]).output.contains(stale)))
+    }
+}
+
+/// How the lab learns a child's exit status when Foundation is slow to notice (no root needed).
+@Suite("Lab child exit")
+struct ChildExitTests {
+    @Test("a zombie's exit status is read from /proc: an exit code, or 128 + the signal")
+    func zombieStatus() throws {
+        // `sleep` never reaps the subshell it inherits, so the subshell stays a zombie.
+        let holder = try LabProcess(["sh", "-c", "(exit 3) & echo $!; exec sleep 5"], in: nil)
+        defer { holder.stop(grace: 0) }
+        var pid: Int32?
+        for _ in 0..<200 where pid == nil {
+            pid = Int32(holder.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            if pid == nil { usleep(10_000) }
+        }
+        let zombie = try #require(pid)
+        var raw: Int32?
+        for _ in 0..<200 where raw == nil {
+            raw = ChildExit.zombieExitCode(zombie)
+            if raw == nil { usleep(10_000) }
+        }
+        #expect(raw.map(ChildExit.shellStatus(waitStatus:)) == 3)
+        #expect(ChildExit.shellStatus(waitStatus: 9) == 137)
+        #expect(ChildExit.zombieExitCode(getpid()) == nil, "a running process is no zombie")
     }
 }
