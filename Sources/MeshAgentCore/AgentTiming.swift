@@ -26,6 +26,11 @@ package enum AgentTiming {
     /// counts once two reads agree).
     package static let addressSettleInterval = Interval.milliseconds(100)
 
+    /// With `routing.mode: daemon`, the daemon's table is read on each route notification, and
+    /// this often anyway (a lost notification costs at most this; where notifications are
+    /// refused, this is the polling interval).
+    package static let daemonRouteCheckInterval = Duration.seconds(1)
+
     // MARK: WireGuard device
 
     /// A reconcile although nothing asked for one: repairs what someone else changed on the device.

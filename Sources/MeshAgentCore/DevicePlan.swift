@@ -74,6 +74,12 @@ package struct DevicePlan: Equatable {
     package var refusedRoutes: [(member: NodeID, prefix: IPPrefix)] = []
     /// Whether a routed prefix changed gateway in this plan (the kernel routes follow).
     package var routesChanged = false
+    /// Routing daemons' routes whose member changed in this plan (``DaemonRouteChoice``), to log.
+    package var daemonRoutesChanged: [DaemonRouteChoice.Chosen] = []
+    /// Routing daemons' routes newly refused, to count and log.
+    package var refusedDaemonRoutes: [DaemonRouteChoice.Chosen] = []
+    /// Routing daemons' routes over ``DaemonRouteChoice/maximumRoutes``, ignored.
+    package var ignoredDaemonRoutes = 0
 
     package static func == (lhs: DevicePlan, rhs: DevicePlan) -> Bool {
         lhs.peers == rhs.peers && lhs.refused.elementsEqual(rhs.refused) { $0.member == $1.member && $0.prefix == $1.prefix }

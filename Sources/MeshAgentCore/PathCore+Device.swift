@@ -29,14 +29,16 @@ extension PathCore {
         var relayMembers: [Member]?
         let relays = { relayMembers ?? { let found = Self.relayMembers(node); relayMembers = found; return found }() }
         let addressBook = OverlayAddressBook(
-            [(id: host.nodeID, addresses: host.overlayAddresses)] + node.members.all.map { (id: $0.id, addresses: $0.certificate.addresses) })
+            [(id: host.nodeID, addresses: host.overlayAddresses + [NodeCertificate.linkLocalAddress(of: host.nodeID)])] + node.members.all.map { (id: $0.id, addresses: $0.certificate.ownedAddresses) })
         let (offers, refusedRoutes) = routeOffers(node: node, host: host, addressBook: addressBook)
         plan.routesChanged = routes.update(offers: offers, name: { node.members[$0]?.name ?? $0.hex }, now: now)
         for (member, prefix) in refusedRoutes where deviceMemory.refusedRoutes.insert("\(member.hex) \(prefix)").inserted {
             if deviceMemory.refusedRoutes.count >= Self.refusalMemoryCap { deviceMemory.refusedRoutes.removeAll() }
             plan.refusedRoutes.append((member, prefix))
         }
-        let carriedByGateway = routes.carriedByGateway
+        let daemon = daemonRoutes.update(node: node, host: host, addressBook: addressBook)
+        (plan.daemonRoutesChanged, plan.refusedDaemonRoutes, plan.ignoredDaemonRoutes) = daemon
+        let carriedByGateway = routes.carriedByGateway, carriedByDaemon = daemonRoutes.carried
         for member in node.members.all {
             let key = member.certificate.wireGuardKey
             guard key != firstHandshakes.ownKey else { continue }
@@ -55,7 +57,7 @@ extension PathCore {
                     plan.refused += refused.map { (member.id, $0) }
                 }
             }
-            let carried = carriedByGateway[member.id] ?? []
+            let carried = (carriedByGateway[member.id] ?? []) + (carriedByDaemon[member.id] ?? [])
             if !carried.isEmpty { allowed += carried.filter { !allowed.contains($0) } }
             let endpoint: SocketEndpoint?
             var keepalive: UInt16 = host.behindNAT ? Self.keepaliveSeconds : 0

@@ -18,6 +18,8 @@ package struct PathCore {
     var deviceMemory = DevicePlanMemory()
     /// Which gateway carries each accepted routed prefix (chosen at each plan).
     package var routes = RouteChoice()
+    /// Which member carries each prefix a routing daemon routes through the mesh (chosen at each plan).
+    package var daemonRoutes = DaemonRouteChoice()
 
     /// What the shell does for the core.
     package enum Effect: Equatable {

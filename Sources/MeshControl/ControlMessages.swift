@@ -95,8 +95,15 @@ public struct RouteReport: Codable, Sendable, Equatable {
     public var servedHere: Bool
     /// Whether this node accepts the prefix (a kernel route through the mesh while a gateway is active).
     public var accepted: Bool
+    /// Who routes it: `mesh` (members serve it, meshd chooses the gateway) or `daemon` (a routing
+    /// daemon's route through members, `routing.mode: daemon`; gateways are its next hops).
+    public var source: String
 
-    public init(prefix: String, active: String?, reason: String, sinceSeconds: Double, gateways: [Gateway], servedHere: Bool, accepted: Bool) {
+    public init(
+        prefix: String, active: String?, reason: String, sinceSeconds: Double, gateways: [Gateway], servedHere: Bool, accepted: Bool,
+        source: String = "mesh"
+    ) {
+        self.source = source
         self.prefix = prefix
         self.active = active
         self.reason = reason
@@ -127,10 +134,13 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var roles: [String]
     public var behindNAT: Bool
     public var version: UInt64
+    /// Its link-local address on the mesh interface (`fe80::…`, issue 13) when its record
+    /// announces one; routing daemons peer with it as `fe80::…%INTERFACE`.
+    public var linkLocal: String?
 
     public init(name: String, id: String, addresses: [String], endpoint: String?, path: String, relay: String?, reason: String?,
                 lastHandshakeSeconds: Double?, rttMilliseconds: Double?, rxBytes: UInt64, txBytes: UInt64, state: String,
-                wireGuardKey: String, roles: [String], behindNAT: Bool, version: UInt64) {
+                wireGuardKey: String, roles: [String], behindNAT: Bool, version: UInt64, linkLocal: String? = nil) {
         self.name = name
         self.id = id
         self.addresses = addresses
@@ -147,11 +157,12 @@ public struct PeerReport: Codable, Sendable, Equatable {
         self.roles = roles
         self.behindNAT = behindNAT
         self.version = version
+        self.linkLocal = linkLocal
     }
 
     enum CodingKeys: String, CodingKey {
         case name, id, addresses, endpoint, path, relay, reason, lastHandshakeSeconds, rttMilliseconds, rxBytes, txBytes, state
-        case wireGuardKey, roles, behindNAT, version
+        case wireGuardKey, roles, behindNAT, version, linkLocal
     }
 
     /// Encodes absent values as `null`, never omitting a key (scripts rely on every field).
@@ -173,6 +184,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         try container.encode(roles, forKey: .roles)
         try container.encode(behindNAT, forKey: .behindNAT)
         try container.encode(version, forKey: .version)
+        try container.encode(linkLocal, forKey: .linkLocal)
     }
 }
 
@@ -208,12 +220,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var lastError: String?
     /// Relay service figures, when this node relays for others (null otherwise).
     public var relay: RelayStatus?
+    /// This node's link-local address on the mesh interface (null with `interface.link_local: false`).
+    public var linkLocal: String?
 
     public init(name: String?, id: String?, network: String?, networkID: String?, enrollment: String, interface: String, backend: String,
                 addresses: [String], peerCount: Int, membersByState: [String: Int], drops: [String: UInt64], authority: Bool,
                 roles: [String], wireGuardPublicKey: String, listenPort: UInt16, gossipPort: UInt16, gossipEndpoints: [String],
                 wireGuardEndpoints: [String], behindNAT: Bool, recordVersion: UInt64?, certificateExpiresAt: UInt64?,
-                uptimeSeconds: Double, version: String, lastError: String?, relay: RelayStatus?) {
+                uptimeSeconds: Double, version: String, lastError: String?, relay: RelayStatus?, linkLocal: String? = nil) {
         self.name = name
         self.id = id
         self.network = network
@@ -239,12 +253,13 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.version = version
         self.lastError = lastError
         self.relay = relay
+        self.linkLocal = linkLocal
     }
 
     enum CodingKeys: String, CodingKey {
         case name, id, network, networkID, enrollment, interface, backend, addresses, peerCount, membersByState, drops, authority
         case roles, wireGuardPublicKey, listenPort, gossipPort, gossipEndpoints, wireGuardEndpoints, behindNAT, recordVersion
-        case certificateExpiresAt, uptimeSeconds, version, lastError, relay
+        case certificateExpiresAt, uptimeSeconds, version, lastError, relay, linkLocal
     }
 
     /// Encodes absent values as `null`, never omitting a key (a node that waits for `init` or
@@ -276,6 +291,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         try container.encode(version, forKey: .version)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(relay, forKey: .relay)
+        try container.encode(linkLocal, forKey: .linkLocal)
     }
 }
 

@@ -9,7 +9,7 @@ struct RoutesCommand: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Flag(help: "Print a JSON array (fields: prefix, active, reason, sinceSeconds, gateways [name, priority, state, reason], servedHere, accepted).")
+    @Flag(help: "Print a JSON array (fields: prefix, active, reason, sinceSeconds, gateways [name, priority, state, reason], servedHere, accepted, source: mesh or daemon).")
     var json = false
 
     func run() throws {
@@ -18,8 +18,10 @@ struct RoutesCommand: ParsableCommand {
         guard !routes.isEmpty else { return print("no routed prefixes (no member serves one: routes.serve in meshd.yaml)") }
         var rows = [["PREFIX", "ACTIVE", "GATEWAYS", "SINCE"]]
         for route in routes {
-            let gateways = route.gateways.map { "\($0.name) (\($0.priority), \($0.state))" }.joined(separator: ", ")
-            rows.append([route.prefix, route.active ?? "-", gateways.isEmpty ? "-" : gateways, route.active == nil ? "-" : PeersCommand.age(route.sinceSeconds)])
+            let gateways = route.gateways.map { route.source == "daemon" ? "\($0.name) (\($0.state))" : "\($0.name) (\($0.priority), \($0.state))" }
+                .joined(separator: ", ")
+            let since = route.active == nil ? "-" : route.source == "daemon" ? "daemon" : PeersCommand.age(route.sinceSeconds)
+            rows.append([route.prefix, route.active ?? "-", gateways.isEmpty ? "-" : gateways, since])
         }
         print(table(rows))
         for route in routes {

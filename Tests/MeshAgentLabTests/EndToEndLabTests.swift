@@ -5,13 +5,15 @@ import Testing
 extension AgentLabTests {
     /// The scenario the kernel tier runs in the VM (kept small: emulation is slow); the lab tier runs
     /// it on wireguard-go too.
-    @Test("end to end: three hosts (one behind NAT) enroll, every pair pings, peers JSON, a meshd restart loses no ping")
+    @Test("end to end: three hosts (one behind NAT) enroll, every pair pings (overlay and link-local), peers JSON, a meshd restart loses no ping")
     func endToEnd() throws {
         try withMesh(["alpha", "bravo", "delta"], backend: backend) { mesh in
             let unanswered = unansweredPairs(in: mesh)
             #expect(unanswered.isEmpty, "pairs that never reached each other over WireGuard: \(unanswered)")
             let problems = try reportProblems(in: mesh, backend: backend)
             #expect(problems.isEmpty, "peers / status --json:\n\(problems.joined(separator: "\n"))")
+            let linkLocal = try linkLocalProblems(in: mesh)
+            #expect(linkLocal.isEmpty, "link-local addresses:\n\(linkLocal.joined(separator: "\n"))")
             try restartWithoutLoss(mesh["bravo"], in: mesh)
         }
     }

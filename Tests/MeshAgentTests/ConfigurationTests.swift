@@ -101,9 +101,12 @@ import Testing
               listen_port: 40000
               mtu: 1380
               fwmark: 0x51
+              link_local: false
             gossip:
               port: 40001
               bind: ["192.0.2.1", "2001:db8::1"]
+            underlay:
+              bind_device: vrf-red
             endpoints:
               advertise: ["203.0.113.7:51820", "[2001:db8::7]:51820"]
               exclude_networks: [172.17.0.0/16, "fd00::/8"]
@@ -117,6 +120,8 @@ import Testing
         #expect(configuration.interface.listenPort == 40000)
         #expect(configuration.interface.mtu == 1380)
         #expect(configuration.interface.fwmark == 0x51)
+        #expect(!configuration.interface.linkLocal && MeshdConfiguration().interface.linkLocal)
+        #expect(configuration.underlay.bindDevice == "vrf-red" && MeshdConfiguration().underlay.bindDevice == nil)
         #expect(configuration.gossip.port == 40001)
         #expect(configuration.gossip.bind == [IPAddress("192.0.2.1"), IPAddress("2001:db8::1")].compactMap { $0 })
         #expect(configuration.endpoints.advertise.map(\.description) == ["203.0.113.7:51820", "[2001:db8::7]:51820"])
@@ -158,6 +163,12 @@ import Testing
         BadCase(yaml: "interface: mesh0\n", line: 1, key: "interface", problem: "expected a mapping of keys to values"),
         BadCase(yaml: "- just\n- a list\n", line: 1, key: nil, problem: "expected a mapping of keys to values, found a list"),
         BadCase(yaml: "interface:\n  name: [unclosed\n", line: 2, key: nil, problem: "not valid YAML: [ is not closed on this line"),
+        BadCase(yaml: "interface:\n  link_local: maybe\n", line: 2, key: "interface.link_local",
+                problem: "expected true or false, found the string \"maybe\""),
+        BadCase(yaml: "underlay:\n  bind_device: \"vrf red\"\n", line: 2, key: "underlay.bind_device",
+                problem: "cannot be an interface name"),
+        BadCase(yaml: "underlay:\n  bind_devices: vrf0\n", line: 2, key: "underlay.bind_devices",
+                problem: "did you mean \"bind_device\"?"),
         BadCase(yaml: "log_level: loud\n", line: 1, key: "log_level", problem: "\"loud\" is not one of: trace, debug"),
     ]
 

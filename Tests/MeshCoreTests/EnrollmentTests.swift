@@ -81,7 +81,7 @@ import Testing
         #expect(freshNode.drops[.joinUnknownInvitation] == 1)
 
         // A request for a known invitation whose proof is wrong: tamper with the proof bytes.
-        var honest = try JoinClient(token: freshToken, identity: Ed25519PrivateKey(), wireGuardKey: X25519PrivateKey().publicKey, now: network.now, random: &random)
+        let honest = try JoinClient(token: freshToken, identity: Ed25519PrivateKey(), wireGuardKey: X25519PrivateKey().publicKey, now: network.now, random: &random)
         var request = honest.requestDatagrams[0].bytes
         request[request.count - 1] ^= 1
         freshNode.receive(request, from: joinerAt, now: network.now)

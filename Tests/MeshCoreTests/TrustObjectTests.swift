@@ -24,6 +24,22 @@ import Testing
         assertRejectsCorruption(node.certificate.encoded) { try NodeCertificate(decoding: $0) }
     }
 
+    /// Issue 13: each member's link-local address is fe80:: with its node ID, granted to it alone.
+    @Test func theLinkLocalAddressIsTheNodeIDAndGrantedToItsNodeOnly() throws {
+        let node = network.node(7), other = network.node(8)
+        let address = node.certificate.linkLocalAddress
+        #expect(address == .v6(IPv6Address(high: 0xfe80 << 48, low: node.certificate.nodeID.value)))
+        #expect(IPAddress("fe80::a1b2:c3d4:e5f6:718") == NodeCertificate.linkLocalAddress(of: NodeID(0xa1b2_c3d4_e5f6_0718)))
+        #expect(IPPrefix("fe80::/64")!.contains(address))
+        #expect(node.certificate.grants(IPPrefix(host: address)))
+        #expect(!node.certificate.grants(IPPrefix(host: other.certificate.linkLocalAddress)))
+        #expect(!node.certificate.grants(IPPrefix("fe80::/64")!))
+        let record = network.record(for: node, version: 1, prefixes: [IPPrefix(host: address)])
+        try record.validate(against: node.certificate)
+        let stolen = network.record(for: node, version: 2, prefixes: [IPPrefix(host: other.certificate.linkLocalAddress)])
+        #expect(throws: TrustError.self) { try stolen.validate(against: node.certificate) }
+    }
+
     @Test func revocationAndRecordRoundTrip() throws {
         let node = network.node(3)
         let revocation = try Revocation(
@@ -81,6 +97,9 @@ import Testing
         let member = network.node(9)
         let forged = network.record(for: member, version: 2, served: [ServedRoute(prefix: IPPrefix.defaultIPv4)])
         #expect(throws: TrustError.outsideGrant("0.0.0.0/0")) { try forged.validate(against: member.certificate) }
+        // The exit role grants the default routes themselves, not every prefix inside them.
+        let specific = network.record(for: exit, version: 3, served: [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!)])
+        #expect(throws: TrustError.outsideGrant("192.168.10.0/24")) { try specific.validate(against: exit.certificate) }
         #expect(NodeRoles.exit.description == "exit")
         #expect(NodeRoles([.relay, .exit]).names == ["relay", "exit"])
     }

@@ -11,7 +11,7 @@ import Testing
     let now: Timestamp
 
     init() throws {
-        cluster = try Cluster(count: 4, seed: 5, grants: [2: ([], [.exit]), 3: ([], [.exit])])
+        cluster = try Cluster(count: 4, seed: 5, grants: [2: ([IPPrefix("10.9.0.0/16")!], [.exit]), 3: ([IPPrefix("10.9.0.0/16")!], [.exit])])
         now = cluster.start
     }
 
@@ -59,6 +59,74 @@ import Testing
         let lanOnly = try member(2, endpoints: [lan], served: [ServedRoute(prefix: IPPrefix("192.168.10.0/24")!)])
         let none = core.planDevice(node: try node(with: [lanOnly]), host: host, device: { _ in nil }, now: now + .seconds(1))
         #expect(none.peers.first { $0.member == id(2) }?.endpoint == nil)
+    }
+
+    /// Issue 13: a member's link-local address, when it announces it, is in its peer's allowed IPs
+    /// as a /128; one member's record cannot carry another's (the grant), and a prefix covering
+    /// another member's link-local address never reaches the device.
+    @Test func aMembersLinkLocalAddressIsItsAllowedIP() throws {
+        func allowed(_ plan: DevicePlan, _ index: Int) -> [IPPrefix] { plan.peers.first { $0.member == id(index) }?.allowedIPs ?? [] }
+        var core = core()
+        let linkLocal = IPPrefix(host: cluster.certificates[2].linkLocalAddress)
+        let announcing = try member(2, prefixes: cluster.certificates[2].addresses.map(IPPrefix.init(host:)) + [linkLocal])
+        let plan = core.planDevice(node: try node(with: [announcing]), host: host, device: { _ in nil }, now: now)
+        #expect(allowed(plan, 2).contains(linkLocal))
+        #expect(!allowed(plan, 3).contains(linkLocal))
+        let silent = core.planDevice(node: try node(with: []), host: host, device: { _ in nil }, now: now + .seconds(1))
+        #expect(!allowed(silent, 2).contains { $0.address.description.hasPrefix("fe80:") }, "not announced, not installed")
+        let book = OverlayAddressBook([(id: id(2), addresses: cluster.certificates[2].ownedAddresses)])
+        #expect(book.filter([IPPrefix("fe80::/64")!], of: id(3)).refused == [IPPrefix("fe80::/64")!])
+    }
+
+    /// Issue 13: a routing daemon's route through a member (its overlay or link-local address as
+    /// next hop) becomes that member's allowed IP when inside its grant; outside the grant it is
+    /// refused and reported once; over ECMP one member carries the prefix, the same whatever the
+    /// order of the next hops, and the other takes it when the first dies; a route gone is
+    /// withdrawn.
+    @Test func aRoutingDaemonsRoutesBecomeTheirNextHopsAllowedIPs() throws {
+        func allowed(_ plan: DevicePlan, _ index: Int) -> [IPPrefix] { plan.peers.first { $0.member == id(index) }?.allowedIPs ?? [] }
+        let lan = IPPrefix("10.9.4.0/24")!, foreign = IPPrefix("172.16.0.0/24")!
+        let overlay2 = cluster.certificates[2].addresses[0], linkLocal3 = cluster.certificates[3].linkLocalAddress
+        var core = core()
+        core.daemonRoutes.observed = [.init(prefix: lan, nextHops: [overlay2]), .init(prefix: foreign, nextHops: [overlay2])]
+        var plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now)
+        #expect(allowed(plan, 2).contains(lan) && !allowed(plan, 2).contains(foreign))
+        #expect(plan.refusedDaemonRoutes.map(\.prefix) == [foreign])
+        #expect(core.daemonRoutes.chosen[lan]?.reason == "next hop \(cluster.certificates[2].name)")
+        plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now + .seconds(1))
+        #expect(plan.refusedDaemonRoutes.isEmpty && plan.daemonRoutesChanged.isEmpty, "reported once, nothing changed")
+
+        // ECMP through members 2 and 3 (3 by its link-local address): one of them, whatever the order.
+        core.daemonRoutes.observed = [.init(prefix: lan, nextHops: [overlay2, linkLocal3])]
+        plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now + .seconds(2))
+        let carriers = [2, 3].filter { allowed(plan, $0).contains(lan) }
+        #expect(carriers.count == 1)
+        var reversed = self.core()
+        reversed.daemonRoutes.observed = [.init(prefix: lan, nextHops: [linkLocal3, overlay2])]
+        let other = reversed.planDevice(node: try node(), host: host, device: { _ in nil }, now: now)
+        #expect([2, 3].filter { allowed(other, $0).contains(lan) } == carriers, "the same member whatever the order")
+        #expect(core.daemonRoutes.chosen[lan]?.reason.hasPrefix("ECMP over") == true)
+        let winner = try #require(carriers.first), loser = winner == 2 ? 3 : 2
+        let dead = try member(winner, status: .dead)
+        plan = core.planDevice(node: try node(with: [dead]), host: host, device: { _ in nil }, now: now + .seconds(3))
+        #expect(allowed(plan, loser).contains(lan) && !allowed(plan, winner).contains(lan))
+
+        core.daemonRoutes.observed = []
+        plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now + .seconds(4))
+        #expect(!allowed(plan, 2).contains(lan) && !allowed(plan, 3).contains(lan))
+        #expect(plan.daemonRoutesChanged.map(\.prefix).contains(lan))
+    }
+
+    /// A daemon's route covering another member's overlay address, or this host's underlay
+    /// address, is refused: WireGuard would move that address to the next hop.
+    @Test func aRoutingDaemonsRouteOverAMembersAddressIsRefused() throws {
+        var core = core()
+        let overlay2 = cluster.certificates[2].addresses[0]
+        let coversMember3 = IPPrefix(containing: cluster.certificates[3].addresses[0], length: 24)!
+        core.daemonRoutes.observed = [.init(prefix: coversMember3, nextHops: [overlay2]), .init(prefix: IPPrefix("10.0.0.0/24")!, nextHops: [overlay2])]
+        let plan = core.planDevice(node: try node(), host: host, device: { _ in nil }, now: now)
+        #expect(Set(plan.refusedDaemonRoutes.map(\.prefix)) == [coversMember3, IPPrefix("10.0.0.0/24")!])
+        #expect(core.daemonRoutes.carried.isEmpty)
     }
 
     /// Issue 12: a prefix served by two members is in exactly one peer's allowed IPs — the

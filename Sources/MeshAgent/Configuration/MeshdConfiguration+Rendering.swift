@@ -15,6 +15,7 @@ extension MeshdConfiguration {
             "  listen_port: \(interface.listenPort)",
             "  mtu: \(interface.mtu)",
             "  fwmark: \(interface.fwmark)",
+            "  link_local: \(interface.linkLocal)",
             "gossip:",
             "  port: \(gossip.port)",
             "  bind: \(list(gossip.bind))",
@@ -61,6 +62,8 @@ extension MeshdConfiguration {
             "  use: \"\(exit.use)\"",
             "  table: \(exit.table)",
         ]
+        if let device = underlay.bindDevice { lines += ["underlay:", "  bind_device: \"\(device)\""] }
+        lines += ["routing:", "  mode: \(routing.mode.rawValue)", "  table: \(routing.table)", "  export_table: \(routing.exportTable)"]
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -45,15 +45,9 @@ extension MeshdConfiguration {
         }
         if let table = try section.integer("table", in: UInt32(1)...UInt32.max) { routes.table = table }
         if let proto = try section.integer("proto", in: UInt8(5)...UInt8.max) { routes.proto = proto }
-        if let node = section.value("preempt") {
-            guard let flag = node.bool else { throw section.error(at: node, key: "preempt", "expected true or false, found \(node.kindDescription)") }
-            routes.preempt = flag
-        }
+        if let flag = try section.bool("preempt") { routes.preempt = flag }
         if let seconds = try section.integer("hold_down", in: 0...3600) { routes.holdDownSeconds = seconds }
-        if let node = section.value("masquerade") {
-            guard let flag = node.bool else { throw section.error(at: node, key: "masquerade", "expected true or false, found \(node.kindDescription)") }
-            routes.masquerade = flag
-        }
+        if let flag = try section.bool("masquerade") { routes.masquerade = flag }
     }
 }
 
@@ -67,10 +61,7 @@ extension MeshdConfiguration {
     mutating func readExit(_ top: YAMLSection) throws(ConfigurationError) {
         guard let section = try top.section("exit", knownKeys: ["serve", "priority", "check", "use", "table"]) else { return }
         try section.finish()
-        if let node = section.value("serve") {
-            guard let flag = node.bool else { throw section.error(at: node, key: "serve", "expected true or false, found \(node.kindDescription)") }
-            exit.serve = flag
-        }
+        if let flag = try section.bool("serve") { exit.serve = flag }
         if let priority = try section.integer("priority", in: UInt8(0)...UInt8.max) { exit.priority = priority }
         if let check = try Self.readCheck(section) {
             (exit.checkInterface, exit.checkTarget) = (check.interface, check.target)

@@ -45,7 +45,7 @@ extension MeshdConfiguration {
         guard let root else { return configuration }  // an empty file means all defaults
         try configuration.read(YAMLSection(
             file: file, path: "", node: root,
-            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "exit", "log_level"]))
+            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "exit", "underlay", "routing", "log_level"]))
         return configuration
     }
 
@@ -65,7 +65,7 @@ extension MeshdConfiguration {
         }
         if let level = try top.choice("log_level", as: Logger.Level.self) { logLevel = level }
 
-        if let section = try top.section("interface", knownKeys: ["name", "backend", "listen_port", "mtu", "fwmark"]) {
+        if let section = try top.section("interface", knownKeys: ["name", "backend", "listen_port", "mtu", "fwmark", "link_local"]) {
             try section.finish()
             if let name = try section.string("name") {
                 if let problem = Self.interfaceNameProblem(name) {
@@ -77,6 +77,7 @@ extension MeshdConfiguration {
             if let port = try section.port("listen_port") { interface.listenPort = port }
             if let mtu = try section.integer("mtu", in: 1280...65535) { interface.mtu = mtu }
             if let mark = try section.integer("fwmark", in: 0...UInt32.max) { interface.fwmark = mark }
+            if let flag = try section.bool("link_local") { interface.linkLocal = flag }
         }
 
         if let section = try top.section("gossip", knownKeys: ["port", "bind"]) {
@@ -87,12 +88,23 @@ extension MeshdConfiguration {
             }) { gossip.bind = addresses }
         }
 
+        if let section = try top.section("underlay", knownKeys: ["bind_device"]) {
+            try section.finish()
+            if let name = try section.string("bind_device") {
+                if let problem = Self.interfaceNameProblem(name) {
+                    throw section.error(at: section.value("bind_device"), key: "bind_device", problem)
+                }
+                underlay.bindDevice = name
+            }
+        }
+
         try readRelay(top)
         try readRoutes(top)
         try readExit(top)
         if exit.table == routes.table {
             throw top.error(at: top.value("routes"), key: "routes.table", "\(routes.table) is also exit.table: the exit's default routes need a table of their own")
         }
+        try readRouting(top)
 
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {
             try section.finish()
@@ -109,12 +121,7 @@ extension MeshdConfiguration {
     private mutating func readRelay(_ top: YAMLSection) throws(ConfigurationError) {
         guard let section = try top.section("relay", knownKeys: ["enabled", "max_allocations", "bandwidth_mbit", "ports"]) else { return }
         try section.finish()
-        if let node = section.value("enabled") {
-            guard let flag = node.bool else {
-                throw section.error(at: node, key: "enabled", "expected true or false, found \(node.kindDescription)")
-            }
-            relay.enabled = flag
-        }
+        if let flag = try section.bool("enabled") { relay.enabled = flag }
         if let count = try section.integer("max_allocations", in: 0...65535) { relay.maximumAllocations = count }
         if let megabits = try section.integer("bandwidth_mbit", in: 1...1_000_000) { relay.bandwidthMegabits = megabits }
         if let text = try section.string("ports"), let node = section.value("ports") {

@@ -28,6 +28,18 @@ public struct MeshdConfiguration: Equatable, Sendable {
         public var mtu = 1420
         /// Firewall mark on WireGuard's own packets (0: none).
         public var fwmark: UInt32 = 0
+        /// Whether the interface carries this member's link-local address (fe80::NODE-ID/64) and
+        /// announces it, so routing daemons can peer over link-local addresses (default true).
+        public var linkLocal = true
+        public init() {}
+    }
+
+    /// How meshd's own underlay sockets (gossip, relay) reach the network.
+    public struct Underlay: Equatable, Sendable {
+        /// The device its sockets are bound to (`SO_BINDTODEVICE`; a VRF device or an interface),
+        /// or nil for any. WireGuard's own socket cannot be bound: mark it (`interface.fwmark`) and
+        /// steer the mark with a policy rule.
+        public var bindDevice: String?
         public init() {}
     }
 
@@ -149,6 +161,21 @@ public struct MeshdConfiguration: Equatable, Sendable {
         public init() {}
     }
 
+    /// Living under a routing daemon (issue 13): its routes through members become their allowed
+    /// IPs, and members' addresses are exported for it to learn.
+    public struct Routing: Equatable, Sendable {
+        /// `none`: meshd's own route choice only (`routes`). `daemon`: a routing daemon (BIRD,
+        /// FRR) decides routes; meshd follows them.
+        public enum Mode: String, CaseIterable, Equatable, Sendable { case none, daemon }
+        public var mode = Mode.none
+        /// The table the daemon installs its routes in, read by meshd (main).
+        public var table: UInt32 = 254
+        /// The table meshd exports members' overlay addresses into, as routes through the mesh
+        /// interface with proto `routes.proto`, for the daemon to learn (0: no export).
+        public var exportTable: UInt32 = 51821
+        public init() {}
+    }
+
     /// Where meshd keeps keys, certificate and learned state.
     public var stateDirectory = "/var/lib/meshwork"
     /// Path of the control socket; `nil` means `<stateDirectory>/meshd.sock`.
@@ -165,6 +192,10 @@ public struct MeshdConfiguration: Equatable, Sendable {
     public var routes = Routes()
     /// Exit nodes.
     public var exit = Exit()
+    /// Underlay socket settings.
+    public var underlay = Underlay()
+    /// Routing daemon integration.
+    public var routing = Routing()
     /// Minimum level of log messages.
     public var logLevel = Logger.Level.info
 

@@ -63,6 +63,12 @@ struct YAMLSection {
         return text
     }
 
+    func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let node = value(key) else { return nil }
+        guard let flag = node.bool else { throw error(at: node, key: key, "expected true or false, found \(node.kindDescription)") }
+        return flag
+    }
+
     func integer<Value: FixedWidthInteger>(_ key: String, in range: ClosedRange<Value>) throws(ConfigurationError) -> Value? {
         guard let node = value(key) else { return nil }
         guard let number = node.int else {

@@ -65,9 +65,13 @@ public final class RelayService: Sendable {
         var nextBinding: UInt64 = 0
     }
 
-    /// A relay whose ports are read on `group`.
-    package init(group: EventLoopGroup, limits: Limits = Limits()) {
+    /// The device the relay's ports are bound to (`underlay.bind_device`), if any.
+    private let device: String?
+
+    /// A relay whose ports are read on `group` (and bound to `device` when given).
+    package init(group: EventLoopGroup, limits: Limits = Limits(), device: String? = nil) {
         self.group = group
+        self.device = device
         self.limits = limits
         state = Mutex(State(table: RelayTable(limits: limits.table)))
     }
@@ -251,7 +255,7 @@ public final class RelayService: Sendable {
         for _ in 0..<32 {
             let port = UInt16.random(in: limits.ports)
             do {
-                let socket = try await UDPSocket.bind(on: loop, address: nil, port: port, receiveBuffer: 4 << 20, mark: mark.load(ordering: .relaxed)) {
+                let socket = try await UDPSocket.bind(on: loop, address: nil, port: port, receiveBuffer: 4 << 20, mark: mark.load(ordering: .relaxed), device: device) {
                     RelayPortHandler(forwarder: forwarder, side: side)
                 }
                 forwarder.attach(socket, side: side)

@@ -18,7 +18,7 @@ extension Agent {
         announcement.advertised = liveEndpoints.advertise
         announcement.observed = observedEndpoints.announced
         announcement.reflexive = node?.reflexiveEndpoint
-        announcement.prefixes = (enrollment?.certificate.addresses ?? []).map(IPPrefix.init(host:))
+        announcement.prefixes = ownAddresses.map(IPPrefix.init(host:))
         announcement.servedRoutes = servedRoutes
         announcement.offersRelay = (enrollment?.certificate.roles.contains(.relay) ?? false) && configuration.relay.enabled
         announcement.relays = announcedRelays

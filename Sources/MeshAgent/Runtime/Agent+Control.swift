@@ -58,7 +58,7 @@ extension Agent: ControlHandler {
             networkID: enrollment?.settings.networkID.hex,
             enrollment: node != nil ? "enrolled" : (joining != nil ? "joining" : "waiting"),
             interface: configuration.interface.name, backend: deviceBackend?.rawValue ?? configuration.interface.backend.rawValue,
-            addresses: interfaceAddresses.map(\.description), peerCount: node?.members.liveCount ?? 0, membersByState: byState,
+            addresses: overlayInterfaceAddresses.map(\.description), peerCount: node?.members.liveCount ?? 0, membersByState: byState,
             drops: drops, authority: node?.authority != nil, roles: certificate?.roles.names ?? [],
             wireGuardPublicKey: wireGuardKey.publicKey.base64, listenPort: configuration.interface.listenPort,
             gossipPort: configuration.gossip.port,
@@ -70,7 +70,8 @@ extension Agent: ControlHandler {
                 RelayStatus(
                     allocations: service.allocationCount, forwardedPackets: service.counters.forwardedPackets.load(ordering: .relaxed),
                     forwardedBytes: service.counters.forwardedBytes.load(ordering: .relaxed), dropped: service.counters.dropped.load(ordering: .relaxed))
-            })
+            },
+            linkLocal: configuration.interface.linkLocal ? certificate?.linkLocalAddress.description : nil)
     }
 
     func peers() -> [PeerReport] {
@@ -102,7 +103,9 @@ extension Agent: ControlHandler {
                 rxBytes: kernel?.receivedBytes ?? 0, txBytes: kernel?.transmittedBytes ?? 0, state: member.status.description,
                 wireGuardKey: member.certificate.wireGuardKey.base64,
                 roles: member.certificate.roles.names,
-                behindNAT: member.record.flags.contains(.behindNAT), version: member.record.version)
+                behindNAT: member.record.flags.contains(.behindNAT), version: member.record.version,
+                linkLocal: member.record.announcedPrefixes.contains(IPPrefix(host: member.certificate.linkLocalAddress))
+                    ? member.certificate.linkLocalAddress.description : nil)
         }
     }
 
@@ -164,7 +167,7 @@ extension Agent: ControlHandler {
         try state.saveEnrollment(enrollment)
         try startNode(enrollment, contact: nil)
         logger.notice("network created", metadata: ["network": "\(network)", "node": "\(name)", "addresses": "\(addresses)"])
-        return EnrollResult(name: name, network: network, addresses: interfaceAddresses.map(\.description))
+        return EnrollResult(name: name, network: network, addresses: overlayInterfaceAddresses.map(\.description))
     }
 
     func invite(_ request: InviteRequest) throws -> InviteResult {

@@ -57,7 +57,7 @@ extension Agent {
             let members = node?.members.liveCount ?? 0
             await reply(Self.progress("knows \(members) member\(members == 1 ? "" : "s"); WireGuard interface \(configuration.interface.name) configured"))
             await reply(Self.encode(ControlReply(ok: true, result: EnrollResult(
-                name: certificate.name, network: settings.name, addresses: interfaceAddresses.map(\.description)))))
+                name: certificate.name, network: settings.name, addresses: overlayInterfaceAddresses.map(\.description)))))
         }
     }
 

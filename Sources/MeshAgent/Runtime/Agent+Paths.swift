@@ -11,7 +11,7 @@ extension Agent {
         limits.maximumAllocations = configuration.relay.maximumAllocations
         limits.bytesPerSecond = UInt64(configuration.relay.bandwidthMegabits) * 125_000
         limits.ports = configuration.relay.ports
-        relay = RelayService(group: group, limits: limits)
+        relay = RelayService(group: group, limits: limits, device: configuration.underlay.bindDevice)
         if socketMark != 0 { relay?.setMark(socketMark) }
         logger.info("relaying for other members", metadata: ["ports": "\(limits.ports)", "max": "\(limits.maximumAllocations)"])
     }

@@ -20,13 +20,28 @@ extension Agent {
             .seconds(min(lastReadCost.secondsValue * AgentTiming.observationCostFactor, AgentTiming.longestObservationInUse)))
     }
 
-    /// The interface's own addresses: the certificate's, with the overlay prefix length.
-    var interfaceAddresses: [InterfaceAddress] {
+    /// The overlay addresses of the certificate, with the overlay prefix length (what `status`
+    /// and `join` report).
+    var overlayInterfaceAddresses: [InterfaceAddress] {
         guard let enrollment else { return [] }
-        return enrollment.certificate.addresses.compactMap { address in
+        return enrollment.certificate.addresses.compactMap { address -> InterfaceAddress? in
             guard let prefix = enrollment.settings.overlayPrefix(for: address) else { return nil }
             return InterfaceAddress(address: address, prefixLength: prefix.length)
         }
+    }
+
+    /// The interface's own addresses: the overlay addresses, and the link-local address (`/64`)
+    /// unless `interface.link_local` is off.
+    var interfaceAddresses: [InterfaceAddress] {
+        guard let certificate = enrollment?.certificate, configuration.interface.linkLocal else { return overlayInterfaceAddresses }
+        return overlayInterfaceAddresses + [InterfaceAddress(address: certificate.linkLocalAddress, prefixLength: 64)]
+    }
+
+    /// The addresses this node announces as its own: its overlay addresses, and its link-local
+    /// address unless `interface.link_local` is off.
+    var ownAddresses: [IPAddress] {
+        guard let certificate = enrollment?.certificate else { return [] }
+        return configuration.interface.linkLocal ? certificate.ownedAddresses : certificate.addresses
     }
 
     /// Makes the interface and its peers match membership, applying only differences; retries with
@@ -48,9 +63,11 @@ extension Agent {
                 adoptedDevicePaths = true
                 apply(pathCore.adoptRelayedPaths(current.peers.mapValues(DevicePeerView.init), node: node, sessions: deviceSessions, now: now), now: now)
             }
+            await readDaemonRoutes()
             let desired = desiredState(now: now)
             let (changes, after) = try await device.apply(desired)
             await syncKernelRoutes()
+            await syncExportedRoutes()
             await syncExitRouting()
             await syncGateway()
             if !changes.isEmpty {
@@ -87,6 +104,7 @@ extension Agent {
             subnets: LocalAddresses.subnets(excludingInterface: configuration.interface.name, excludedNetworks: []), behindNAT: isBehindNAT)
         let peers = lastDeviceState?.peers ?? [:]
         let plan = pathCore.planDevice(node: node, host: host, device: { peers[$0].map(DevicePeerView.init) }, now: now)
+        reportDaemonRoutes(plan)
         for (member, prefix) in plan.refused {
             agentDrops.count(.overlapsMember)
             logger.warning("not installing an announced prefix that covers another member's address", metadata: [

@@ -9,6 +9,8 @@ extension Agent {
         var restartNeeded: [String] = []
         if updated.interface != configuration.interface { restartNeeded.append("interface") }
         if updated.gossip != configuration.gossip { restartNeeded.append("gossip") }
+        if updated.underlay != configuration.underlay { restartNeeded.append("underlay") }
+        if updated.routing != configuration.routing { restartNeeded.append("routing") }
         if updated.stateDirectory != configuration.stateDirectory { restartNeeded.append("state_dir") }
         if updated.controlSocket != configuration.controlSocket { restartNeeded.append("control_socket") }
         if !restartNeeded.isEmpty {

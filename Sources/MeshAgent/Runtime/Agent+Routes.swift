@@ -120,7 +120,23 @@ extension Agent {
                 sinceSeconds: withdrawn.map { max(0, (now - $0.since).seconds) } ?? 0,
                 gateways: gateways.sorted { ($0.priority, $1.name) > ($1.priority, $0.name) }, servedHere: servedHere, accepted: accepted && !servedHere))
         }
+        reports += daemonRouteReports(node: node)
         return reports.sorted { $0.prefix < $1.prefix }
+    }
+
+    /// The routing daemon's routes through members (`routing.mode: daemon`): the next hops as
+    /// gateways, the member carrying each prefix, and why.
+    func daemonRouteReports(node: MeshNode) -> [RouteReport] {
+        pathCore.daemonRoutes.chosen.values.map { entry in
+            let gateways = entry.nextHops.map { id in
+                let status = node.members[id]?.status
+                let state = id == entry.member ? "active" : status?.isLive == true ? "standby" : "down"
+                return RouteReport.Gateway(name: memberName(id), priority: 0, state: state, reason: status.map { $0.isLive ? nil : "is \($0)" } ?? nil)
+            }
+            return RouteReport(
+                prefix: "\(entry.prefix)", active: entry.member.map(memberName), reason: entry.reason, sinceSeconds: 0, gateways: gateways,
+                servedHere: false, accepted: entry.member != nil, source: "daemon")
+        }
     }
 }
 

@@ -92,6 +92,12 @@ public actor Agent {
     let addressMonitor: AddressChangeMonitor?
     /// The thread that waits for those notifications.
     let addressThread = NIOThreadPool(numberOfThreads: 1)
+    /// The thread that waits for route notifications (`routing.mode: daemon`).
+    let routeThread = NIOThreadPool(numberOfThreads: 1)
+    /// Whether the routing daemon's routes must be read again before the next plan.
+    var daemonRoutesStale = true
+    /// The routes last exported for the routing daemon (nil: not yet this run).
+    var exportApplied: Set<IPPrefix>?
     var lastSnapshot = Timestamp.zero
     /// Whether the last snapshot written held any member.
     var lastSnapshotHeldMembers = false
@@ -135,7 +141,8 @@ public actor Agent {
         (routeReloads, routeReloaded) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         pathCore = PathCore(ownKey: wireGuardKey.publicKey)
         pathCore.routes.settings = RouteChoice.Settings(configuration.routes, exit: .init(configuration.exit.use))
-        transport = try await GossipTransport(group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind)
+        transport = try await GossipTransport(
+            group: group, port: configuration.gossip.port, bindAddresses: configuration.gossip.bind, device: configuration.underlay.bindDevice)
         device = DeviceController(
             settings: configuration.interface, privateKey: wireGuardKey, daemonLogPath: configuration.stateDirectory + "/wireguard-go.log", logger: logger)
         enrollment = try state.loadEnrollment()
@@ -155,6 +162,7 @@ public actor Agent {
             group.addTask { await self.deviceLoop() }
             group.addTask { await self.addressLoop() }
             group.addTask { await self.echoLoop() }
+            group.addTask { await self.routingDaemonLoop() }
             group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
@@ -176,6 +184,7 @@ public actor Agent {
         routeReloaded.finish()
         await device.close()
         try? await addressThread.shutdownGracefully()
+        try? await routeThread.shutdownGracefully()
         try? await echoThread.shutdownGracefully()
         wakeTask?.cancel()
         relay?.shutdown()

@@ -17,8 +17,8 @@ public final class GossipTransport: Sendable {
     public let datagrams: AsyncStream<ReceivedDatagram>
     private let continuation: AsyncStream<ReceivedDatagram>.Continuation
 
-    /// Binds the gossip socket(s) on `port`.
-    public init(group: EventLoopGroup, port: UInt16, bindAddresses: [IPAddress]) async throws {
+    /// Binds the gossip socket(s) on `port`, to `device` when given (`underlay.bind_device`).
+    public init(group: EventLoopGroup, port: UInt16, bindAddresses: [IPAddress], device: String? = nil) async throws {
         let (stream, continuation) = AsyncStream<ReceivedDatagram>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         self.datagrams = stream
         self.continuation = continuation
@@ -26,14 +26,16 @@ public final class GossipTransport: Sendable {
         var bound: [UDPSocket] = []
         if bindAddresses.isEmpty {
             do {
-                bound.append(try await UDPSocket.bind(on: group, address: nil, port: port, handler: handler))
+                bound.append(try await UDPSocket.bind(on: group, address: nil, port: port, device: device, handler: handler))
+            } catch let error as UDPBindError where error.device != nil {
+                throw error
             } catch {
                 // No IPv6 on this host: IPv4 only.
-                bound.append(try await UDPSocket.bind(on: group, address: .v4(IPv4Address(0)), port: port, handler: handler))
+                bound.append(try await UDPSocket.bind(on: group, address: .v4(IPv4Address(0)), port: port, device: device, handler: handler))
             }
         } else {
             for address in bindAddresses {
-                bound.append(try await UDPSocket.bind(on: group, address: address, port: port, handler: handler))
+                bound.append(try await UDPSocket.bind(on: group, address: address, port: port, device: device, handler: handler))
             }
         }
         sockets = bound

@@ -30,10 +30,12 @@ final class UDPSocket: Sendable {
     let segmentationOffload = Atomic<Bool>(true)
 
     /// Creates, binds and hands the socket to NIO; `handler` receives its datagrams.
-    /// `mark`: the fwmark its packets carry (0: none; see ``setMark(_:)``).
+    /// `mark`: the fwmark its packets carry (0: none; see ``setMark(_:)``). `device`: the device
+    /// it is bound to (`SO_BINDTODEVICE`: it then sends and receives only through that device, or
+    /// through the interfaces of that VRF).
     static func bind(
         on loop: EventLoopGroup, address: IPAddress?, port: UInt16, receiveBuffer: Int32 = 1 << 20, mark: UInt32 = 0,
-        handler: @escaping @Sendable () -> ChannelHandler
+        device: String? = nil, handler: @escaping @Sendable () -> ChannelHandler
     ) async throws -> UDPSocket {
         let isIPv6 = address.map { !$0.isIPv4 } ?? true
         let descriptor = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -46,6 +48,16 @@ final class UDPSocket: Sendable {
             setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, socklen_t(MemoryLayout<Int32>.size))
         }
         if mark != 0 { _ = Self.setMark(mark, on: descriptor) }
+        if let device {
+            let result = device.withCString { name in
+                setsockopt(descriptor, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1))
+            }
+            guard result == 0 else {
+                let code = errno
+                Glibc.close(descriptor)
+                throw UDPBindError(port: port, address: address, device: device, code: code)
+            }
+        }
         let bound: Int32 = Self.withSocketAddress(address ?? .v6(IPv6Address(high: 0, low: 0)), port: port, dualStack: false) { pointer, length in
             Glibc.bind(descriptor, pointer, length)
         }
@@ -322,11 +334,17 @@ final class SendBatch: @unchecked Sendable {
 struct UDPBindError: Error, CustomStringConvertible {
     let port: UInt16
     let address: IPAddress?
+    /// Set when binding to this device (`underlay.bind_device`) failed.
+    var device: String? = nil
     let code: Int32
 
     var description: String {
         let target = address.map { "\($0) port \(port)" } ?? "port \(port)"
         let reason = String(cString: strerror(code))
+        if let device {
+            let advice = code == ENODEV ? " (no such device: check underlay.bind_device)" : ""
+            return "cannot bind UDP \(target) to device \(device): \(reason)\(advice)"
+        }
         let advice = code == EADDRINUSE ? " (another process uses it: stop it or choose another port)" : ""
         return "cannot bind UDP \(target): \(reason)\(advice)"
     }

@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import MeshAgentCore
 import MeshCore
 import MeshCrypto
 import NIOCore
@@ -171,6 +172,18 @@ actor DeviceController {
         for prefix in added { try links.addRoute(prefix, via: name, table: table, protocol: proto) }
         for prefix in removed { try links.removeRoute(prefix, via: name, table: table) }
         return (added, removed)
+    }
+
+    /// The routes of `table` through the mesh interface whose next hops are gateways there (a
+    /// routing daemon's), less those marked `ownProto` (meshd's): each with those gateways.
+    func daemonRoutes(table: UInt32, ownProto: UInt8) throws -> [DaemonRouteChoice.Observed] {
+        guard let links else { throw WireGuardControlError.noSuchInterface(name) }
+        guard let index = try links.link(named: name)?.index else { throw WireGuardControlError.noSuchInterface(name) }
+        return try links.routeEntries(table: table).compactMap { entry in
+            guard entry.isUnicast, entry.protocol != ownProto else { return nil }
+            let gateways = entry.nextHops.filter { $0.interfaceIndex == index }.compactMap(\.gateway)
+            return gateways.isEmpty ? nil : DaemonRouteChoice.Observed(prefix: entry.destination, nextHops: gateways)
+        }
     }
 
     /// Priorities of the exit's policy rules: the host's own routes but its default route first

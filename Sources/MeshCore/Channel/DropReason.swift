@@ -67,6 +67,9 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, Comparable {
     case overlapsMember = "overlaps-member"
     /// An endpoint report that does not parse or names an unusable endpoint.
     case invalidEndpointReport = "invalid-endpoint-report"
+    /// A routing daemon's route through a member that may not carry it (outside the member's
+    /// grant, covering a member's or this host's address), or beyond the routes meshd follows.
+    case daemonRouteRefused = "daemon-route-refused"
 
     // ... and the protocol core's.
     /// A version (record, verdict or anti-entropy entry) ahead of this node's clock plus the
@@ -100,7 +103,7 @@ public struct DropCounters: Sendable, Equatable {
     public init() {}
 
     /// Counts one discard.
-    public mutating func count(_ reason: DropReason) { counts[reason, default: 0] += 1 }
+    public mutating func count(_ reason: DropReason, by amount: UInt64 = 1) { counts[reason, default: 0] &+= amount }
 
     /// The count for `reason`.
     public subscript(reason: DropReason) -> UInt64 { counts[reason] ?? 0 }

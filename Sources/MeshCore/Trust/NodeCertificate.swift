@@ -40,8 +40,23 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
     /// The node's short ID, derived from its identity key (computed once, when decoded).
     public let nodeID: NodeID
 
-    /// What a node may put in its announcements: each address as a host prefix, and the routes.
-    public var grantedPrefixes: [IPPrefix] { addresses.map(IPPrefix.init(host:)) + routes }
+    /// What a node may put in its announcements: each address as a host prefix, its link-local
+    /// address as one, and the routes.
+    public var grantedPrefixes: [IPPrefix] { ownedAddresses.map(IPPrefix.init(host:)) + routes }
+
+    /// The node's IPv6 link-local address on the mesh interface: `fe80::/64` with the node ID as
+    /// interface identifier (`fe80::a1b2:c3d4:e5f6:718` for node a1b2c3d4e5f60718). Stable for as
+    /// long as the identity key, unique in the network (the authority never certifies two keys
+    /// with one node ID), and known to every member without asking.
+    public var linkLocalAddress: IPAddress { Self.linkLocalAddress(of: nodeID) }
+
+    /// The link-local address of the node with ID `id` (see ``linkLocalAddress``).
+    public static func linkLocalAddress(of id: NodeID) -> IPAddress {
+        .v6(IPv6Address(high: 0xfe80_0000_0000_0000, low: id.value))
+    }
+
+    /// The addresses only this node may hold: its overlay addresses and its link-local address.
+    public var ownedAddresses: [IPAddress] { addresses + [linkLocalAddress] }
 
     /// Whether `prefix` lies inside what the certificate grants.
     public func grants(_ prefix: IPPrefix) -> Bool {
@@ -52,9 +67,11 @@ public final class NodeCertificate: Hashable, Sendable, CustomStringConvertible 
     /// default routes 0.0.0.0/0 and ::/0 (never announced as its own addresses).
     public var routeGrant: [IPPrefix] { roles.contains(.exit) ? routes + IPPrefix.defaultRoutes : routes }
 
-    /// Whether the node may serve `prefix` as a gateway (inside ``routeGrant``).
+    /// Whether the node may serve `prefix` as a gateway: inside one of its routes, or one of the
+    /// default routes themselves with the exit role (an exit may not claim a more specific
+    /// prefix: it would take that prefix from the gateway granted it).
     public func grantsRoute(_ prefix: IPPrefix) -> Bool {
-        routeGrant.contains { $0.contains(prefix) }
+        routes.contains { $0.contains(prefix) } || (prefix.isDefault && roles.contains(.exit))
     }
 
     /// Issues and signs a certificate.

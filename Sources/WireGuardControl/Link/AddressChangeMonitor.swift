@@ -5,7 +5,8 @@ import Glibc
 
 /// Tells when the host's links or addresses change, from rtnetlink notifications (the link and
 /// IPv4/IPv6 address groups) in the network namespace it was opened in, so that an agent re-reads
-/// its addresses when they move instead of polling for them. A lost notification (the socket's
+/// its addresses when they move instead of polling for them; or, opened with ``Watched/routes``,
+/// when routes change (a routing daemon's, for `routing.mode: daemon`). A lost notification (the socket's
 /// buffer overflowed) counts as a change. ``wait(timeoutMilliseconds:)`` blocks: call it from a
 /// thread of its own; ``interrupt()`` wakes it from any thread.
 public final class AddressChangeMonitor: Sendable {
@@ -13,14 +14,25 @@ public final class AddressChangeMonitor: Sendable {
     /// A pipe: ``interrupt()`` writes a byte to its second end, the wait polls its first.
     private let wakeReader: Int32, wakeWriter: Int32
 
+    /// What a monitor is told about.
+    public enum Watched: Sendable {
+        /// Links and IPv4/IPv6 addresses.
+        case linksAndAddresses
+        /// IPv4 and IPv6 routes, in every table.
+        case routes
+    }
+
     /// Opens the notification socket in `namespace` (`nil`: the caller's); throws when rtnetlink is
     /// not available there.
-    public init(namespace: String? = nil) throws {
+    public init(namespace: String? = nil, watching watched: Watched = .linksAndAddresses) throws {
         let type = Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         let fd = try NetworkNamespace.socket(in: namespace, domain: AF_NETLINK, type: type, protocol: NETLINK_ROUTE)
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
-        address.nl_groups = UInt32(RTMGRP_LINK) | UInt32(RTMGRP_IPV4_IFADDR) | UInt32(RTMGRP_IPV6_IFADDR)
+        switch watched {
+        case .linksAndAddresses: address.nl_groups = UInt32(RTMGRP_LINK) | UInt32(RTMGRP_IPV4_IFADDR) | UInt32(RTMGRP_IPV6_IFADDR)
+        case .routes: address.nl_groups = UInt32(RTMGRP_IPV4_ROUTE) | UInt32(RTMGRP_IPV6_ROUTE)
+        }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
         }
