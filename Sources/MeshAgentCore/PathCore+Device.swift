@@ -39,6 +39,9 @@ extension PathCore {
         let daemon = daemonRoutes.update(node: node, host: host, addressBook: addressBook)
         (plan.daemonRoutesChanged, plan.refusedDaemonRoutes, plan.ignoredDaemonRoutes) = daemon
         let carriedByGateway = routes.carriedByGateway, carriedByDaemon = daemonRoutes.carried
+        // Prefixes routed into the mesh here (the default routes aside: WireGuard's fwmark keeps its
+        // packets off them): no endpoint inside them is chosen.
+        let routed = (routes.routed + carriedByDaemon.values.joined()).filter { !$0.isDefault }
         for member in node.members.all {
             let key = member.certificate.wireGuardKey
             guard key != firstHandshakes.ownKey else { continue }
@@ -67,7 +70,7 @@ extension PathCore {
                 endpoint = relayEndpoint
                 keepalive = Self.keepaliveSeconds
             } else {
-                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, relays: relays, now: now)
+                endpoint = chooseEndpoint(for: member, kernel: kernel, host: host, routed: routed, relays: relays, now: now)
             }
             if keepalive > 0, !firstHandshakes.mayInitiate(key, now: now) { keepalive = 0 }
             plan.peers.append(PlannedPeer(member: member.id, publicKey: key, endpoint: endpoint, allowedIPs: allowed, persistentKeepalive: keepalive))
@@ -284,14 +287,12 @@ extension PathCore {
     /// (a recent handshake, not through a relay's port) is kept, including one WireGuard learned by
     /// roaming; otherwise the ranked candidates are tried in turn (``EndpointChoice``).
     private mutating func chooseEndpoint(
-        for member: Member, kernel: DevicePeerView?, host: PlanningHost, relays: () -> [Member], now: Timestamp
+        for member: Member, kernel: DevicePeerView?, host: PlanningHost, routed: [IPPrefix], relays: () -> [Member], now: Timestamp
     ) -> SocketEndpoint? {
-        // Never an endpoint inside a prefix this node routes into the mesh: WireGuard's packets to
-        // it would enter the tunnel itself (a gateway announced its LAN address while its uplink
-        // was down, and a member sent a gigabyte round the loop in the lab).
-        // (The default routes are the exception: WireGuard's own packets carry the fwmark that
-        // keeps them on the host's real default route, the wg-quick technique.)
-        let routed = routes.routed.filter { !$0.isDefault }
+        // Never an endpoint inside a prefix this node routes into the mesh (`routed`: a gateway's or
+        // a routing daemon's): WireGuard's packets to it would enter the tunnel itself (a gateway
+        // announced its LAN address while its uplink was down, and a member sent a gigabyte round
+        // the loop in the lab).
         let candidates = Self.rankedEndpoints(of: member, from: host).filter { endpoint in !routed.contains { $0.contains(endpoint.address) } }
         guard !candidates.isEmpty else { return nil }
         // A relay endpoint left over from a relayed period is never a working direct path.

@@ -117,6 +117,17 @@ import Testing
         #expect(plan.daemonRoutesChanged.map(\.prefix).contains(lan))
     }
 
+    /// A member's endpoint inside a prefix a routing daemon routes through the mesh is never
+    /// chosen (WireGuard's packets to it would enter the tunnel).
+    @Test func anEndpointInsideADaemonsRouteIsNeverChosen() throws {
+        var core = core()
+        let lan = AnnouncedEndpoint(.local, SocketEndpoint("10.9.4.2:51820")!)
+        let uplink = AnnouncedEndpoint(.local, SocketEndpoint("198.51.100.2:51820")!)
+        core.daemonRoutes.observed = [.init(prefix: IPPrefix("10.9.4.0/24")!, nextHops: [cluster.certificates[2].addresses[0]])]
+        let plan = core.planDevice(node: try node(with: [try member(2, endpoints: [lan, uplink])]), host: host, device: { _ in nil }, now: now)
+        #expect(plan.peers.first { $0.member == id(2) }?.endpoint == uplink.endpoint)
+    }
+
     /// A daemon's route covering another member's overlay address, or this host's underlay
     /// address, is refused: WireGuard would move that address to the next hop.
     @Test func aRoutingDaemonsRouteOverAMembersAddressIsRefused() throws {

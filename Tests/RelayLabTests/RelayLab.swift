@@ -55,26 +55,10 @@ struct RelayLab {
     }
 
     /// Drops every packet between two hosts' underlay addresses (in both directions, at the first host).
-    func block(_ a: String, _ b: String) throws {
-        let targets = mesh[b].underlay
-        var rules: [String] = []
-        for address in targets {
-            let family = address.contains(":") ? "ip6" : "ip"
-            rules.append("\(family) daddr \(address) drop")
-            rules.append("\(family) saddr \(address) drop")
-        }
-        try lab.nft("""
-            table inet meshlab_block {
-              chain input { type filter hook input priority -20; \(rules.filter { $0.contains("saddr") }.joined(separator: "; ")); }
-              chain output { type filter hook output priority -20; \(rules.filter { $0.contains("daddr") }.joined(separator: "; ")); }
-            }
-            """, in: mesh[a].namespace)
-    }
+    func block(_ a: String, _ b: String) throws { try mesh.blockUnderlay(between: a, and: b) }
 
     /// Removes ``block(_:_:)``'s rules.
-    func unblock(_ a: String) throws {
-        try lab.run(["nft", "delete", "table", "inet", "meshlab_block"], in: mesh[a].namespace)
-    }
+    func unblock(_ a: String) throws { try mesh.unblockUnderlay(at: a) }
 
     /// A continuous ping from one host to another's overlay address; returns the process.
     func startPing(from source: String, to target: String, interval: Double = 0.05) throws -> LabProcess {

@@ -37,6 +37,9 @@ actor DeviceController {
     private nonisolated let thread: MultiThreadedEventLoopGroup
     private nonisolated let loop: any EventLoop
 
+    /// Whether the kernel's own link-local addresses were switched off on the interface.
+    private var linkLocalGenerationOff = false
+
     /// Where wireguard-go writes its log, when meshd starts it.
     let daemonLogPath: String
 
@@ -76,14 +79,34 @@ actor DeviceController {
             try links.addAddress(address, to: name, noDAD: !address.address.isIPv4)
             logger.info("address added", metadata: ["interface": "\(name)", "address": "\(address)"])
         }
+        try keepOnlyWantedLinkLocal(present: present, wanted: addresses, links: links)
         if let link = try links.link(named: name) {
             if link.mtu != UInt32(settings.mtu) { try links.setMTU(UInt32(settings.mtu), on: name) }
             if !link.isUp { try links.setUp(true, name) }
         }
     }
 
+    /// The mesh interface carries exactly the link-local address meshd wants (none when
+    /// `interface.link_local` is off): a routing daemon must not pick another as its source, one
+    /// no peer has in its allowed IPs. The kernel's own (a TUN device gets one; kernel WireGuard
+    /// turns them off) is switched off (`addr_gen_mode` 1) and removed.
+    private func keepOnlyWantedLinkLocal(present: Set<InterfaceAddress>, wanted: [InterfaceAddress], links: LinkManager) throws {
+        let linkLocal = IPPrefix("fe80::/10")!
+        let unwanted = present.filter { linkLocal.contains($0.address) && !wanted.contains($0) }
+        guard !unwanted.isEmpty else { return }
+        if !linkLocalGenerationOff {
+            try? GatewayForwarding.writeSysctl("/proc/sys/net/ipv6/conf/\(name)/addr_gen_mode", "1")
+            linkLocalGenerationOff = true
+        }
+        for address in unwanted {
+            try links.removeAddress(address, from: name)
+            logger.info("address removed", metadata: ["interface": "\(name)", "address": "\(address)"])
+        }
+    }
+
     /// Opens (and if needed creates) the interface with the configured or best available backend.
     private func attach(links: LinkManager) throws {
+        linkLocalGenerationOff = false
         let existing = try links.link(named: name)
         if let existing, existing.kind != nil, existing.kind != "wireguard", existing.kind != "tun" {
             throw WireGuardControlError.notWireGuard(interface: name, kind: existing.kind)
