@@ -85,6 +85,16 @@ import Testing
         }
     }
 
+    /// Issue 13: the routing daemon mode, the namespace split, link-local and the underlay device.
+    @Test func readsTheRoutingSectionAndTheNamespaceSplit() throws {
+        let text = "interface:\n  netns: private\nrouting:\n  mode: daemon\n  table: 100\n  export_table: 0\n"
+        let configuration = try MeshdConfiguration.parse(yaml: text, file: "routing.yaml")
+        #expect(configuration.interface.netns == "private")
+        #expect(configuration.routing.mode == .daemon && configuration.routing.table == 100 && configuration.routing.exportTable == 0)
+        #expect(MeshdConfiguration().routing.exportTable == 51821 && MeshdConfiguration().routing.mode == .none)
+        #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered") == configuration)
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         #expect(try MeshdConfiguration.parse(yaml: "", file: "empty.yaml") == MeshdConfiguration())
         #expect(try MeshdConfiguration.parse(yaml: "# only a comment\n", file: "c.yaml") == MeshdConfiguration())
@@ -169,6 +179,16 @@ import Testing
                 problem: "cannot be an interface name"),
         BadCase(yaml: "underlay:\n  bind_devices: vrf0\n", line: 2, key: "underlay.bind_devices",
                 problem: "did you mean \"bind_device\"?"),
+        BadCase(yaml: "routing:\n  mode: bgp\n", line: 2, key: "routing.mode", problem: "\"bgp\" is not one of: none, daemon"),
+        BadCase(yaml: "routes:\n  accept: true\nrouting:\n  mode: daemon\n", line: 4, key: "routing.mode",
+                problem: "daemon mode and routes.accept both choose gateways"),
+        BadCase(yaml: "exit:\n  use: auto\nrouting:\n  mode: daemon\n", line: 4, key: "routing.mode", problem: "set exit.use to none"),
+        BadCase(yaml: "routing:\n  mode: daemon\n  export_table: 51820\n", line: 3, key: "routing.export_table", problem: "is also exit.table"),
+        BadCase(yaml: "routing:\n  export_table: 254\n", line: 2, key: "routing.export_table", problem: "is a reserved table"),
+        BadCase(yaml: "interface:\n  backend: userspace\n  netns: private\n", line: 3, key: "interface.netns", problem: "needs kernel WireGuard"),
+        BadCase(yaml: "interface:\n  netns: a/b\n", line: 2, key: "interface.netns", problem: "is not a network namespace name"),
+        BadCase(yaml: "interface:\n  netns: private\nexit:\n  use: auto\n", line: 2, key: "interface.netns",
+                problem: "exit.use is not supported with the interface in namespace private yet"),
         BadCase(yaml: "log_level: loud\n", line: 1, key: "log_level", problem: "\"loud\" is not one of: trace, debug"),
     ]
 

@@ -16,6 +16,9 @@ extension MeshdConfiguration {
             "  mtu: \(interface.mtu)",
             "  fwmark: \(interface.fwmark)",
             "  link_local: \(interface.linkLocal)",
+        ]
+        if let namespace = interface.netns { lines.append("  netns: \"\(namespace)\"") }
+        lines += [
             "gossip:",
             "  port: \(gossip.port)",
             "  bind: \(list(gossip.bind))",

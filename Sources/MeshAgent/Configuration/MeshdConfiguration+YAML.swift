@@ -65,7 +65,7 @@ extension MeshdConfiguration {
         }
         if let level = try top.choice("log_level", as: Logger.Level.self) { logLevel = level }
 
-        if let section = try top.section("interface", knownKeys: ["name", "backend", "listen_port", "mtu", "fwmark", "link_local"]) {
+        if let section = try top.section("interface", knownKeys: ["name", "backend", "listen_port", "mtu", "fwmark", "link_local", "netns"]) {
             try section.finish()
             if let name = try section.string("name") {
                 if let problem = Self.interfaceNameProblem(name) {
@@ -78,6 +78,15 @@ extension MeshdConfiguration {
             if let mtu = try section.integer("mtu", in: 1280...65535) { interface.mtu = mtu }
             if let mark = try section.integer("fwmark", in: 0...UInt32.max) { interface.fwmark = mark }
             if let flag = try section.bool("link_local") { interface.linkLocal = flag }
+            if let name = try section.string("netns") {
+                if name.isEmpty || name.utf8.count > 255 || name == "." || name == ".." || name.contains("/") {
+                    throw section.error(at: section.value("netns"), key: "netns", "\"\(name)\" is not a network namespace name (as `ip netns add` takes: no '/')")
+                }
+                if interface.backend == .userspace {
+                    throw section.error(at: section.value("netns"), key: "netns", "needs kernel WireGuard (backend kernel or auto): wireguard-go's socket would move with its interface")
+                }
+                interface.netns = name
+            }
         }
 
         if let section = try top.section("gossip", knownKeys: ["port", "bind"]) {
@@ -105,6 +114,7 @@ extension MeshdConfiguration {
             throw top.error(at: top.value("routes"), key: "routes.table", "\(routes.table) is also exit.table: the exit's default routes need a table of their own")
         }
         try readRouting(top)
+        try checkNamespaceSplit(top)
 
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {
             try section.finish()
@@ -130,6 +140,19 @@ extension MeshdConfiguration {
                 throw section.error(at: node, key: "ports", "\"\(text)\" is not a port range; write FIRST-LAST, e.g. 40000-49999")
             }
             relay.ports = low...high
+        }
+    }
+
+    /// With `interface.netns`, what meshd cannot do yet in the other namespace: serve routes or an
+    /// exit (its forwarding and nftables tables are set in meshd's own), or use an exit (its
+    /// policy rules and `src_valid_mark`).
+    private func checkNamespaceSplit(_ top: YAMLSection) throws(ConfigurationError) {
+        guard let namespace = interface.netns else { return }
+        let unsupported = [
+            (!routes.serve.isEmpty, "routes.serve"), (exit.serve, "exit.serve"), (exit.use != .none, "exit.use"),
+        ].filter(\.0).map(\.1)
+        if let key = unsupported.first {
+            throw top.error(at: top.value("interface"), key: "interface.netns", "\(key) is not supported with the interface in namespace \(namespace) yet")
         }
     }
 

@@ -31,6 +31,11 @@ public struct MeshdConfiguration: Equatable, Sendable {
         /// Whether the interface carries this member's link-local address (fe80::NODE-ID/64) and
         /// announces it, so routing daemons can peer over link-local addresses (default true).
         public var linkLocal = true
+        /// The network namespace the interface lives in (`interface.netns`; nil: meshd's own). The
+        /// interface is created in meshd's namespace — where its UDP socket, meshd's gossip and
+        /// relay sockets, and the encrypted traffic stay — and moved there; meshd sets its
+        /// addresses and routes and reads it there. Kernel WireGuard only.
+        public var netns: String?
         public init() {}
     }
 

@@ -17,7 +17,7 @@ extension Agent {
         }
         let monitor: AddressChangeMonitor
         do {
-            monitor = try AddressChangeMonitor(watching: .routes)
+            monitor = try AddressChangeMonitor(namespace: configuration.interface.netns, watching: .routes)
         } catch {
             logger.warning("no rtnetlink route notifications here; reading the daemon's routes every second", metadata: ["error": "\(error)"])
             while !Task.isCancelled {

@@ -32,7 +32,12 @@ actor DeviceController {
     let logger: Logger
     private(set) var backend: Backend?
     private var device: (any WireGuardDevice)?
-    private let links: LinkManager?
+    /// rtnetlink where the interface lives (`interface.netns`, or meshd's own namespace); opened
+    /// again at the next reconcile when it could not be (the namespace did not exist yet).
+    private var links: LinkManager?
+    /// rtnetlink in meshd's own namespace, when the interface lives in another: it is created
+    /// here (its UDP socket stays here) and moved there.
+    private let creator: LinkManager?
     /// The one thread this actor runs on.
     private nonisolated let thread: MultiThreadedEventLoopGroup
     private nonisolated let loop: any EventLoop
@@ -51,7 +56,8 @@ actor DeviceController {
         self.settings = settings
         self.privateKey = privateKey
         self.logger = logger
-        self.links = try? LinkManager()
+        self.links = try? LinkManager(namespace: settings.netns)
+        self.creator = settings.netns == nil ? nil : try? LinkManager()
         thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = thread.next()
     }
@@ -70,6 +76,13 @@ actor DeviceController {
 
     /// Makes sure the interface exists, is up, and carries `addresses`; creates it if needed.
     func prepare(addresses: [InterfaceAddress]) throws {
+        if links == nil, let namespace = settings.netns {
+            do {
+                links = try LinkManager(namespace: namespace)
+            } catch {
+                throw DeviceSetupError("cannot open interface.netns \(namespace): \(error)")
+            }
+        }
         guard let links else { throw WireGuardControlError.permissionDenied(operation: "opening rtnetlink") }
         if device == nil || (try? links.link(named: name)) == nil {
             try attach(links: links)
@@ -111,6 +124,15 @@ actor DeviceController {
         if let existing, existing.kind != nil, existing.kind != "wireguard", existing.kind != "tun" {
             throw WireGuardControlError.notWireGuard(interface: name, kind: existing.kind)
         }
+        if let namespace = settings.netns {
+            // Only kernel WireGuard keeps its socket behind when the interface moves.
+            do {
+                try attachKernel(links: links, existing: existing)
+            } catch WireGuardControlError.moduleNotLoaded {
+                throw DeviceSetupError("interface.netns \(namespace) needs kernel WireGuard, and this kernel has no WireGuard module")
+            }
+            return try applyKeyPortAndMark()
+        }
         switch settings.backend {
         case .kernel:
             try attachKernel(links: links, existing: existing)
@@ -128,7 +150,11 @@ actor DeviceController {
                 }
             }
         }
-        // Key, port and mark: set only what differs, so a restart changes nothing.
+        try applyKeyPortAndMark()
+    }
+
+    /// Key, port and mark: set only what differs, so a restart changes nothing.
+    private func applyKeyPortAndMark() throws {
         guard let device else { return }
         let current = try device.read()
         var changes = WireGuardChangeSet()
@@ -139,8 +165,16 @@ actor DeviceController {
     }
 
     private func attachKernel(links: LinkManager, existing: LinkInfo?) throws {
-        let kernel = try KernelWireGuardDevice(interfaceName: name)
-        if existing == nil {
+        let kernel = try KernelWireGuardDevice(interfaceName: name, namespace: settings.netns)
+        if existing == nil, let creator, let namespace = settings.netns {
+            // Created here (a run that stopped before the move left it here), then moved.
+            if try creator.link(named: name) == nil {
+                _ = try creator.createLink(named: name, kind: "wireguard")
+                logger.info("interface created", metadata: ["interface": "\(name)", "backend": "kernel"])
+            }
+            try creator.moveLink(named: name, toNamespace: namespace)
+            logger.info("interface moved into its namespace; its UDP socket stays here", metadata: ["interface": "\(name)", "netns": "\(namespace)"])
+        } else if existing == nil {
             do {
                 _ = try links.createLink(named: name, kind: "wireguard")
             } catch let error as WireGuardControlError {
@@ -273,4 +307,10 @@ actor DeviceController {
         try links.deleteLink(named: name)
         logger.info("interface deleted", metadata: ["interface": "\(name)"])
     }
+}
+
+/// A device set-up step that cannot succeed as configured, in one sentence.
+struct DeviceSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
