@@ -6,6 +6,7 @@
 //   .build/release/AgentBenchmark roaming   [--trials 10] [--settle 3]
 //   .build/release/AgentBenchmark restart   [--trials 10] [--down 1] [--settle 2]
 //   .build/release/AgentBenchmark gateways  [--trials 10] [--settle 5] [--hold 8] [--setups meshwork,keepalived]
+//   .build/release/AgentBenchmark daemon-routes [--trials 10] [--settle 2]
 //   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--swarm-topology star|full] [--converge-timeout 300] [--swarm-cpu 0]
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
@@ -25,7 +26,7 @@ if command != "swarm" { holder.tearDownOnSignals() }
 do {
     let given = try options(arguments.dropFirst())
     switch command {
-    case "join", "roaming", "restart", "resources", "gateways":
+    case "join", "roaming", "restart", "resources", "gateways", "daemon-routes":
         for product in ["meshd", "meshctl"] where !FileManager.default.isExecutableFile(atPath: binaries + "/" + product) {
             throw LabError.failed("\(binaries)/\(product) is missing: swift build -c release --product \(product)")
         }
@@ -56,6 +57,11 @@ do {
                 runs.append((site.name, try benchmark.run(site)))
             }
             benchmark.report(runs)
+        case "daemon-routes":
+            var benchmark = DaemonRoutesBenchmark()
+            benchmark.trials = trials
+            benchmark.settle = Double(given["--settle"] ?? "") ?? benchmark.settle
+            try benchmark.run(lab: lab, binaries: binaries, backend: backend)
         case "join":
             var benchmark = JoinBenchmark()
             benchmark.trials = trials
@@ -88,7 +94,7 @@ do {
     case "swarm":
         try Swarm.run(given)
     default:
-        print("usage: AgentBenchmark join|roaming|restart|gateways|resources [--option value ...] (see the top of Benchmarks/AgentBenchmark/main.swift)")
+        print("usage: AgentBenchmark join|roaming|restart|gateways|daemon-routes|resources [--option value ...] (see the top of Benchmarks/AgentBenchmark/main.swift)")
         exit(command == "help" ? 0 : 2)
     }
 } catch {
