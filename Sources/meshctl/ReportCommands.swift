@@ -64,6 +64,7 @@ struct StatusCommand: ParsableCommand {
         print("network    \(status.network ?? "-")   enrollment: \(status.enrollment)\(status.authority ? "   holds the authority" : "")")
         print("interface  \(status.interface) (\(status.backend)), listen port \(status.listenPort), gossip port \(status.gossipPort)")
         print("addresses  \(status.addresses.joined(separator: ", "))")
+        if let linkLocal = status.linkLocal { print("link-local \(linkLocal) (on \(status.interface))") }
         print("endpoints  \(status.wireGuardEndpoints.joined(separator: ", "))\(status.behindNAT ? "   (behind NAT)" : "")")
         let states = status.membersByState.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         print("peers      \(status.peerCount)\(states.isEmpty ? "" : " (\(states))")")

@@ -42,7 +42,7 @@ enum ReplyTargets {
     /// One received netlink datagram (one or more messages).
     static let netlink = FuzzTarget(
         name: "netlink-reply",
-        summary: "netlink datagrams: message framing, errors and extended acks, WireGuard dump parts, rtnetlink links/addresses/routes",
+        summary: "netlink datagrams: message framing, errors and extended acks, WireGuard dump parts, rtnetlink links/addresses/routes (with next hops, ECMP)/rules",
         run: { bytes in _ = try? ReplyDecoding.netlinkDatagram(bytes) },
         seeds: { NetlinkSeeds.all() })
 }
@@ -90,6 +90,15 @@ enum NetlinkSeeds {
         let address = message(type: 20, flags: 0, [2, 16, 0, 0] + le(UInt32(4)) + attribute(2, [100, 80, 0, 2]) + attribute(1, [100, 80, 0, 2]))
         let route = message(type: 24, flags: 0, [2, 16, 0, 0, 254, 4, 0, 1] + le(UInt32(0))
             + attribute(1, [10, 3, 0, 0]) + attribute(4, le(Int32(4))) + attribute(15, le(UInt32(254))))
-        return [dump, errorWithText, ack, link + address + route]
+        // A routing daemon's routes (issue 13): IPv4 over ECMP through two IPv6 link-local next
+        // hops (RTA_MULTIPATH of rtnexthop records with RTA_VIA), IPv6 through one (RTA_GATEWAY).
+        let linkLocal: (UInt8) -> [UInt8] = { last in [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [last] }
+        let via: (UInt8) -> [UInt8] = { last in attribute(18, le(UInt16(10)) + linkLocal(last)) }
+        let hop: (UInt8) -> [UInt8] = { last in le(UInt16(8 + via(last).count)) + [0, 0] + le(Int32(4)) + via(last) }
+        let ecmp = message(type: 24, flags: multi, [2, 24, 0, 0, 254, 12, 0, 1] + le(UInt32(0))
+            + attribute(1, [10, 9, 50, 0]) + attribute(15, le(UInt32(254))) + attribute(9, hop(3) + hop(4)))
+        let gateway = message(type: 24, flags: multi, [10, 64, 0, 0, 254, 12, 0, 1] + le(UInt32(0))
+            + attribute(1, [0xfd, 0x09, 0, 3] + [UInt8](repeating: 0, count: 12)) + attribute(5, linkLocal(3)) + attribute(4, le(Int32(4))))
+        return [dump, errorWithText, ack, link + address + route, ecmp + gateway]
     }
 }

@@ -16,7 +16,7 @@ public enum ReplyDecoding {
 
     /// Splits one received netlink datagram into messages and decodes each as the netlink backends
     /// would: error and done messages through their status, every other message as a WireGuard dump
-    /// part and as an rtnetlink link, address, route and rule. Returns the device the WireGuard parts
+    /// part and as an rtnetlink link, address, route (also with its next hops) and rule. Returns the device the WireGuard parts
     /// describe; throws the first framing error (a decoding error of one reading is ignored, since
     /// a message is only ever one of them).
     @discardableResult
@@ -32,6 +32,7 @@ public enum ReplyDecoding {
                 _ = try? RouteNetlinkCodec.parseLink(message.payload)
                 _ = try? RouteNetlinkCodec.parseAddress(message.payload)
                 _ = try? RouteNetlinkCodec.parseRoute(message.payload)
+                _ = try? RouteNetlinkCodec.parseRouteEntry(message.payload)
                 _ = try? PolicyRuleCodec.parse(message.payload)
             }
         }
