@@ -45,7 +45,7 @@ extension AgentLabTests {
             return "interface:\n  netns: \(privateNamespace)\n"
         }) { mesh, _ in
             let lab = mesh.lab, bravo = mesh["bravo"]
-            try lab.nft("table inet mwns_count { chain input { type filter hook input priority 0; udp dport 51820 counter; } }", in: bravo.namespace)
+            try lab.nft("table inet mwns_count {\n  chain input {\n    type filter hook input priority 0;\n    udp dport 51820 counter\n  }\n}", in: bravo.namespace)
             let inPrivate = try lab.run(["ip", "-d", "link", "show", bravo.interface], in: privateNamespace, check: false)
             #expect(inPrivate.succeeded && inPrivate.output.contains("wireguard"), "the interface is in the private namespace: \(inPrivate.output)")
             #expect(!(try lab.run(["ip", "link", "show", bravo.interface], in: bravo.namespace, check: false).succeeded), "and not in meshd's")
