@@ -1,9 +1,10 @@
 import Foundation
 
-/// BIRD 2 (Debian's `bird2`) in a lab namespace, speaking eBGP to mesh members over the mesh
-/// interface's link-local addresses — the set-up of docs/operations.md ("Under a routing
-/// daemon"). It announces the prefixes of its LAN interface, installs what it learns in the main
-/// table (proto bird), IPv4 routes through IPv6 link-local next hops (extended next hop).
+/// BIRD 2 (Debian's `bird2`) in a lab namespace, speaking eBGP or OSPFv3 to mesh members over the
+/// mesh interface's link-local addresses — the recipes of docs/operations.md ("Under a routing
+/// daemon"). It announces the prefixes of its LAN interface and installs what it learns in the
+/// main table (proto bird): with BGP, IPv4 routes through IPv6 link-local next hops (extended next
+/// hop); with OSPFv3, IPv6 only.
 public final class BirdRouter: @unchecked Sendable {
     // Mutated only by the thread driving the lab.
     /// One BGP neighbour: a member's name, its link-local address and its AS number.
@@ -14,6 +15,14 @@ public final class BirdRouter: @unchecked Sendable {
             self.linkLocal = linkLocal
             self.autonomousSystem = autonomousSystem
         }
+    }
+
+    /// What BIRD speaks over the mesh.
+    public enum RoutingProtocol: String, Sendable {
+        /// eBGP, one session per neighbour, IPv4 and IPv6 (IPv4 with extended next hop).
+        case bgp
+        /// OSPFv3 for IPv6, the mesh interface point-to-multipoint with the neighbours listed.
+        case ospf
     }
 
     public let namespace: String
@@ -27,7 +36,7 @@ public final class BirdRouter: @unchecked Sendable {
     /// the prefixes on `lanInterface` to `neighbors` over `meshInterface`.
     public init(
         lab: Lab, namespace: String, directory: String, name: String, routerID: String, autonomousSystem: Int, meshInterface: String,
-        lanInterface: String, neighbors: [Neighbor]
+        lanInterface: String, neighbors: [Neighbor], speaking routing: RoutingProtocol = .bgp
     ) throws {
         self.lab = lab
         self.namespace = namespace
@@ -36,35 +45,54 @@ public final class BirdRouter: @unchecked Sendable {
         logPath = "\(directory)/bird-\(name).log"
         try Self.configuration(
             routerID: routerID, autonomousSystem: autonomousSystem, meshInterface: meshInterface, lanInterface: lanInterface,
-            neighbors: neighbors, logPath: logPath
+            neighbors: neighbors, logPath: logPath, speaking: routing
         ).write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// The configuration text (the recipe of docs/operations.md, with the lab's names).
+    /// The configuration text (the recipes of docs/operations.md, with the lab's names).
     public static func configuration(
-        routerID: String, autonomousSystem: Int, meshInterface: String, lanInterface: String, neighbors: [Neighbor], logPath: String
+        routerID: String, autonomousSystem: Int, meshInterface: String, lanInterface: String, neighbors: [Neighbor], logPath: String,
+        speaking routing: RoutingProtocol = .bgp
     ) -> String {
+        let learned = routing == .bgp ? "source = RTS_BGP" : "source ~ [RTS_OSPF, RTS_OSPF_IA, RTS_OSPF_EXT1, RTS_OSPF_EXT2]"
         var text = """
             router id \(routerID);
             log "\(logPath)" all;
             protocol device { scan time 2; }
             protocol direct { ipv4; ipv6; interface "\(lanInterface)"; }
-            protocol kernel kernel4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }
-            protocol kernel kernel6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }
-            template bgp mesh {
-              local as \(autonomousSystem);
-              hold time 9;
-              connect retry time 2;
-              ipv4 { extended next hop on; import all; export where source = RTS_DEVICE; };
-              ipv6 { import all; export where source = RTS_DEVICE; };
-            }
+            protocol kernel kernel4 { ipv4 { import none; export where \(learned); }; merge paths on; }
+            protocol kernel kernel6 { ipv6 { import none; export where \(learned); }; merge paths on; }
 
             """
-        for neighbor in neighbors {
+        switch routing {
+        case .bgp:
             text += """
-                protocol bgp \(neighbor.name) from mesh {
-                  neighbor \(neighbor.linkLocal) as \(neighbor.autonomousSystem);
-                  interface "\(meshInterface)";
+                template bgp mesh {
+                  local as \(autonomousSystem);
+                  hold time 9;
+                  connect retry time 2;
+                  ipv4 { extended next hop on; import all; export where source = RTS_DEVICE; };
+                  ipv6 { import all; export where source = RTS_DEVICE; };
+                }
+
+                """
+            for neighbor in neighbors {
+                text += """
+                    protocol bgp \(neighbor.name) from mesh {
+                      neighbor \(neighbor.linkLocal) as \(neighbor.autonomousSystem);
+                      interface "\(meshInterface)";
+                    }
+
+                    """
+            }
+        case .ospf:
+            text += """
+                protocol ospf v3 mesh6 {
+                  ipv6 { import all; export none; };
+                  area 0 {
+                    interface "\(meshInterface)" { type ptmp; hello 2; dead 8; neighbors { \(neighbors.map { "\($0.linkLocal);" }.joined(separator: " ")) }; };
+                    interface "\(lanInterface)" { stub yes; };
+                  };
                 }
 
                 """

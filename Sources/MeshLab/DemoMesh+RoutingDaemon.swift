@@ -3,13 +3,14 @@ import Foundation
 extension DemoMesh {
     /// The routing-daemon set-up of issue 13 (docs/operations.md, "Recipe: BGP with BIRD 2"):
     /// alpha (authority, relay) and three routers, bravo, charlie and delta (host numbers 2–4),
-    /// running meshd with `routing.mode: daemon` and BIRD 2 speaking eBGP to each other over the
-    /// mesh's link-local addresses (AS 65000 + N). Each router has a LAN (`site0`, 10.9.N.1/24 and
+    /// running meshd with `routing.mode: daemon` and BIRD 2 speaking eBGP (AS 65000 + N) or OSPFv3
+    /// (`routing`) to each other over the mesh's link-local addresses. Each router has a LAN (`site0`, 10.9.N.1/24 and
     /// fd09:N::1/64) with a host at .10 in a namespace of its own; charlie and delta both also
     /// announce 10.9.50.0/24 (ECMP) and charlie announces 10.77.0.0/24, which its certificate does
     /// not grant. Returns once the mesh converged and BIRD runs (routes may still be on their way).
     public static func routingDaemonMesh(
-        lab: Lab, binaries: String, directory: String, backend: String, prefix: String, prefix6: String
+        lab: Lab, binaries: String, directory: String, backend: String, prefix: String, prefix6: String,
+        speaking routing: BirdRouter.RoutingProtocol = .bgp
     ) throws -> (mesh: DemoMesh, lanHosts: [String: String], birds: [String: BirdRouter]) {
         var specs = [HostSpec(name: "alpha", ipv4: "198.51.100.1", ipv6: "2001:db8:100::1")]
         for (name, host) in daemonRouters {
@@ -53,7 +54,8 @@ extension DemoMesh {
                 }
                 let bird = try BirdRouter(
                     lab: lab, namespace: mesh[name].namespace, directory: directory, name: name, routerID: "10.9.\(host).1",
-                    autonomousSystem: 65000 + host, meshInterface: mesh[name].interface, lanInterface: "site0", neighbors: neighbors)
+                    autonomousSystem: 65000 + host, meshInterface: mesh[name].interface, lanInterface: "site0", neighbors: neighbors,
+                    speaking: routing)
                 try bird.start()
                 birds[name] = bird
             }

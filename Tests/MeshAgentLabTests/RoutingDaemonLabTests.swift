@@ -21,6 +21,36 @@ extension AgentLabTests {
         }
     }
 
+    @Test("routing daemon: BIRD's OSPFv3 over the mesh as point-to-multipoint with link-local neighbours; IPv6 LANs reach each other through the mesh")
+    func ospfOverLinkLocal() throws {
+        let lab = try Lab(prefix: "mwos")
+        defer { lab.teardown() }
+        let directory = "/tmp/mwos-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (mesh, lanHosts, birds) = try DemoMesh.routingDaemonMesh(
+            lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6,
+            speaking: .ospf)
+        do {
+            let routers = DemoMesh.daemonRouters
+            let learned = eventually(timeout: 60, every: 0.5) {
+                routers.allSatisfy { name, _ in
+                    routers.filter { $0.0 != name }.allSatisfy { other, host in carries(mesh, at: name, prefix: "fd09:\(host)::/64", member: other) }
+                }
+            }
+            #expect(learned, "IPv6 LAN routes not learned over OSPFv3 or not in the next hop's allowed IPs:\n\(birdState(birds))")
+            for (from, _) in routers {
+                for (to, host) in routers where to != from {
+                    let lanHost = try #require(lanHosts[from])
+                    #expect(try lab.ping("fd09:\(host)::10", from: lanHost, count: 3, interval: 0.2, wait: 2).received > 0, "\(from)'s LAN → \(to)'s LAN over OSPFv3")
+                }
+            }
+            #expect(routeReport(mesh, at: "bravo", prefix: "fd09:3::/64")["reason"] as? String == "next hop charlie")
+        } catch {
+            throw LabError.failed("\(error)\n\(birdState(birds))\n\(mesh.diagnostics())")
+        }
+    }
+
     private func checkRoutingDaemon(_ mesh: DemoMesh, lanHosts: [String: String], birds: [String: BirdRouter]) throws {
         let lab = mesh.lab, routers = DemoMesh.daemonRouters
         // Every router learns the two other LANs (both families) and meshd gives each to its next hop.
