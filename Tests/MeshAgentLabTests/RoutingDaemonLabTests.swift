@@ -7,15 +7,25 @@ import Testing
 extension AgentLabTests {
     @Test("routing daemon: BIRD peers over link-local addresses, LANs reach each other through the mesh, ECMP picks one member, routes outside the grant are refused, a cut direct path relays, routes move within a second")
     func birdOverLinkLocal() throws {
-        let lab = try Lab(prefix: "mwbd")
+        try withRoutingDaemonMesh(prefix: "mwbd", speaking: .bgp, checkRoutingDaemon)
+    }
+
+    /// Builds the routing-daemon mesh in a fresh lab, runs `body`, and tears it all down; a
+    /// failure carries BIRD's and meshd's state.
+    private func withRoutingDaemonMesh(
+        prefix: String, speaking routing: BirdRouter.RoutingProtocol,
+        _ body: (DemoMesh, [String: String], [String: BirdRouter]) throws -> Void
+    ) throws {
+        let lab = try Lab(prefix: prefix)
         defer { lab.teardown() }
-        let directory = "/tmp/mwbd-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        let directory = "/tmp/\(prefix)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (mesh, lanHosts, birds) = try DemoMesh.routingDaemonMesh(
-            lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
+            lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6,
+            speaking: routing)
         do {
-            try checkRoutingDaemon(mesh, lanHosts: lanHosts, birds: birds)
+            try body(mesh, lanHosts, birds)
         } catch {
             throw LabError.failed("\(error)\n\(birdState(birds))\n\(mesh.diagnostics())")
         }
@@ -23,15 +33,7 @@ extension AgentLabTests {
 
     @Test("routing daemon: BIRD's OSPFv3 over the mesh as point-to-multipoint with link-local neighbours; IPv6 LANs reach each other through the mesh")
     func ospfOverLinkLocal() throws {
-        let lab = try Lab(prefix: "mwos")
-        defer { lab.teardown() }
-        let directory = "/tmp/mwos-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (mesh, lanHosts, birds) = try DemoMesh.routingDaemonMesh(
-            lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6,
-            speaking: .ospf)
-        do {
+        try withRoutingDaemonMesh(prefix: "mwos", speaking: .ospf) { mesh, lanHosts, birds in
             let routers = DemoMesh.daemonRouters
             let learned = eventually(timeout: 60, every: 0.5) {
                 routers.allSatisfy { name, _ in
@@ -42,12 +44,10 @@ extension AgentLabTests {
             for (from, _) in routers {
                 for (to, host) in routers where to != from {
                     let lanHost = try #require(lanHosts[from])
-                    #expect(try lab.ping("fd09:\(host)::10", from: lanHost, count: 3, interval: 0.2, wait: 2).received > 0, "\(from)'s LAN → \(to)'s LAN over OSPFv3")
+                    #expect(try mesh.lab.ping("fd09:\(host)::10", from: lanHost, count: 3, interval: 0.2, wait: 2).received > 0, "\(from)'s LAN → \(to)'s LAN over OSPFv3")
                 }
             }
             #expect(routeReport(mesh, at: "bravo", prefix: "fd09:3::/64")["reason"] as? String == "next hop charlie")
-        } catch {
-            throw LabError.failed("\(error)\n\(birdState(birds))\n\(mesh.diagnostics())")
         }
     }
 

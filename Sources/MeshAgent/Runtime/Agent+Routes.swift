@@ -57,17 +57,25 @@ extension Agent {
         let routes = configuration.routes
         let wanted = routes.accept == .none ? Set<IPPrefix>() : Set(pathCore.routes.routed.filter { !$0.isDefault })
         guard !wanted.isEmpty || kernelRoutesInstalled else { return }
+        if await syncRouteTable(wanted, table: routes.table, what: "kernel routes") { kernelRoutesInstalled = !wanted.isEmpty }
+    }
+
+    /// Makes meshd's routes through the mesh interface in `table` (proto `routes.proto`) exactly
+    /// `wanted`, logging what changed as `what`; whether it succeeded (else it is logged and retried
+    /// at the next reconcile).
+    func syncRouteTable(_ wanted: Set<IPPrefix>, table: UInt32, what: String) async -> Bool {
         do {
-            let (added, removed) = try await device.syncRoutes(wanted, table: routes.table, proto: routes.proto)
-            kernelRoutesInstalled = !wanted.isEmpty
+            let (added, removed) = try await device.syncRoutes(wanted, table: table, proto: configuration.routes.proto)
             if !added.isEmpty || !removed.isEmpty {
-                logger.info("kernel routes updated", metadata: [
+                logger.info("\(what) updated", metadata: [
                     "added": "\(added.map(\.description).joined(separator: " "))", "removed": "\(removed.map(\.description).joined(separator: " "))",
-                    "table": "\(routes.table)",
+                    "table": "\(table)",
                 ])
             }
+            return true
         } catch {
-            logger.error("cannot update kernel routes; retrying at the next reconcile", metadata: ["error": "\(error)"])
+            logger.error("cannot update \(what); retrying at the next reconcile", metadata: ["error": "\(error)", "table": "\(table)"])
+            return false
         }
     }
 }

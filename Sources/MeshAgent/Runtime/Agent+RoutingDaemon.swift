@@ -98,17 +98,6 @@ extension Agent {
         guard routing.mode == .daemon, routing.exportTable != 0 else { return }
         let wanted = exportedRoutes
         guard wanted != exportApplied else { return }
-        do {
-            let (added, removed) = try await device.syncRoutes(wanted, table: routing.exportTable, proto: configuration.routes.proto)
-            exportApplied = wanted
-            if !added.isEmpty || !removed.isEmpty {
-                logger.info("exported routes updated", metadata: [
-                    "added": "\(added.map(\.description).joined(separator: " "))", "removed": "\(removed.map(\.description).joined(separator: " "))",
-                    "table": "\(routing.exportTable)",
-                ])
-            }
-        } catch {
-            logger.error("cannot export members' routes; retrying at the next reconcile", metadata: ["error": "\(error)"])
-        }
+        if await syncRouteTable(wanted, table: routing.exportTable, what: "exported routes") { exportApplied = wanted }
     }
 }
