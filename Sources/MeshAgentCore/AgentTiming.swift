@@ -31,6 +31,9 @@ package enum AgentTiming {
     /// refused, this is the polling interval).
     package static let daemonRouteCheckInterval = Duration.seconds(1)
 
+    /// How often meshd's `STATUS=` line for systemd is refreshed (and, at most, its watchdog fed).
+    package static let systemdStatusInterval = Duration.seconds(5)
+
     // MARK: WireGuard device
 
     /// A reconcile although nothing asked for one: repairs what someone else changed on the device.

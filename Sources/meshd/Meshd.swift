@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CDaemonAllocator
 import Logging
 import MeshAgent
@@ -50,7 +51,9 @@ struct Meshd: AsyncParsableCommand {
         let agent: Agent
         let control: ControlServer
         do {
-            agent = try await Agent(configuration: configuration, group: group, logger: logger)
+            agent = try await Agent(
+                configuration: configuration, group: group, logger: logger,
+                notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))
             control = try await ControlServer(group: group, path: configuration.effectiveControlSocket, handler: agent)
         } catch {
             throw CommandFailure("cannot start: \(error)")

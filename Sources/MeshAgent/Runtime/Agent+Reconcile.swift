@@ -53,6 +53,7 @@ extension Agent {
         // awaits the device lowers it (``reconcileNow(_:)``) and must not be overwritten below.
         let periodic = now + AgentTiming.reconcileInterval
         reconcileDue = periodic
+        defer { reconciledOnce = true }
         do {
             let prepared = try await device.prepare(addresses: interfaceAddresses, reading: lastDeviceState == nil)
             deviceBackend = prepared.backend

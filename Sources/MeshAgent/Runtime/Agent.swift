@@ -47,6 +47,10 @@ public actor Agent {
     var reconcileFailures = 0
     /// When the device loop last tried to reconcile (a join waits for it).
     var lastReconcileAttempt = Timestamp.zero
+    /// Whether a reconcile has finished (applied, or failed and reported) since start.
+    var reconciledOnce = false
+    /// Readiness, status and watchdog for systemd (nothing without `NOTIFY_SOCKET`).
+    let notifier: SystemdNotifier
     /// The backend the device uses, once it is open (for `meshctl status`).
     var deviceBackend: DeviceController.Backend?
     /// Whether meshd has kernel routes installed for accepted prefixes (so turning acceptance off removes them).
@@ -126,7 +130,11 @@ public actor Agent {
     let group: EventLoopGroup
 
     /// Creates the agent: binds the gossip socket; loads keys and, when enrolled, the network state.
-    public init(configuration: MeshdConfiguration, group: EventLoopGroup, logger: Logger) async throws {
+    /// `notifier`: systemd's notification socket (``SystemdNotifier``; by default none).
+    public init(
+        configuration: MeshdConfiguration, group: EventLoopGroup, logger: Logger, notifier: SystemdNotifier = SystemdNotifier(environment: [:])
+    ) async throws {
+        self.notifier = notifier
         self.configuration = configuration
         self.group = group
         self.liveEndpoints = configuration.endpoints
@@ -163,6 +171,7 @@ public actor Agent {
             group.addTask { await self.addressLoop() }
             group.addTask { await self.echoLoop() }
             group.addTask { await self.routingDaemonLoop() }
+            group.addTask { await self.systemdLoop() }
             group.addTask { await self.ownedWork.run() }
             await group.next()
             group.cancelAll()
@@ -179,6 +188,7 @@ public actor Agent {
 
     private func shutdown() async {
         stopping = true
+        notifier.notify("STOPPING=1")
         stateWaiters.wakeAll()
         deviceTurnRequests.finish()
         routeReloaded.finish()
