@@ -188,6 +188,30 @@ public struct PeerReport: Codable, Sendable, Equatable {
     }
 }
 
+/// `status --json` → `routes`: one prefix this node routes into the mesh.
+public struct StatusRoute: Codable, Sendable, Equatable {
+    public var prefix: String
+    /// The member carrying it now (nil: none).
+    public var active: String?
+    /// `mesh` (a gateway meshd chose) or `daemon` (a routing daemon's route).
+    public var source: String
+    public init(prefix: String, active: String?, source: String) {
+        self.prefix = prefix
+        self.active = active
+        self.source = source
+    }
+}
+
+/// `status --json` → `exit`: the exit used.
+public struct StatusExit: Codable, Sendable, Equatable {
+    public var use: String
+    public var active: String?
+    public init(use: String, active: String?) {
+        self.use = use
+        self.active = active
+    }
+}
+
 /// `meshctl status --json`.
 public struct StatusReport: Codable, Sendable, Equatable {
     /// This node's name (nil until enrolled).
@@ -222,12 +246,17 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var relay: RelayStatus?
     /// This node's link-local address on the mesh interface (null with `interface.link_local: false`).
     public var linkLocal: String?
+    /// The routed prefixes this node sends into the mesh, and through whom (`meshctl routes` has it all).
+    public var routes: [StatusRoute]
+    /// The exit this node uses (`use`: none, auto or a name; `active`: the one carrying the traffic).
+    public var exit: StatusExit
 
     public init(name: String?, id: String?, network: String?, networkID: String?, enrollment: String, interface: String, backend: String,
                 addresses: [String], peerCount: Int, membersByState: [String: Int], drops: [String: UInt64], authority: Bool,
                 roles: [String], wireGuardPublicKey: String, listenPort: UInt16, gossipPort: UInt16, gossipEndpoints: [String],
                 wireGuardEndpoints: [String], behindNAT: Bool, recordVersion: UInt64?, certificateExpiresAt: UInt64?,
-                uptimeSeconds: Double, version: String, lastError: String?, relay: RelayStatus?, linkLocal: String? = nil) {
+                uptimeSeconds: Double, version: String, lastError: String?, relay: RelayStatus?, linkLocal: String? = nil,
+                routes: [StatusRoute] = [], exit: StatusExit = StatusExit(use: "none", active: nil)) {
         self.name = name
         self.id = id
         self.network = network
@@ -254,12 +283,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.lastError = lastError
         self.relay = relay
         self.linkLocal = linkLocal
+        self.routes = routes
+        self.exit = exit
     }
 
     enum CodingKeys: String, CodingKey {
         case name, id, network, networkID, enrollment, interface, backend, addresses, peerCount, membersByState, drops, authority
         case roles, wireGuardPublicKey, listenPort, gossipPort, gossipEndpoints, wireGuardEndpoints, behindNAT, recordVersion
-        case certificateExpiresAt, uptimeSeconds, version, lastError, relay, linkLocal
+        case certificateExpiresAt, uptimeSeconds, version, lastError, relay, linkLocal, routes, exit
     }
 
     /// Encodes absent values as `null`, never omitting a key (a node that waits for `init` or
@@ -292,6 +323,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         try container.encode(lastError, forKey: .lastError)
         try container.encode(relay, forKey: .relay)
         try container.encode(linkLocal, forKey: .linkLocal)
+        try container.encode(routes, forKey: .routes)
+        try container.encode(exit, forKey: .exit)
     }
 }
 

@@ -142,8 +142,9 @@ struct LeaveCommand: ParsableCommand {
     }
 }
 
-func printJSON<Value: Encodable>(_ value: Value) {
+/// Prints `value` as JSON: indented, or on one line (`compact`, e.g. one document per refresh).
+func printJSON<Value: Encodable>(_ value: Value, compact: Bool = false) {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting = compact ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
 }

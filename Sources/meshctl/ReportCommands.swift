@@ -12,9 +12,24 @@ struct PeersCommand: ParsableCommand {
     @Flag(help: "Print a JSON array (fields: name, id, addresses, endpoint, path, relay, reason, lastHandshakeSeconds, rttMilliseconds, rxBytes, txBytes, state, …).")
     var json = false
 
+    @Flag(help: "Refresh every second until interrupted (in place on a terminal; with --json, one array per line).")
+    var watch = false
+
     func run() throws {
+        guard watch else { return try show(clear: false) }
+        let terminal = isatty(STDOUT_FILENO) == 1
+        while true {
+            try show(clear: terminal)
+            fflush(nil)
+            usleep(1_000_000)
+        }
+    }
+
+    /// One listing; `clear`: first move to the top of the terminal and clear it.
+    private func show(clear: Bool) throws {
         let peers = try daemon.send(ControlRequest.peers, expecting: [PeerReport].self)
-        if json { return printJSON(peers) }
+        if json { return printJSON(peers, compact: watch) }
+        if clear { print("\u{1B}[H\u{1B}[2J", terminator: "") }
         guard !peers.isEmpty else { return print("no peers yet") }
         var rows = [["NAME", "ADDRESSES", "ENDPOINT", "PATH", "HANDSHAKE", "RTT", "RX", "TX", "STATE"]]
         for peer in peers {
@@ -65,6 +80,10 @@ struct StatusCommand: ParsableCommand {
         print("interface  \(status.interface) (\(status.backend)), listen port \(status.listenPort), gossip port \(status.gossipPort)")
         print("addresses  \(status.addresses.joined(separator: ", "))")
         if let linkLocal = status.linkLocal { print("link-local \(linkLocal) (on \(status.interface))") }
+        if !status.routes.isEmpty {
+            print("routes     " + status.routes.map { "\($0.prefix) via \($0.active ?? "none")\($0.source == "daemon" ? " (daemon)" : "")" }.joined(separator: ", "))
+        }
+        if status.exit.use != "none" { print("exit       \(status.exit.use): \(status.exit.active ?? "none alive")") }
         print("endpoints  \(status.wireGuardEndpoints.joined(separator: ", "))\(status.behindNAT ? "   (behind NAT)" : "")")
         let states = status.membersByState.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         print("peers      \(status.peerCount)\(states.isEmpty ? "" : " (\(states))")")

@@ -14,6 +14,15 @@ extension AgentLabTests {
             #expect(problems.isEmpty, "peers / status --json:\n\(problems.joined(separator: "\n"))")
             let linkLocal = try linkLocalProblems(in: mesh)
             #expect(linkLocal.isEmpty, "link-local addresses:\n\(linkLocal.joined(separator: "\n"))")
+            // `peers --watch` refreshes once a second (one JSON array per line when not on a terminal).
+            // (SIGKILL: the test runner may block SIGTERM, and its children inherit the mask.)
+            let alpha = mesh["alpha"]
+            let watched = try mesh.lab.run(
+                ["timeout", "-s", "KILL", "2.5", AgentLab.binaries + "/meshctl", "--state-dir", alpha.stateDirectory, "peers", "--watch", "--json"], check: false)
+            let refreshes = watched.output.split(separator: "\n").filter { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any])?.count == 2
+            }
+            #expect(refreshes.count >= 2, "peers --watch --json printed: \(watched.output)")
             try restartWithoutLoss(mesh["bravo"], in: mesh)
         }
     }

@@ -67,6 +67,8 @@ extension AgentLabTests {
             var report: [String: Any] = [:]
             #expect(eventually(timeout: 30) { report = exitReport(of: delta); return report["active"] as? String == "bravo" }, "delta's exit: \(report)")
             #expect(eventually(timeout: 20) { reaches(Self.internetServer, from: delta, in: mesh) }, "delta does not reach the Internet through bravo")
+            let statusExit = try delta.status()["exit"] as? [String: Any]
+            #expect(statusExit?["use"] as? String == "auto" && statusExit?["active"] as? String == "bravo", "status --json exit: \(statusExit ?? [:])")
             let rules = try lab.run(["ip", "rule", "show"], in: delta.namespace).output
             #expect(rules.contains("not from all fwmark 0xca6c lookup 51820 proto 77") && rules.contains("lookup main suppress_prefixlength 0 proto 77"), "delta's rules: \(rules)")
             let mark = try lab.run(["wg", "show", delta.interface, "fwmark"], in: delta.namespace).output

@@ -60,6 +60,9 @@ extension AgentLabTests {
                 return route["active"] as? String == "bravo" && alphaRoutesSite(mesh)
             }
             #expect(chosen, "alpha did not route the site through bravo: \(route)")
+            let statusRoutes = try alpha.status()["routes"] as? [[String: Any]] ?? []
+            #expect(statusRoutes.contains { $0["prefix"] as? String == Self.site && $0["active"] as? String == "bravo" && $0["source"] as? String == "mesh" },
+                    "status --json routes: \(statusRoutes)")
             #expect(eventually(timeout: 20) { reaches(Self.server, from: alpha, in: mesh) }, "alpha does not reach the site's server")
             let table = try mesh.lab.run(["nft", "list", "table", "inet", "meshwork_gateway"], in: bravo.namespace).output
             #expect(table.contains("masquerade") && table.contains(Self.site), "bravo's gateway table: \(table)")

@@ -71,7 +71,11 @@ extension Agent: ControlHandler {
                     allocations: service.allocationCount, forwardedPackets: service.counters.forwardedPackets.load(ordering: .relaxed),
                     forwardedBytes: service.counters.forwardedBytes.load(ordering: .relaxed), dropped: service.counters.dropped.load(ordering: .relaxed))
             },
-            linkLocal: configuration.interface.linkLocal ? certificate?.linkLocalAddress.description : nil)
+            linkLocal: configuration.interface.linkLocal ? certificate?.linkLocalAddress.description : nil,
+            routes: routeReports().filter { $0.accepted && !IPPrefix.defaultRoutes.map(\.description).contains($0.prefix) }.map {
+                StatusRoute(prefix: $0.prefix, active: $0.active, source: $0.source)
+            },
+            exit: StatusExit(use: "\(exitChoice)", active: exitReport().active))
     }
 
     func peers() -> [PeerReport] {
