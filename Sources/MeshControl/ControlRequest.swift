@@ -12,6 +12,8 @@ public enum ControlRequest: Sendable, Equatable {
     case peers
     /// One report per routed prefix this node knows (`meshctl routes`).
     case routes
+    /// The mesh as this node sees it: members, paths, relays, gateways (`meshctl graph`).
+    case graph
     /// The exit node in use, and every exit (`meshctl exit`); with `use`, choose first
     /// (`meshctl exit use NAME|auto|none`).
     case exit(use: String?)
@@ -27,7 +29,7 @@ public enum ControlRequest: Sendable, Equatable {
     case leave
 
     /// The `command` value of each case, as on the wire.
-    public static let commands = ["status", "peers", "routes", "exit", "init", "invite", "join", "revoke", "leave"]
+    public static let commands = ["status", "peers", "routes", "graph", "exit", "init", "invite", "join", "revoke", "leave"]
 
     /// This request's `command` value.
     public var command: String {
@@ -35,6 +37,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .status: "status"
         case .peers: "peers"
         case .routes: "routes"
+        case .graph: "graph"
         case .exit: "exit"
         case .initialize: "init"
         case .invite: "invite"
@@ -118,6 +121,7 @@ extension ControlRequest: Codable {
         case "status": self = .status
         case "peers": self = .peers
         case "routes": self = .routes
+        case "graph": self = .graph
         case "exit": self = .exit(use: try fields.decodeIfPresent(String.self, forKey: .use))
         case "leave": self = .leave
         case "init": self = .initialize(try Self.decodeFields(InitializeRequest.self, from: decoder, command: command))
@@ -147,7 +151,7 @@ extension ControlRequest: Codable {
         try command.encode(self.command, forKey: .command)
         var fields = encoder.container(keyedBy: FieldKeys.self)
         switch self {
-        case .status, .peers, .routes, .leave: break
+        case .status, .peers, .routes, .graph, .leave: break
         case .initialize(let request): try request.encode(to: encoder)
         case .invite(let request): try request.encode(to: encoder)
         case .join(let token): try fields.encode(token, forKey: .token)

@@ -36,7 +36,8 @@ struct Meshctl: ParsableCommand {
             """,
         version: Meshwork.version,
         subcommands: [
-            InitCommand.self, InviteCommand.self, JoinCommand.self, PeersCommand.self, RoutesCommand.self, ExitCommand.self, StatusCommand.self,
+            InitCommand.self, InviteCommand.self, JoinCommand.self, PeersCommand.self, RoutesCommand.self, ExitCommand.self, GraphCommand.self,
+            StatusCommand.self,
             RevokeCommand.self, LeaveCommand.self, KeyCommand.self,
         ])
 }

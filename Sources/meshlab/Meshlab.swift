@@ -68,6 +68,17 @@ struct Meshlab: ParsableCommand {
             say(try mesh["alpha"].meshctlChecked(["peers"]))
             print(ok ? "\nevery pair reaches every other over WireGuard." : "\nsome pairs do not reach each other yet.")
             print("logs and state: \(options.directory)/<host>; run `scripts/demo down` (or `meshlab down`) to remove everything.")
+            // A picture of the mesh as alpha sees it (Graphviz DOT; SVG when dot is installed).
+            let alpha = mesh["alpha"]
+            let picture = "\(options.directory)/mesh.dot"
+            if let dot = try? alpha.meshctlChecked(["graph"]), (try? dot.write(toFile: picture, atomically: true, encoding: .utf8)) != nil {
+                let svg = "\(options.directory)/mesh.svg"
+                if let rendered = try? alpha.meshctlChecked(["graph", "--format", "svg"]), (try? rendered.write(toFile: svg, atomically: true, encoding: .utf8)) != nil {
+                    print("the mesh as alpha sees it: \(svg) (DOT: \(picture)); again with `meshctl --state-dir \(alpha.stateDirectory) graph`")
+                } else {
+                    print("the mesh as alpha sees it (Graphviz DOT): \(picture); `dot -Tsvg \(picture) > mesh.svg` draws it")
+                }
+            }
             if !ok { throw ExitCode(1) }
         }
 

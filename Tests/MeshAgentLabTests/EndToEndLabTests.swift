@@ -23,6 +23,12 @@ extension AgentLabTests {
                 (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any])?.count == 2
             }
             #expect(refreshes.count >= 2, "peers --watch --json printed: \(watched.output)")
+            // `meshctl graph`: DOT that Graphviz parses, with every member and alpha's direct paths.
+            let dot = try alpha.meshctlChecked(["graph"])
+            #expect(mesh.nodes.allSatisfy { dot.contains("\"m:\($0.name)\"") } && dot.contains("\"m:alpha\" -- \"m:bravo\""), "graph:\n\(dot)")
+            let parsed = try mesh.lab.run(["dot", "-Tcanon"], input: dot, check: false)
+            #expect(parsed.succeeded, "dot refuses meshctl graph's output: \(parsed.errorOutput)\n\(dot)")
+            #expect(try alpha.meshctlChecked(["graph", "--format", "svg"]).contains("<svg"))
             try restartWithoutLoss(mesh["bravo"], in: mesh)
         }
     }

@@ -20,6 +20,7 @@ extension Agent: ControlHandler {
         case .status: await reply(Self.encode(ControlReply(ok: true, result: status())))
         case .peers: await reply(Self.encode(ControlReply(ok: true, result: peers())))
         case .routes: await reply(Self.encode(ControlReply(ok: true, result: routeReports())))
+        case .graph: await reply(Self.encode(ControlReply(ok: true, result: graphReport())))
         case .exit(let use):
             await respond(reply) { () throws(CommandFailure) -> ExitReport in try use.map(useExit) ?? exitReport() }
         case .initialize(let fields): await respond(reply) { try initNetwork(fields) }
