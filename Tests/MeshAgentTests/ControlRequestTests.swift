@@ -31,7 +31,7 @@ struct ControlRequestTests {
     @Test("every request encodes to one flat object that decodes to itself")
     func everyRequestRoundTrips() throws {
         let requests: [ControlRequest] = [
-            .status, .peers, .routes, .leave, .revoke(name: "beta"), .join(token: "mw1-abc"), .exit(use: nil), .exit(use: "exit-1"),
+            .status, .peers, .routes, .graph, .leave, .revoke(name: "beta"), .join(token: "mw1-abc"), .exit(use: nil), .exit(use: "exit-1"),
             .initialize(InitializeRequest(network: "home", prefix: "100.80.0.0/16", prefix6: "fd5a:1::/48", name: "alpha")),
             .invite(InviteRequest(name: "beta", ttlSeconds: 3600, address: "100.80.0.7", relay: false, routes: [], endpoints: ["192.0.2.1:51821"], exit: true)),
         ]
@@ -42,11 +42,11 @@ struct ControlRequestTests {
         #expect(try object(.revoke(name: "beta")) == ["command": "revoke", "name": "beta"] as NSDictionary)
         #expect(try object(.initialize(InitializeRequest(network: "n", prefix: "100.80.0.0/16")))
             == ["command": "init", "network": "n", "prefix": "100.80.0.0/16"] as NSDictionary)
-        #expect(Set(ControlRequest.commands).count == 9)
+        #expect(Set(ControlRequest.commands).count == 10)
     }
 
     @Test("a line that is no request is refused with a sentence that says why", arguments: [
-        (#"{"command":"reboot"}"#, "unknown command \"reboot\"; this meshd understands status, peers, routes, exit, init, invite, join, revoke, leave"),
+        (#"{"command":"reboot"}"#, "unknown command \"reboot\"; this meshd understands status, peers, routes, graph, exit, init, invite, join, revoke, leave"),
         (#"{"command":"join"}"#, "join needs \"token\": meshctl join TOKEN"),
         (#"{"command":"revoke"}"#, "revoke needs \"name\": meshctl revoke NAME"),
         (#"{"command":"init","network":"home"}"#, "init needs \"prefix\""),
