@@ -48,6 +48,7 @@ final class KeepalivedSite: GatewayFailoverBenchmark.Site {
             try lab.run(["ip", "link", "set", down, "master", "br0"], in: site)
             try lab.enableForwarding(in: namespace)
             try lab.masquerade(outOf: "lan1", in: namespace)
+            try Self.sourceLikeKernelWireGuard(namespace, lab: lab)
             servers.append(namespace)
         }
         self.servers = servers
@@ -83,18 +84,14 @@ final class KeepalivedSite: GatewayFailoverBenchmark.Site {
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }
 
-    /// The seed's keepalived.conf and notify script, per server (priority 100 and 99). One line
-    /// more in the script: kernel WireGuard answers from the address a packet came to (the
-    /// virtual IP) and the seed needs nothing else; wireguard-go answers from the route's source
-    /// address, so the master makes the virtual IP that (else the client roams to the server's own
-    /// address, and never follows the virtual IP again).
+    /// The seed's keepalived.conf and notify script, per server (priority 100 and 99).
     private func writeKeepalivedConfiguration(_ index: Int) throws {
         let interface = interfaces[index]
         try write("""
             #!/bin/sh
             case "$3" in
-              MASTER) ip link set up dev \(interface); \(sourceRoute(index, master: true)) ;;
-              *) ip link set down dev \(interface); \(sourceRoute(index, master: false)) ;;
+              MASTER) ip link set up dev \(interface) ;;
+              *) ip link set down dev \(interface) ;;
             esac
             """, to: "notify-\(index).sh", mode: 0o700)
         try write("""
@@ -127,9 +124,22 @@ final class KeepalivedSite: GatewayFailoverBenchmark.Site {
             """, to: "keepalived-\(index).conf")
     }
 
-    /// The segment's route with the virtual IP (master) or the server's own address as source.
-    private func sourceRoute(_ index: Int, master: Bool) -> String {
-        "ip route replace 198.51.100.0/24 dev lan0 proto kernel scope link src \(master ? Self.virtualIP : "198.51.100.\(index + 2)")"
+    /// Kernel WireGuard, which the seed uses, answers from the address a packet came to: the
+    /// virtual IP, whichever server holds it. wireguard-go answers from the route's source address,
+    /// the server's own: the client then roamed to that address (it follows any authenticated
+    /// source) and, once that server was backup again, stayed with a server whose interface was
+    /// down — a stall of our making, not the seed's. So WireGuard's packets leave both servers with
+    /// the virtual IP as source, as kernel WireGuard's would: rewritten statelessly after
+    /// connection tracking (a source NAT clashed with the client's own flow and changed the port).
+    private static func sourceLikeKernelWireGuard(_ namespace: String, lab: Lab) throws {
+        try lab.nft("""
+            table ip mwka_source {
+              chain output {
+                type filter hook output priority 300;
+                oifname "lan0" udp sport 51820 ip saddr set \(Self.virtualIP)
+              }
+            }
+            """, in: namespace)
     }
 
     /// wireguard-go with the shared key (down until keepalived makes it master), then keepalived.
@@ -167,7 +177,6 @@ final class KeepalivedSite: GatewayFailoverBenchmark.Site {
         case .killed:
             // keepalived killed with -9 left the virtual IP behind: a restart starts clean.
             try lab.run(["ip", "address", "del", "\(Self.virtualIP)/24", "dev", "lan0"], in: servers[0], check: false)
-            try lab.run(sourceRoute(0, master: false).split(separator: " ").map(String.init), in: servers[0])
             try startServer(0)
         case .lan: try lab.run(["ip", "link", "set", "lan1", "up"], in: servers[0])
         case .uplink: try lab.run(["ip", "link", "set", "lan0", "up"], in: servers[0])
