@@ -22,7 +22,7 @@ enum AgentTargets {
         run: { bytes in
             guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(bytes)) else { return }
             switch request {
-            case .status, .peers, .routes, .leave, .revoke: break
+            case .status, .peers, .routes, .graph, .leave, .revoke: break
             case .exit(let use): _ = use.map { NodeName.problem($0) }
             case .initialize(let fields):
                 for text in [fields.prefix, fields.prefix6].compactMap({ $0 }) { _ = try? IPPrefix(parsing: text) }
