@@ -76,6 +76,8 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible 
     public static let defaultIPv6 = IPPrefix(containing: .v6(IPv6Address(high: 0, low: 0)), length: 0)!
     /// Both default routes (what an exit node serves).
     public static let defaultRoutes = [defaultIPv4, defaultIPv6]
+    /// IPv6 link-local unicast, `fe80::/10`.
+    public static let linkLocalIPv6 = IPPrefix(containing: .v6(IPv6Address(high: 0xfe80_0000_0000_0000, low: 0)), length: 10)!
 
     /// Whether this is a default route (length 0).
     public var isDefault: Bool { length == 0 }

@@ -60,6 +60,9 @@ package struct DaemonRouteChoice: Equatable, Sendable {
     /// routes newly refused (to count), and how many routes with member next hops were over
     /// ``maximumRoutes`` (ignored).
     package mutating func update(node: MeshNode, host: PlanningHost, addressBook: OverlayAddressBook) -> (changed: [Chosen], newlyRefused: [Chosen], ignored: Int) {
+        // Without a daemon's routes (every node not in daemon mode), nothing to map: the plan runs
+        // often, and the member address map below costs a pass over every member.
+        if observed.isEmpty, chosen.isEmpty { return ([], [], 0) }
         var owners: [IPAddress: Member] = [:]
         for member in node.members.all where member.id != host.nodeID {
             for address in member.certificate.ownedAddresses where owners[address] == nil { owners[address] = member }

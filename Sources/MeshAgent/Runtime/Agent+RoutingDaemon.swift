@@ -83,10 +83,9 @@ extension Agent {
     /// not link-local ones) through the mesh interface.
     var exportedRoutes: Set<IPPrefix> {
         guard configuration.routing.mode == .daemon, configuration.routing.exportTable != 0, let node else { return [] }
-        let linkLocal = IPPrefix("fe80::/10")!
         var prefixes = Set<IPPrefix>()
         for member in node.members.all where member.id != node.id && member.status.isLive {
-            for prefix in member.record.announcedPrefixes where !linkLocal.contains(prefix) { prefixes.insert(prefix) }
+            for prefix in member.record.announcedPrefixes where !IPPrefix.linkLocalIPv6.contains(prefix) { prefixes.insert(prefix) }
         }
         return prefixes
     }

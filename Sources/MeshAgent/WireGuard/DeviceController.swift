@@ -104,8 +104,7 @@ actor DeviceController {
     /// no peer has in its allowed IPs. The kernel's own (a TUN device gets one; kernel WireGuard
     /// turns them off) is switched off (`addr_gen_mode` 1) and removed.
     private func keepOnlyWantedLinkLocal(present: Set<InterfaceAddress>, wanted: [InterfaceAddress], links: LinkManager) throws {
-        let linkLocal = IPPrefix("fe80::/10")!
-        let unwanted = present.filter { linkLocal.contains($0.address) && !wanted.contains($0) }
+        let unwanted = present.filter { IPPrefix.linkLocalIPv6.contains($0.address) && !wanted.contains($0) }
         guard !unwanted.isEmpty else { return }
         if !linkLocalGenerationOff {
             try? GatewayForwarding.writeSysctl("/proc/sys/net/ipv6/conf/\(name)/addr_gen_mode", "1")
