@@ -57,11 +57,23 @@ enum AgentLab {
 func withMesh<Result>(
     _ hosts: [String], backend: AgentLab.Backend, enroll: Bool = true, _ body: (DemoMesh) throws -> Result
 ) throws -> Result {
-    let lab = try Lab(prefix: "mwal")
+    try withLab(prefix: "mwal") { lab, directory in try meshBody(lab, directory, hosts, backend, enroll, body) }
+}
+
+/// A fresh lab (namespaces named `prefix-PID-…`) and a scratch directory `/tmp/prefix-PID-…`
+/// (mode 0700) for `body`; both are removed afterwards, even when `body` throws.
+func withLab<Result>(prefix: String, _ body: (Lab, String) throws -> Result) throws -> Result {
+    let lab = try Lab(prefix: prefix)
     defer { lab.teardown() }
-    let directory = "/tmp/mwal-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    let directory = "/tmp/\(prefix)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     defer { try? FileManager.default.removeItem(atPath: directory) }
+    return try body(lab, directory)
+}
+
+private func meshBody<Result>(
+    _ lab: Lab, _ directory: String, _ hosts: [String], _ backend: AgentLab.Backend, _ enroll: Bool, _ body: (DemoMesh) throws -> Result
+) throws -> Result {
     let mesh = try DemoMesh(lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, hosts: hosts)
     do {
         if enroll {

@@ -11,28 +11,25 @@ extension AgentLabTests {
     /// Builds the mesh and the site; `body` gets the mesh, the configuration file of each host, and
     /// the site's namespace.
     func withSite(_ body: (DemoMesh, [String: String], String) throws -> Void) throws {
-        let lab = try Lab(prefix: "mwrt")
-        defer { lab.teardown() }
-        let directory = "/tmp/mwrt-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configs = [
-            "alpha": "routes:\n  accept: true\n  hold_down: 5\n",
-            "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n        target: \(Self.server)\n        timeout_ms: 300\n",
-            "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n      check:\n        interface: lan1\n",
-        ]
-        let mesh: DemoMesh, site: String
-        do {
-            (mesh, site) = try DemoMesh.siteBehindTwoGateways(
-                lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, configs: configs,
-                site: Self.site, server: Self.server, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
-        } catch {
-            throw LabError.failed("\(error)")
-        }
-        do {
-            try body(mesh, configs.keys.reduce(into: [:]) { $0[$1] = "\(directory)/\($1).yaml" }, site)
-        } catch {
-            throw LabError.failed("\(error)\n\(mesh.diagnostics())")
+        try withLab(prefix: "mwrt") { lab, directory in
+            let configs = [
+                "alpha": "routes:\n  accept: true\n  hold_down: 5\n",
+                "bravo": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 150\n      check:\n        interface: lan1\n        target: \(Self.server)\n        timeout_ms: 300\n",
+                "charlie": "routes:\n  serve:\n    - prefix: \(Self.site)\n      priority: 100\n      check:\n        interface: lan1\n",
+            ]
+            let mesh: DemoMesh, site: String
+            do {
+                (mesh, site) = try DemoMesh.siteBehindTwoGateways(
+                    lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, configs: configs,
+                    site: Self.site, server: Self.server, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
+            } catch {
+                throw LabError.failed("\(error)")
+            }
+            do {
+                try body(mesh, configs.keys.reduce(into: [:]) { $0[$1] = "\(directory)/\($1).yaml" }, site)
+            } catch {
+                throw LabError.failed("\(error)\n\(mesh.diagnostics())")
+            }
         }
     }
 

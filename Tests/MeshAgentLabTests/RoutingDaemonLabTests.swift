@@ -16,18 +16,15 @@ extension AgentLabTests {
         prefix: String, speaking routing: BirdRouter.RoutingProtocol,
         _ body: (DemoMesh, [String: String], [String: BirdRouter]) throws -> Void
     ) throws {
-        let lab = try Lab(prefix: prefix)
-        defer { lab.teardown() }
-        let directory = "/tmp/\(prefix)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (mesh, lanHosts, birds) = try DemoMesh.routingDaemonMesh(
-            lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix, prefix6: AgentLab.prefix6,
-            speaking: routing)
-        do {
-            try body(mesh, lanHosts, birds)
-        } catch {
-            throw LabError.failed("\(error)\n\(birdState(birds))\n\(mesh.diagnostics())")
+        try withLab(prefix: prefix) { lab, directory in
+            let (mesh, lanHosts, birds) = try DemoMesh.routingDaemonMesh(
+                lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, prefix: AgentLab.prefix,
+                prefix6: AgentLab.prefix6, speaking: routing)
+            do {
+                try body(mesh, lanHosts, birds)
+            } catch {
+                throw LabError.failed("\(error)\n\(birdState(birds))\n\(mesh.diagnostics())")
+            }
         }
     }
 

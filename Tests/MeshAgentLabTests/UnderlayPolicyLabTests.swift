@@ -11,25 +11,22 @@ extension AgentLabTests {
     private func withUnderlayPolicyMesh(
         prefix: String, bravoConfig: (Lab) throws -> String, _ body: (DemoMesh, String) throws -> Void
     ) throws {
-        let lab = try Lab(prefix: prefix)
-        defer { lab.teardown() }
-        let directory = "/tmp/\(prefix)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let file = "\(directory)/bravo.yaml"
-        try bravoConfig(lab).write(toFile: file, atomically: true, encoding: .utf8)
-        let specs = [
-            DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1", ipv6: "2001:db8:100::1"),
-            DemoMesh.HostSpec(name: "bravo", ipv4: "198.51.100.2", ipv6: "2001:db8:100::2", daemonArguments: ["--config", file]),
-            DemoMesh.HostSpec(name: "charlie", ipv4: "198.51.100.3", ipv6: "2001:db8:100::3"),
-        ]
-        let mesh = try DemoMesh(lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, specs: specs)
-        do {
-            try mesh.enroll(prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
-            try mesh.waitForFullMesh(timeout: 90)
-            try body(mesh, file)
-        } catch {
-            throw LabError.failed("\(error)\n\(mesh.diagnostics())")
+        try withLab(prefix: prefix) { lab, directory in
+            let file = "\(directory)/bravo.yaml"
+            try bravoConfig(lab).write(toFile: file, atomically: true, encoding: .utf8)
+            let specs = [
+                DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1", ipv6: "2001:db8:100::1"),
+                DemoMesh.HostSpec(name: "bravo", ipv4: "198.51.100.2", ipv6: "2001:db8:100::2", daemonArguments: ["--config", file]),
+                DemoMesh.HostSpec(name: "charlie", ipv4: "198.51.100.3", ipv6: "2001:db8:100::3"),
+            ]
+            let mesh = try DemoMesh(lab: lab, binaries: AgentLab.binaries, directory: directory, backend: backend.rawValue, specs: specs)
+            do {
+                try mesh.enroll(prefix: AgentLab.prefix, prefix6: AgentLab.prefix6)
+                try mesh.waitForFullMesh(timeout: 90)
+                try body(mesh, file)
+            } catch {
+                throw LabError.failed("\(error)\n\(mesh.diagnostics())")
+            }
         }
     }
 
