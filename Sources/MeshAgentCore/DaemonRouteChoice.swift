@@ -9,8 +9,10 @@ import MeshCore
 /// this host's underlay addresses, and the member is alive. WireGuard gives a prefix to one peer
 /// only, so an ECMP route (several member next hops) goes to one of them, chosen by rendezvous
 /// hashing of the prefix and the members' IDs: the same choice on every host and every run, and
-/// adding or losing a next hop moves only the prefixes it wins or held. The choice and its reason
-/// are reported (`meshctl routes`).
+/// adding or losing a next hop moves only the prefixes it wins or held. A next hop whose path has
+/// failed (no answer since, direct or relayed) is passed over while another is sound, as a
+/// gateway is (``RouteChoice``): the prefix moves before the daemon's own timers notice. The
+/// choice and its reason are reported (`meshctl routes`).
 package struct DaemonRouteChoice: Equatable, Sendable {
     /// Most routes with member next hops taken into account (routes come from routing peers:
     /// remote input); the rest are ignored and counted.
@@ -56,10 +58,12 @@ package struct DaemonRouteChoice: Equatable, Sendable {
         return result
     }
 
-    /// Chooses again with the mesh as it is now. Returns the outcomes that changed (to log), the
-    /// routes newly refused (to count), and how many routes with member next hops were over
-    /// ``maximumRoutes`` (ignored).
-    package mutating func update(node: MeshNode, host: PlanningHost, addressBook: OverlayAddressBook) -> (changed: [Chosen], newlyRefused: [Chosen], ignored: Int) {
+    /// Chooses again with the mesh as it is now; `doubt` says why a member's path is in doubt
+    /// (nil: sound). Returns the outcomes that changed (to log), the routes newly refused (to
+    /// count), and how many routes with member next hops were over ``maximumRoutes`` (ignored).
+    package mutating func update(
+        node: MeshNode, host: PlanningHost, addressBook: OverlayAddressBook, doubt: (NodeID) -> String? = { _ in nil }
+    ) -> (changed: [Chosen], newlyRefused: [Chosen], ignored: Int) {
         // Without a daemon's routes (every node not in daemon mode), nothing to map: the plan runs
         // often, and the member address map below costs a pass over every member.
         if observed.isEmpty, chosen.isEmpty { return ([], [], 0) }
@@ -77,7 +81,7 @@ package struct DaemonRouteChoice: Equatable, Sendable {
                 ignored += 1
                 continue
             }
-            next[route.prefix] = choose(route.prefix, hops: hops, host: host, addressBook: addressBook)
+            next[route.prefix] = choose(route.prefix, hops: hops, host: host, addressBook: addressBook, doubt: doubt)
         }
         let changed = next.values.filter { chosen[$0.prefix] != $0 } + chosen.values.filter { next[$0.prefix] == nil }.map {
             Chosen(prefix: $0.prefix, member: nil, nextHops: [], reason: "the route is gone", refused: false)
@@ -87,7 +91,7 @@ package struct DaemonRouteChoice: Equatable, Sendable {
         return (changed.sorted { "\($0.prefix)" < "\($1.prefix)" }, newlyRefused, ignored)
     }
 
-    private func choose(_ prefix: IPPrefix, hops: [Member], host: PlanningHost, addressBook: OverlayAddressBook) -> Chosen {
+    private func choose(_ prefix: IPPrefix, hops: [Member], host: PlanningHost, addressBook: OverlayAddressBook, doubt: (NodeID) -> String?) -> Chosen {
         let ids = hops.map(\.id)
         if host.localAddresses.contains(where: { prefix.contains($0) }) {
             return Chosen(prefix: prefix, member: nil, nextHops: ids, reason: "refused: covers this host's own underlay address", refused: true)
@@ -105,14 +109,21 @@ package struct DaemonRouteChoice: Equatable, Sendable {
                 eligible.append(member)
             }
         }
-        guard let winner = eligible.max(by: { Self.weight(prefix, $0.id) < Self.weight(prefix, $1.id) }) else {
+        // Next hops in doubt only when no sound one is left (better one that may answer than none).
+        let doubts = eligible.map { doubt($0.id) }
+        let sound = zip(eligible, doubts).filter { $0.1 == nil }.map(\.0)
+        let candidates = sound.isEmpty ? eligible : sound
+        guard let winner = candidates.max(by: { Self.weight(prefix, $0.id) < Self.weight(prefix, $1.id) }) else {
             let refused = problems.contains { $0.hasPrefix("outside") || $0.hasPrefix("covers") }
             return Chosen(prefix: prefix, member: nil, nextHops: ids, reason: (refused ? "refused: " : "no live next hop: ") + problems.joined(separator: "; "),
                           refused: refused)
         }
-        let reason = eligible.count == 1
+        var reason = candidates.count == 1
             ? "next hop \(winner.name)"
-            : "ECMP over \(eligible.map(\.name).sorted().joined(separator: ", ")): \(winner.name) by rendezvous hash (WireGuard gives a prefix to one peer)"
+            : "ECMP over \(candidates.map(\.name).sorted().joined(separator: ", ")): \(winner.name) by rendezvous hash (WireGuard gives a prefix to one peer)"
+        let passedOver = zip(eligible, doubts).compactMap { member, why in why.map { "\(member.name) \($0)" } }
+        if !sound.isEmpty, !passedOver.isEmpty { reason += "; passed over: " + passedOver.joined(separator: "; ") }
+        if sound.isEmpty, let why = doubt(winner.id) { reason += " (in doubt: \(why); no sound next hop)" }
         return Chosen(prefix: prefix, member: winner.id, nextHops: ids, reason: reason, refused: false)
     }
 

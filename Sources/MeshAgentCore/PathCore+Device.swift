@@ -36,7 +36,9 @@ extension PathCore {
             if deviceMemory.refusedRoutes.count >= Self.refusalMemoryCap { deviceMemory.refusedRoutes.removeAll() }
             plan.refusedRoutes.append((member, prefix))
         }
-        let daemon = daemonRoutes.update(node: node, host: host, addressBook: addressBook)
+        let daemon = daemonRoutes.update(node: node, host: host, addressBook: addressBook) { [paths] member in
+            paths.silentSinceFailure(member) ? "has no path (\(paths.reason(for: member) ?? "unreachable"))" : nil
+        }
         (plan.daemonRoutesChanged, plan.refusedDaemonRoutes, plan.ignoredDaemonRoutes) = daemon
         let carriedByGateway = routes.carriedByGateway, carriedByDaemon = daemonRoutes.carried
         // Prefixes routed into the mesh here (the default routes aside: WireGuard's fwmark keeps its

@@ -117,6 +117,24 @@ import Testing
         #expect(plan.daemonRoutesChanged.map(\.prefix).contains(lan))
     }
 
+    /// An ECMP next hop whose path failed is passed over while another is sound (the prefix moves
+    /// before the daemon's timers notice), and used again when none is sound.
+    @Test func anECMPNextHopWithoutAPathIsPassedOver() throws {
+        let lan = IPPrefix("10.9.4.0/24")!
+        let node = try node()
+        let book = OverlayAddressBook(node.members.all.map { (id: $0.id, addresses: $0.certificate.ownedAddresses) })
+        var choice = DaemonRouteChoice()
+        choice.observed = [.init(prefix: lan, nextHops: [cluster.certificates[2].addresses[0], cluster.certificates[3].addresses[0]])]
+        _ = choice.update(node: node, host: host, addressBook: book)
+        let winner = try #require(choice.chosen[lan]?.member)
+        let partner = winner == id(2) ? id(3) : id(2)
+        let changed = choice.update(node: node, host: host, addressBook: book) { $0 == winner ? "has no path (probes unanswered)" : nil }.changed
+        #expect(choice.chosen[lan]?.member == partner && changed.map(\.prefix) == [lan])
+        #expect(choice.chosen[lan]?.reason.contains("passed over") == true)
+        _ = choice.update(node: node, host: host, addressBook: book) { _ in "has no path" }
+        #expect(choice.chosen[lan]?.member == winner, "in doubt everywhere: the hash decides again")
+    }
+
     /// A member's endpoint inside a prefix a routing daemon routes through the mesh is never
     /// chosen (WireGuard's packets to it would enter the tunnel).
     @Test func anEndpointInsideADaemonsRouteIsNeverChosen() throws {

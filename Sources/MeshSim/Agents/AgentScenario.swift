@@ -47,6 +47,12 @@ public enum AgentScenario: String, CaseIterable, Sendable {
     /// As ``gatewayDies`` with exit nodes: 2 and 3 (exit role) serve the default routes, host 1
     /// uses `exit auto` and pings an address on the Internet.
     case exitDies = "exit-dies"
+    /// A routing daemon on hosts 0 and 1 (`routing.mode: daemon`) routes 192.168.20.0/24 through
+    /// gateways 2 and 3 (ECMP; 3 named by its link-local address), and on host 1 also a prefix
+    /// outside member 4's grant through 4 and member 3's overlay address through 2; host 1 pings
+    /// the prefix every 50 ms. At 10 s the daemons withdraw the next hop carrying it, at 20 s
+    /// restore it, at 30 s that gateway crashes without the daemons noticing.
+    case daemonRoutes = "daemon-routes"
 
     /// What one run measured.
     public struct Result: Sendable, CustomStringConvertible {
@@ -89,6 +95,18 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         public var moveBackGap: Interval?
         /// The gateway host carrying the prefix at the end.
         public var gatewayAtEnd: Int?
+        /// ``daemonRoutes``: per fault, how long until the prefix was in the expected peer's
+        /// allowed IPs (nil: never).
+        public var prefixMoves: [(fault: String, after: Interval?)] = []
+        /// ``daemonRoutes``: device plans that put one prefix in two peers' allowed IPs.
+        public var overlappingPlans = 0
+        /// ``daemonRoutes``: refused routes that were ever in a peer's allowed IPs.
+        public var refusedCarried: [String] = []
+        /// ``daemonRoutes``: routes counted as refused on the host whose daemon sent them.
+        public var refusals = 0
+        /// ``daemonRoutes``: whether the two daemon hosts ever gave the ECMP prefix to different
+        /// next hops while both routes named the same ones (sampled every 50 ms, moves aside).
+        public var hostsDisagreed = false
 
         public var description: String {
             let first = firstReply.map { String(format: "%.3f s", $0.seconds) } ?? "none"
@@ -99,6 +117,9 @@ public enum AgentScenario: String, CaseIterable, Sendable {
                 + (lateDelivery.map { ", answered at the end \(Int(($0 * 100).rounded())) %" } ?? "")
                 + (movedBack.map { String(format: ", moved back after %.3f s", $0.seconds) } ?? "")
                 + (moveBackGap.map { String(format: " (longest gap then %.3f s)", $0.seconds) } ?? "")
+                + (prefixMoves.isEmpty ? "" : ", prefix moved: " + prefixMoves.map { move in
+                    "\(move.fault) " + (move.after.map { String(format: "%.3f s", $0.seconds) } ?? "never") }.joined(separator: ", ")
+                    + ", refused \(refusals)" + (overlappingPlans > 0 ? ", \(overlappingPlans) plans with a prefix twice" : ""))
         }
     }
 
@@ -222,6 +243,8 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             result.lateDelivery = Double(late) / Double(max(1, Int((world.now - settled).nanoseconds / Interval.milliseconds(100).nanoseconds)))
         case .gatewayDies, .exitDies:
             try runGatewayFailover(&result, seed: seed, latency: latency)
+        case .daemonRoutes:
+            try runDaemonRoutes(&result, seed: seed, latency: latency)
         }
         return result
     }

@@ -62,6 +62,20 @@ extension AgentScenario {
             if back > .seconds(9) { return "moved back only after \(back.seconds) s (hold-down 5 s)" }
             if let gap = result.moveBackGap, gap > .seconds(1) { return "\(gap.seconds) s without a reply while moving back" }
             if result.gatewayAtEnd != 2 { return "the prefix ended on host \(result.gatewayAtEnd.map(String.init) ?? "none"), not the better gateway 2" }
+        case .daemonRoutes:
+            if let missed = result.prefixMoves.first(where: { $0.after == nil }) { return "the prefix never moved when the next hop was \(missed.fault)" }
+            // A withdrawal or a restore is one re-read and one plan; a crash waits for the path
+            // to fail (about 0.5 s), as a gateway's does.
+            if let slow = result.prefixMoves.first(where: { $0.fault != "crashed" && $0.after! > .milliseconds(100) }) {
+                return "the prefix moved \(slow.after!.seconds) s after the next hop was \(slow.fault) (one plan: at most 0.1 s)"
+            }
+            if let crash = result.prefixMoves.first(where: { $0.fault == "crashed" }), crash.after! > .seconds(1) {
+                return "the prefix left the crashed next hop only after \(crash.after!.seconds) s (at most 1 s)"
+            }
+            if result.overlappingPlans > 0 { return "\(result.overlappingPlans) device plans gave one prefix to two peers" }
+            if !result.refusedCarried.isEmpty { return "refused routes carried: \(result.refusedCarried.joined(separator: ", "))" }
+            if result.refusals < 2 { return "\(result.refusals) routes counted as refused (2 were)" }
+            if result.hostsDisagreed { return "the two daemon hosts chose different next hops for one ECMP route" }
         }
         if let rates = result.probesPerSecond, let highest = rates.max(), highest > 1 {
             return "\(highest) path probes per second with two-way traffic (at most 1)"
@@ -85,7 +99,7 @@ extension AgentScenario {
         case .nat: return 2  // possibly through the relay until the punch works, and back
         case .symmetricNAT: return 1
         case .roaming, .renumber: return 2  // through the relay until the new endpoint is known, and back
-        case .gatewayDies, .exitDies: return 0  // (path changes are not what these measure: none recorded)
+        case .gatewayDies, .exitDies, .daemonRoutes: return 0  // (path changes are not what these measure: none recorded)
         }
     }
 

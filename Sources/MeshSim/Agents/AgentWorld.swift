@@ -201,14 +201,63 @@ public final class AgentWorld {
         agents[index]?.core.routes.settings.exit = exit
     }
 
+    /// A route a routing daemon on a host installs through the mesh interface: a prefix and the
+    /// hosts it names as next hops, by their overlay address or (``linkLocal``) their link-local one.
+    public struct DaemonRoute: Sendable {
+        public var prefix: IPPrefix
+        public var nextHops: [Int]
+        public var linkLocal: Set<Int>
+        public init(_ prefix: IPPrefix, via nextHops: [Int], linkLocal: Set<Int> = []) {
+            (self.prefix, self.nextHops, self.linkLocal) = (prefix, nextHops, linkLocal)
+        }
+    }
+
+    /// The routing daemon on host `index` now has `routes` in meshd's table (`routing.mode:
+    /// daemon`): meshd hears of it and plans at once.
+    public func setDaemonRoutes(_ index: Int, _ routes: [DaemonRoute]) {
+        let certificates = cluster.certificates
+        let observed = routes.map { route in
+            DaemonRouteChoice.Observed(prefix: route.prefix, nextHops: route.nextHops.map {
+                route.linkLocal.contains($0) ? certificates[$0].linkLocalAddress : certificates[$0].addresses[0]
+            })
+        }
+        agents[index]?.daemonRoutesChanged(to: observed, now: now)
+        flush(index)
+    }
+
+    /// The routing daemon's routes refused or ignored on host `index` so far (counted by meshd as
+    /// `daemon-route-refused`).
+    public func daemonRouteRefusals(of index: Int) -> Int { agents[index]?.daemonRouteRefusals ?? 0 }
+
+    /// Device plans on host `index` that gave one prefix to two peers.
+    public func overlappingPlans(of index: Int) -> Int { agents[index]?.overlappingPlans ?? 0 }
+
+    /// The hosts whose WireGuard allowed IPs on host `index` hold exactly `prefix` now.
+    public func carriers(of index: Int, for prefix: IPPrefix) -> [Int] {
+        (agents[index]?.allowedIPs ?? [:]).filter { $0.value.contains(prefix) }.map(\.key).sorted()
+    }
+
+    /// The host WireGuard on host `index` sends a packet for `prefix` to: the peer whose allowed
+    /// IPs hold it, or else the longest of them that covers it (cryptokey routing).
+    public func carrier(of index: Int, for prefix: IPPrefix) -> Int? {
+        var best: (host: Int, length: Int)?
+        for (peer, allowed) in agents[index]?.allowedIPs ?? [:] {
+            for candidate in allowed where candidate.contains(prefix) {
+                if best == nil || candidate.length > best!.length || (candidate.length == best!.length && peer < best!.host) { best = (peer, candidate.length) }
+            }
+        }
+        return best?.host
+    }
+
     /// The host carrying `prefix` for host `index` now (its active gateway), if any.
     public func gateway(of index: Int, for prefix: IPPrefix) -> Int? {
         agents[index]?.core.routes.active(for: prefix).flatMap(directory.index(of:))
     }
 
     /// Host `from` pings an address inside `prefix` every `interval`, from now on: each ping goes
-    /// through the tunnel to the gateway carrying the prefix for `from` at that moment, which
-    /// answers for the LAN behind it (replies count under ``Flow`` `from` → that gateway).
+    /// through the tunnel to the peer whose allowed IPs carry the prefix on `from`'s device at that
+    /// moment (cryptokey routing), which answers for the LAN behind it (replies count under
+    /// ``Flow`` `from` → that peer).
     public func startPinging(site prefix: IPPrefix, from: Int, every interval: Interval) {
         siteFlows[from] = (prefix, interval, 0)
         push(now, .sitePing(from))
@@ -340,7 +389,7 @@ public final class AgentWorld {
             guard var state = siteFlows[from], let agent = agents[from] else { return }
             state.sequence &+= 1
             siteFlows[from] = state
-            if let gateway = gateway(of: from, for: state.prefix) {
+            if let gateway = carrier(of: from, for: state.prefix) {
                 agent.sendThroughTunnel(.ping(state.sequence), to: gateway, now: now)
                 flush(from)
             }

@@ -26,6 +26,13 @@ final class SimulatedAgent {
     private(set) var probesSent = 0
     /// Gossip datagrams to send (taken by the world).
     var gossipOutbox: [OutboundDatagram] = []
+    /// Each peer's allowed IPs as last applied to the device (host index → prefixes): where
+    /// WireGuard's cryptokey routing sends a packet.
+    private(set) var allowedIPs: [Int: [IPPrefix]] = [:]
+    /// Device plans that gave one prefix to two peers (WireGuard would silently keep the last).
+    private(set) var overlappingPlans = 0
+    /// Routing daemon's routes refused or ignored (meshd counts them as `daemon-route-refused`).
+    private(set) var daemonRouteRefusals = 0
     /// Route changes seen (peer, route), for flap counts.
     private(set) var routeChanges: [(at: Timestamp, peer: NodeID, route: PathManager.Route, reason: String?)] = []
 
@@ -159,6 +166,14 @@ final class SimulatedAgent {
             }
         }
         for peer in device.peers.keys where !wanted.contains(peer) { device.remove(peer) }
+        allowedIPs = [:]
+        var holders = Set<IPPrefix>(), twice = false
+        for planned in plan.peers {
+            if let peer = directory.index(of: planned.member) { allowedIPs[peer] = planned.allowedIPs }
+            for prefix in planned.allowedIPs where !holders.insert(prefix).inserted { twice = true }
+        }
+        if twice { overlappingPlans += 1 }
+        daemonRouteRefusals += plan.refusedDaemonRoutes.count + plan.ignoredDaemonRoutes
         for key in core.deviceApplied(added: added, moved: moved, node: node, now: now) {
             if let peer = directory.index(of: key) { device.send(.nudge, to: peer, now: now, random: &random) }
         }
@@ -189,6 +204,13 @@ final class SimulatedAgent {
         facts.observed = observedEndpoints.announced
         facts.reflexive = node.reflexiveEndpoint
         return facts
+    }
+
+    /// A routing daemon changed its routes through the mesh interface (meshd hears it from
+    /// rtnetlink, re-reads the table and plans at once).
+    func daemonRoutesChanged(to routes: [DaemonRouteChoice.Observed], now: Timestamp) {
+        core.daemonRoutes.observed = routes
+        reconcileDue = now
     }
 
     /// The host's own address changed (meshd hears it from rtnetlink): announce the new endpoints,
