@@ -95,6 +95,15 @@ import Testing
         #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered") == configuration)
     }
 
+    /// Issue 14: the metrics endpoint is off by default; `listen` takes ADDRESS:PORT.
+    @Test func readsTheMetricsSection() throws {
+        #expect(MeshdConfiguration().metrics.listen == nil)
+        let configuration = try MeshdConfiguration.parse(yaml: "metrics:\n  listen: 127.0.0.1:9586\n  peer_series: 50\n", file: "metrics.yaml")
+        #expect(configuration.metrics.listen == SocketEndpoint("127.0.0.1:9586") && configuration.metrics.peerSeries == 50)
+        #expect(try MeshdConfiguration.parse(yaml: configuration.yamlText, file: "rendered") == configuration)
+        #expect(try MeshdConfiguration.parse(yaml: "metrics:\n  listen: \"[::1]:9586\"\n", file: "m.yaml").metrics.listen == SocketEndpoint("[::1]:9586"))
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         #expect(try MeshdConfiguration.parse(yaml: "", file: "empty.yaml") == MeshdConfiguration())
         #expect(try MeshdConfiguration.parse(yaml: "# only a comment\n", file: "c.yaml") == MeshdConfiguration())
@@ -189,6 +198,8 @@ import Testing
         BadCase(yaml: "interface:\n  netns: a/b\n", line: 2, key: "interface.netns", problem: "is not a network namespace name"),
         BadCase(yaml: "interface:\n  netns: private\nexit:\n  use: auto\n", line: 2, key: "interface.netns",
                 problem: "exit.use is not supported with the interface in namespace private yet"),
+        BadCase(yaml: "metrics:\n  listen: 9586\n", line: 2, key: "metrics.listen", problem: "is not ADDRESS:PORT"),
+        BadCase(yaml: "metrics:\n  peer_series: -1\n", line: 2, key: "metrics.peer_series", problem: "-1 is out of range (0–100000)"),
         BadCase(yaml: "log_level: loud\n", line: 1, key: "log_level", problem: "\"loud\" is not one of: trace, debug"),
     ]
 

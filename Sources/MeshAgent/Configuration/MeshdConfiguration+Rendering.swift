@@ -67,6 +67,7 @@ extension MeshdConfiguration {
         ]
         if let device = underlay.bindDevice { lines += ["underlay:", "  bind_device: \"\(device)\""] }
         lines += ["routing:", "  mode: \(routing.mode.rawValue)", "  table: \(routing.table)", "  export_table: \(routing.exportTable)"]
+        lines += ["metrics:"] + (metrics.listen.map { ["  listen: \"\($0)\""] } ?? []) + ["  peer_series: \(metrics.peerSeries)"]
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -45,7 +45,7 @@ extension MeshdConfiguration {
         guard let root else { return configuration }  // an empty file means all defaults
         try configuration.read(YAMLSection(
             file: file, path: "", node: root,
-            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "exit", "underlay", "routing", "log_level"]))
+            knownKeys: ["state_dir", "control_socket", "interface", "gossip", "endpoints", "relay", "routes", "exit", "underlay", "routing", "metrics", "log_level"]))
         return configuration
     }
 
@@ -114,6 +114,7 @@ extension MeshdConfiguration {
             throw top.error(at: top.value("routes"), key: "routes.table", "\(routes.table) is also exit.table: the exit's default routes need a table of their own")
         }
         try readRouting(top)
+        try readMetrics(top)
         try checkNamespaceSplit(top)
 
         if let section = try top.section("endpoints", knownKeys: ["advertise", "exclude_networks"]) {

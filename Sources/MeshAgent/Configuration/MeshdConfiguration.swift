@@ -201,6 +201,8 @@ public struct MeshdConfiguration: Equatable, Sendable {
     public var underlay = Underlay()
     /// Routing daemon integration.
     public var routing = Routing()
+    /// The Prometheus endpoint.
+    public var metrics = Metrics()
     /// Minimum level of log messages.
     public var logLevel = Logger.Level.info
 

@@ -122,8 +122,13 @@ public final class RelayService: Sendable {
         switch step {
         case .existing: created = false
         case let .wait(task): try await task.value; created = false
-        case let .bind(task): try await task.value; created = true
-        case let .refused(refusal): throw RelayError(refusal)
+        case let .bind(task):
+            try await task.value
+            created = true
+            counters.allocations.add(1, ordering: .relaxed)
+        case let .refused(refusal):
+            counters.refusals.add(1, ordering: .relaxed)
+            throw RelayError(refusal)
         }
         // Whatever the requests said meanwhile (the table merged them) goes to the forwarder.
         guard let (allocation, forwarder) = state.withLock({ state in

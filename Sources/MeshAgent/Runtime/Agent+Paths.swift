@@ -63,6 +63,11 @@ extension Agent {
 
     private func log(_ line: PathCore.Log) {
         switch line {
+        case let .askingForRelay(peer, _, _): noteTrouble(peer, now: clock.now)
+        case let .route(peer, route, _): recordPathChange(peer, route, now: clock.now)
+        case .relayRefused: break
+        }
+        switch line {
         case let .askingForRelay(peer, relay, reason):
             logger.notice("direct path failed; asking for a relay", metadata: [
                 "peer": "\(memberName(peer))", "relay": "\(memberName(relay))", "reason": "\(reason)",

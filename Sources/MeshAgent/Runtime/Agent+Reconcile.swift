@@ -66,7 +66,15 @@ extension Agent {
             }
             await readDaemonRoutes()
             let desired = desiredState(now: now)
-            let (changes, after) = try await device.apply(desired)
+            let applyStarted = ContinuousClock.now
+            let changes: WireGuardChangeSet, after: WireGuardDeviceState?
+            do {
+                (changes, after) = try await device.apply(desired)
+                metrics.wireGuardApplied(in: ContinuousClock.now - applyStarted, failed: false)
+            } catch {
+                metrics.wireGuardApplied(in: ContinuousClock.now - applyStarted, failed: true)
+                throw error
+            }
             await syncKernelRoutes()
             await syncExportedRoutes()
             await syncExitRouting()

@@ -51,6 +51,10 @@ public actor Agent {
     var reconciledOnce = false
     /// Readiness, status and watchdog for systemd (nothing without `NOTIFY_SOCKET`).
     let notifier: SystemdNotifier
+    /// Prometheus metrics (served when `metrics.listen` is set; recorded either way).
+    let metrics: AgentMetrics
+    /// Peers whose path is failing, since when (a failover's start, for its duration).
+    var failingSince: [NodeID: Timestamp] = [:]
     /// The backend the device uses, once it is open (for `meshctl status`).
     var deviceBackend: DeviceController.Backend?
     /// Whether meshd has kernel routes installed for accepted prefixes (so turning acceptance off removes them).
@@ -135,6 +139,7 @@ public actor Agent {
         configuration: MeshdConfiguration, group: EventLoopGroup, logger: Logger, notifier: SystemdNotifier = SystemdNotifier(environment: [:])
     ) async throws {
         self.notifier = notifier
+        self.metrics = AgentMetrics(peerSeriesLimit: configuration.metrics.peerSeries)
         self.configuration = configuration
         self.group = group
         self.liveEndpoints = configuration.endpoints
@@ -165,7 +170,9 @@ public actor Agent {
         } else {
             logger.notice("not enrolled yet: waiting for `meshctl init` or `meshctl join`", metadata: ["socket": "\(configuration.effectiveControlSocket)"])
         }
+        let metricsServer = try await startMetricsServer()
         await withTaskGroup(of: Void.self) { group in
+            if let metricsServer { group.addTask { await metricsServer.run() } }
             group.addTask { await self.receiveLoop() }
             group.addTask { await self.deviceLoop() }
             group.addTask { await self.addressLoop() }
@@ -176,6 +183,7 @@ public actor Agent {
             await group.next()
             group.cancelAll()
         }
+        await metricsServer?.close()
         await shutdown()
     }
 

@@ -16,13 +16,16 @@ public final class GossipTransport: Sendable {
     /// Received datagrams, in arrival order.
     public let datagrams: AsyncStream<ReceivedDatagram>
     private let continuation: AsyncStream<ReceivedDatagram>.Continuation
+    /// Datagrams and bytes in and out.
+    public let counters = GossipCounters()
 
     /// Binds the gossip socket(s) on `port`, to `device` when given (`underlay.bind_device`).
     public init(group: EventLoopGroup, port: UInt16, bindAddresses: [IPAddress], device: String? = nil) async throws {
         let (stream, continuation) = AsyncStream<ReceivedDatagram>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         self.datagrams = stream
         self.continuation = continuation
-        let handler: @Sendable () -> ChannelHandler = { DatagramForwarder(continuation: continuation) }
+        let counters = self.counters
+        let handler: @Sendable () -> ChannelHandler = { DatagramForwarder(continuation: continuation, counters: counters) }
         var bound: [UDPSocket] = []
         if bindAddresses.isEmpty {
             do {
@@ -47,6 +50,8 @@ public final class GossipTransport: Sendable {
         // A socket of the endpoint's own family first, else a dual-stack one.
         let sameFamily = sockets.first { $0.isIPv6 != endpoint.address.isIPv4 }
         guard let socket = sameFamily ?? sockets.first(where: { $0.canSend(to: endpoint.address) }) else { return }
+        counters.sentDatagrams.add(1, ordering: .relaxed)
+        counters.sentBytes.add(UInt64(bytes.count), ordering: .relaxed)
         bytes.withUnsafeBytes { _ = socket.send($0, to: endpoint) }
     }
 
@@ -70,13 +75,19 @@ public final class GossipTransport: Sendable {
 private final class DatagramForwarder: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let continuation: AsyncStream<ReceivedDatagram>.Continuation
+    let counters: GossipCounters
 
-    init(continuation: AsyncStream<ReceivedDatagram>.Continuation) { self.continuation = continuation }
+    init(continuation: AsyncStream<ReceivedDatagram>.Continuation, counters: GossipCounters) {
+        self.continuation = continuation
+        self.counters = counters
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         guard let source = SocketEndpoint(envelope.remoteAddress) else { return }
         let bytes = envelope.data.getBytes(at: envelope.data.readerIndex, length: envelope.data.readableBytes) ?? []
+        counters.receivedDatagrams.add(1, ordering: .relaxed)
+        counters.receivedBytes.add(UInt64(bytes.count), ordering: .relaxed)
         continuation.yield(ReceivedDatagram(bytes: bytes, source: source))
     }
 
