@@ -51,6 +51,8 @@ import Glibc
         #expect(Self.value(text, #"meshwork_peer_last_handshake_age_seconds{peer="peer1"}"#) == 12.5)
         #expect(Self.value(text, #"meshwork_peer_receive_bytes_total{peer="peer2"}"#) == 200)
         #expect(Self.value(text, #"meshwork_peer_rtt_seconds{peer="peer1"}"#) == 0.004)
+        #expect(Self.value(text, #"meshwork_peer_relayed{peer="peer0"}"#) == 1 && Self.value(text, #"meshwork_peer_up{peer="peer0"}"#) == 1)
+        #expect(Self.value(text, #"meshwork_peer_relayed{peer="peer1"}"#) == 0)
         #expect(Self.value(text, #"meshwork_gossip_datagrams_total{direction="in"}"#) == 10)
         #expect(Self.value(text, #"meshwork_gossip_bytes_total{direction="out"}"#) == 2048)
         #expect(Self.value(text, #"meshwork_drops_total{reason="replay"}"#) == 3)

@@ -11,7 +11,7 @@ import Synchronization
 /// Cardinality: every series has a fixed label set except the per-peer ones (`peer`, one per
 /// member) and the per-route ones (`prefix`, `gateway`). Per-peer series are kept for at most
 /// ``peerSeriesLimit`` peers (those with traffic first, then by name); the rest are counted in
-/// `meshwork_peers_unlabelled` and show only in the aggregates. At 10,000 peers that is 4 series
+/// `meshwork_peers_unlabelled` and show only in the aggregates. At 10,000 peers that is 6 series
 /// × 1,000 peers at most; routes are bounded by what the certificates grant (``routeSeriesLimit``).
 public final class AgentMetrics: Sendable {
     /// Most peers with series of their own (`metrics.peer_series`).
@@ -35,6 +35,8 @@ public final class AgentMetrics: Sendable {
         let received: CoreMetrics.Counter
         let transmitted: CoreMetrics.Counter
         let roundTrip: CoreMetrics.Meter
+        let up: CoreMetrics.Meter
+        let relayed: CoreMetrics.Meter
         var lastReceived: UInt64 = 0
         var lastTransmitted: UInt64 = 0
     }
@@ -153,7 +155,11 @@ public final class AgentMetrics: Sendable {
                     handshakeAge: CoreMetrics.Meter(label: "meshwork_peer_last_handshake_age_seconds", dimensions: [("peer", peer.name)], factory: factory),
                     received: CoreMetrics.Counter(label: "meshwork_peer_receive_bytes_total", dimensions: [("peer", peer.name)], factory: factory),
                     transmitted: CoreMetrics.Counter(label: "meshwork_peer_transmit_bytes_total", dimensions: [("peer", peer.name)], factory: factory),
-                    roundTrip: CoreMetrics.Meter(label: "meshwork_peer_rtt_seconds", dimensions: [("peer", peer.name)], factory: factory))
+                    roundTrip: CoreMetrics.Meter(label: "meshwork_peer_rtt_seconds", dimensions: [("peer", peer.name)], factory: factory),
+                    up: CoreMetrics.Meter(label: "meshwork_peer_up", dimensions: [("peer", peer.name)], factory: factory),
+                    relayed: CoreMetrics.Meter(label: "meshwork_peer_relayed", dimensions: [("peer", peer.name)], factory: factory))
+                series.up.set(peer.path == "none" ? 0 : 1)
+                series.relayed.set(peer.path == "relay" ? 1 : 0)
                 // No handshake yet: NaN (Prometheus' "no value"), not a misleading 0.
                 series.handshakeAge.set(peer.handshakeAgeSeconds ?? .nan)
                 series.roundTrip.set(peer.roundTripSeconds ?? .nan)
@@ -167,6 +173,8 @@ public final class AgentMetrics: Sendable {
                 series.received.destroy()
                 series.transmitted.destroy()
                 series.roundTrip.destroy()
+                series.up.destroy()
+                series.relayed.destroy()
                 state.peers[name] = nil
             }
             for (key, meter) in state.meters where !seenMeters.contains(key) {

@@ -31,7 +31,7 @@ extension Agent {
         let status = status()
         for member in node?.members.all ?? [] where member.id != node?.id { snapshot.membersByState[member.status.description, default: 0] += 1 }
         snapshot.drops = status.drops
-        snapshot.certificateExpiry = status.certificateExpiresAt.map(Double.init)
+        snapshot.certificateExpiry = status.certificateExpiresAt.map { Double($0) }  // (not `map(Double.init)`: that is init(bitPattern:))
         snapshot.peers = peers().filter { $0.name != status.name && ["alive", "suspect"].contains($0.state) }.map { peer in
             MetricsSnapshot.Peer(
                 name: peer.name, path: peer.path, handshakeAgeSeconds: peer.lastHandshakeSeconds, receivedBytes: peer.rxBytes,
@@ -65,10 +65,18 @@ extension Agent {
         case .unreachable: path = "none"
         }
         var failover: Duration?
-        if case .unreachable = route {
+        switch route {
+        case .unreachable:
             noteTrouble(peer, now: now)
-        } else if let since = failingSince.removeValue(forKey: peer) {
-            failover = .nanoseconds(Int64(clamping: (now - since).nanoseconds))
+        case .relayed:
+            // Onto a relay: a failover whether this end asked (it noted the trouble) or the other
+            // end's grant came first (the probes still say since when the path failed).
+            let state = paths.peers[peer]
+            if let since = failingSince.removeValue(forKey: peer) ?? state?.unansweredSince ?? state?.relayUnansweredSince {
+                failover = .nanoseconds(Int64(clamping: (now - since).nanoseconds))
+            }
+        case .direct:
+            if let since = failingSince.removeValue(forKey: peer) { failover = .nanoseconds(Int64(clamping: (now - since).nanoseconds)) }
         }
         metrics.pathChanged(to: path, failover: failover)
     }
