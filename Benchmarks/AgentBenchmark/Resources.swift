@@ -29,6 +29,9 @@ struct ResourcesBenchmark {
     /// Seconds to wait for meshd to list every simulated member alive; measured anyway after that
     /// (and the report says it did not converge).
     var convergeTimeout = 300.0
+    /// Seconds between Prometheus scrapes of meshd's metrics (`metrics.listen` on, a Prometheus in
+    /// alpha's namespace); nil: metrics off.
+    var metricsScrapeInterval: Int?
 
     struct Sample {
         var cpuPercent: Double
@@ -60,8 +63,13 @@ struct ResourcesBenchmark {
             }
         } else {
             progress("building one meshd (alpha, \(backend)) and a swarm of \(peers) members")
-            let mesh = try DemoMesh(lab: lab, binaries: binaries, directory: directory, backend: backend,
-                                    specs: [DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1")])
+            var spec = DemoMesh.HostSpec(name: "alpha", ipv4: "198.51.100.1")
+            if metricsScrapeInterval != nil {
+                let file = "\(directory)/alpha.yaml"
+                try "metrics:\n  listen: \"127.0.0.1:9586\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+                spec.daemonArguments = ["--config", file]
+            }
+            let mesh = try DemoMesh(lab: lab, binaries: binaries, directory: directory, backend: backend, specs: [spec])
             try mesh.enroll(prefix: overlayPrefix, prefix6: overlayPrefix6)
             alpha = mesh["alpha"]
             guard let pid = alpha.daemonProcessIdentifier else { throw LabError.failed("meshd on alpha is not running") }
@@ -86,6 +94,13 @@ struct ResourcesBenchmark {
             measured.append(Measured(label: "wireguard-go alpha", pid: pid))
         }
         if let swarm { measured.append(Measured(label: "swarm (\(peers) simulated members)", pid: swarm.processIdentifier)) }
+        var prometheus: PrometheusServer?
+        if let interval = metricsScrapeInterval {
+            progress("Prometheus scrapes alpha's meshd every \(interval) s")
+            let server = try PrometheusServer(lab: lab, namespace: alpha.namespace, directory: directory, targets: ["127.0.0.1:9586"], rules: [], interval: interval)
+            try server.start()
+            prometheus = server
+        }
 
         progress("settling \(Int(settle)) s")
         pause(settle)
@@ -111,6 +126,15 @@ struct ResourcesBenchmark {
                 + " | alpha: \(statuses.last ?? "")")
         }
         let loadAfter = loadAverage()
+        if let prometheus {
+            let series = (try? prometheus.query(#"count({__name__=~"meshwork_.*"})"#))?.first?.value
+            let scrapes = (try? prometheus.query(#"count_over_time(up{job="meshd"}[10m])"#))?.first?.value
+            let duration = (try? prometheus.query(#"avg_over_time(scrape_duration_seconds{job="meshd"}[10m])"#))?.first?.value
+            let size = (try? prometheus.query(#"avg_over_time(scrape_samples_scraped{job="meshd"}[10m])"#))?.first?.value
+            print("metrics on: Prometheus scraped meshd every \(metricsScrapeInterval ?? 0) s; meshwork series \(series.map { format($0, 0) } ?? "?"), "
+                + "samples per scrape \(size.map { format($0, 0) } ?? "?"), scrape duration \(duration.map { format($0 * 1000, 1) } ?? "?") ms on average, "
+                + "\(scrapes.map { format($0, 0) } ?? "?") scrapes in the last 10 min")
+        }
         var alivePeers = -1
         if let peersList = try? alpha.peers() { alivePeers = peersList.filter { $0["state"] as? String == "alive" }.count }
         let swarmTail = swarm.map { $0.output.split(separator: "\n").suffix(1).joined() } ?? ""
@@ -148,7 +172,8 @@ struct ResourcesBenchmark {
     }
 
     private func report(_ measured: [Measured], statuses: [String], loadBefore: String, loadAfter: String, alivePeers: Int, swarmTail: String, backend: String) {
-        let setup = peers <= 5 ? "demo mesh: five hosts, each meshd with 4 peers" : "one meshd (alpha) with \(peers) live simulated members (swarm)"
+        let setup = (peers <= 5 ? "demo mesh: five hosts, each meshd with 4 peers" : "one meshd (alpha) with \(peers) live simulated members (swarm)")
+            + (metricsScrapeInterval.map { ", metrics on (scraped every \($0) s)" } ?? "")
         print("meshd memory and idle CPU: backend \(backend), \(setup); \(windows) windows of \(format(window, 0)) s after \(format(settle, 0)) s settling")
         print(machineDescription())
         print("loadavg before the windows: \(loadBefore); after: \(loadAfter)")

@@ -7,7 +7,7 @@
 //   .build/release/AgentBenchmark restart   [--trials 10] [--down 1] [--settle 2]
 //   .build/release/AgentBenchmark gateways  [--trials 10] [--settle 5] [--hold 8] [--setups meshwork,keepalived]
 //   .build/release/AgentBenchmark daemon-routes [--trials 10] [--settle 2]
-//   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--swarm-topology star|full] [--converge-timeout 300] [--swarm-cpu 0]
+//   .build/release/AgentBenchmark resources [--peers 5|1000] [--windows 10] [--window 30] [--settle 60] [--swarm-probe-interval 1] [--swarm-stage 1000] [--swarm-stage-pause 10] [--swarm-topology star|full] [--converge-timeout 300] [--swarm-cpu 0] [--metrics-scrape 1]
 //
 // Each prints Markdown tables (progress on standard error); see docs/benchmarks.md, "Agent (meshd and meshctl)".
 // The helper the 1,000-peer resources benchmark starts inside a namespace: `swarm` (see Swarm.swift).
@@ -88,6 +88,7 @@ do {
             benchmark.swarmStagePause = given["--swarm-stage-pause"].flatMap(Double.init)
             benchmark.swarmTopology = given["--swarm-topology"] ?? benchmark.swarmTopology
             benchmark.convergeTimeout = Double(given["--converge-timeout"] ?? "") ?? benchmark.convergeTimeout
+            benchmark.metricsScrapeInterval = given["--metrics-scrape"].flatMap { Int($0) }
             benchmark.swarmCPU = given["--swarm-cpu"].flatMap { $0 == "none" ? nil : Int($0) } ?? benchmark.swarmCPU
             try benchmark.run(lab: lab, binaries: binaries, backend: backend, executable: executable)
         }

@@ -19,17 +19,17 @@ public final class PrometheusServer: @unchecked Sendable {
         public var value: Double
     }
 
-    /// Writes the configuration: `targets` scraped every second as job `meshd`, `rules` (alert
-    /// rule files) loaded.
-    public init(lab: Lab, namespace: String, directory: String, targets: [String], rules: [String]) throws {
+    /// Writes the configuration: `targets` scraped every `interval` seconds as job `meshd`,
+    /// `rules` (alert rule files) loaded.
+    public init(lab: Lab, namespace: String, directory: String, targets: [String], rules: [String], interval: Int = 1) throws {
         self.lab = lab
         self.namespace = namespace
         configPath = "\(directory)/prometheus-\(namespace).yml"
         storage = "\(directory)/prometheus-\(namespace)-data"
         let config = """
             global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
+              scrape_interval: \(interval)s
+              evaluation_interval: \(interval)s
             rule_files:
             \(rules.map { "  - \"\($0)\"" }.joined(separator: "\n"))
             scrape_configs:
