@@ -130,7 +130,7 @@ public final class AgentMetrics: Sendable {
                 total("meshwork_relay_forwarded_packets_total", [], snapshot.relayForwardedPackets)
                 total("meshwork_relay_forwarded_bytes_total", [], snapshot.relayForwardedBytes)
                 total("meshwork_relay_dropped_packets_total", [], snapshot.relayDropped)
-                total("meshwork_relay_refusals_total", [], snapshot.drops["relay-pair-refused"] ?? 0)
+                total("meshwork_relay_refusals_total", [], snapshot.relayRefusals)
             }
 
             meter("meshwork_routes", [], Double(snapshot.routes.count))

@@ -42,6 +42,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var relayForwardedPackets: UInt64 = 0
     public var relayForwardedBytes: UInt64 = 0
     public var relayDropped: UInt64 = 0
+    /// Pair requests the relay refused.
+    public var relayRefusals: UInt64 = 0
     public var routes: [Route] = []
     /// When this node's certificate expires (Unix seconds).
     public var certificateExpiry: Double?

@@ -48,6 +48,7 @@ extension Agent {
             snapshot.relayForwardedPackets = relay.counters.forwardedPackets.load(ordering: .relaxed)
             snapshot.relayForwardedBytes = relay.counters.forwardedBytes.load(ordering: .relaxed)
             snapshot.relayDropped = relay.counters.dropped.load(ordering: .relaxed)
+            snapshot.relayRefusals = relay.counters.refusals.load(ordering: .relaxed)
         }
         snapshot.routes = routeReports().filter { $0.accepted && !$0.servedHere }.map {
             MetricsSnapshot.Route(prefix: $0.prefix, active: $0.active, gateways: $0.gateways.count)
