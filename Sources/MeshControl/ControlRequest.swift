@@ -27,9 +27,11 @@ public enum ControlRequest: Sendable, Equatable {
     case revoke(name: String)
     /// Leave the network (`meshctl leave`).
     case leave
+    /// Probe one member over the path in use and the direct path (`meshctl ping`).
+    case ping(PingRequest)
 
     /// The `command` value of each case, as on the wire.
-    public static let commands = ["status", "peers", "routes", "graph", "exit", "init", "invite", "join", "revoke", "leave"]
+    public static let commands = ["status", "peers", "routes", "graph", "exit", "init", "invite", "join", "revoke", "leave", "ping"]
 
     /// This request's `command` value.
     public var command: String {
@@ -44,6 +46,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .join: "join"
         case .revoke: "revoke"
         case .leave: "leave"
+        case .ping: "ping"
         }
     }
 }
@@ -128,6 +131,9 @@ extension ControlRequest: Codable {
         case "invite": self = .invite(try Self.decodeFields(InviteRequest.self, from: decoder, command: command))
         case "join": self = .join(token: try required(.token, "meshctl join TOKEN"))
         case "revoke": self = .revoke(name: try required(.name, "meshctl revoke NAME"))
+        case "ping":
+            _ = try required(.name, "meshctl ping NAME")
+            self = .ping(try Self.decodeFields(PingRequest.self, from: decoder, command: command))
         default:
             throw InvalidControlRequest(
                 description: "unknown command \"\(command)\"; this meshd understands \(Self.commands.joined(separator: ", "))")
@@ -143,6 +149,9 @@ extension ControlRequest: Codable {
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw InvalidControlRequest(description: "\(command): \"\(field)\" has the wrong type")
+        } catch DecodingError.dataCorrupted(let context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw InvalidControlRequest(description: "\(command): \"\(field)\" has a value this meshd does not know")
         }
     }
 
@@ -157,6 +166,7 @@ extension ControlRequest: Codable {
         case .join(let token): try fields.encode(token, forKey: .token)
         case .revoke(let name): try fields.encode(name, forKey: .name)
         case .exit(let use): try fields.encodeIfPresent(use, forKey: .use)
+        case .ping(let request): try request.encode(to: encoder)
         }
     }
 }

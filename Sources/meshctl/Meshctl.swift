@@ -36,7 +36,7 @@ struct Meshctl: ParsableCommand {
             """,
         version: Meshwork.version,
         subcommands: [
-            InitCommand.self, InviteCommand.self, JoinCommand.self, PeersCommand.self, RoutesCommand.self, ExitCommand.self, GraphCommand.self,
+            InitCommand.self, InviteCommand.self, JoinCommand.self, PeersCommand.self, RoutesCommand.self, ExitCommand.self, GraphCommand.self, PingCommand.self,
             StatusCommand.self,
             RevokeCommand.self, LeaveCommand.self, KeyCommand.self,
         ])

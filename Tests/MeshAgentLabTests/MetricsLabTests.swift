@@ -6,7 +6,7 @@ extension AgentLabTests {
     /// Issue 14: Debian's Prometheus, with the project's alert rules, scrapes two meshd (bravo, and
     /// alpha the relay) every second; bravo pings charlie, their direct path is cut, bravo goes
     /// through alpha; the documented series are there with values that fit what happened.
-    @Test("metrics: Prometheus scrapes meshd after a relay failover; the documented series and alert rules")
+    @Test("metrics and ping: Prometheus scrapes meshd after a relay failover (the documented series and alert rules); meshctl ping over the relay, and its reasons")
     func prometheusScrapesAfterARelayFailover() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let rules = repository.appendingPathComponent("configs/prometheus/meshwork-alerts.yml").path
@@ -32,6 +32,7 @@ extension AgentLabTests {
                     lab: lab, namespace: mesh["bravo"].namespace, directory: directory, targets: ["127.0.0.1:9586", "198.51.100.1:9586"], rules: [rules])
                 try prometheus.start()
                 try checkFailoverMetrics(mesh, prometheus)
+                try checkPing(mesh)
             } catch {
                 throw LabError.failed("\(error)\n\(mesh.diagnostics())")
             }
@@ -92,5 +93,37 @@ extension AgentLabTests {
             problems.append("status: \((try? mesh["bravo"].status()["certificateExpiresAt"]).map { "\($0 ?? "nil")" } ?? "?")")
         }
         #expect(problems.isEmpty, "Prometheus saw:\n\(problems.joined(separator: "\n"))\n--- prometheus\n\(prometheus.output)")
+    }
+
+    /// `meshctl ping` on the relayed pair, a direct one, a stranger, and a member whose WireGuard
+    /// port is blocked while its meshd answers.
+    private func checkPing(_ mesh: DemoMesh) throws {
+        let bravo = mesh["bravo"], alpha = mesh["alpha"]
+        let relayed = try bravo.meshctl(["ping", "charlie", "-c", "2"])
+        #expect(relayed.succeeded, "ping charlie (relayed): \(relayed.output) \(relayed.errorOutput)")
+        #expect(relayed.output.contains("pong from charlie via relay alpha in "), "\(relayed.output)")
+        #expect(relayed.output.contains("no answer from charlie's meshd direct "), "the direct path is cut: \(relayed.output)")
+        #expect(relayed.output.contains("note: the direct path does not answer"), "\(relayed.output)")
+
+        let direct = try bravo.meshctl(["ping", "alpha", "-c", "1", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(direct.output.utf8)) as? [String: Any] ?? [:]
+        let probes = report["probes"] as? [[String: Any]] ?? []
+        #expect(direct.succeeded && report["received"] as? Int == 1 && probes.count == 2, "ping alpha --json: \(direct.output)")
+        #expect(probes.contains { ($0["path"] as? String)?.hasPrefix("direct 198.51.100.1:") == true && $0["kind"] as? String == "in-use" },
+                "the path in use to alpha is direct: \(direct.output)")
+
+        let stranger = try bravo.meshctl(["ping", "nobody", "-c", "1"])
+        #expect(!stranger.succeeded && stranger.errorOutput.contains("nobody is not a member"), "\(stranger.output) \(stranger.errorOutput)")
+
+        // charlie's WireGuard port drops alpha's packets; its meshd still answers alpha.
+        try mesh.lab.nft("""
+            table inet meshlab_wgblock {
+              chain input { type filter hook input priority -30; ip saddr 198.51.100.1 udp dport 51820 drop; }
+            }
+            """, in: mesh["charlie"].namespace)
+        let blocked = try alpha.meshctl(["ping", "charlie", "-c", "2"])
+        #expect(!blocked.succeeded, "ping through a blocked WireGuard port: \(blocked.output)")
+        #expect(blocked.output.contains("pong from charlie's meshd direct"), "charlie's meshd answers: \(blocked.output)")
+        #expect(blocked.output.contains("no answer: WireGuard unanswered while charlie's meshd answers on the underlay"), "\(blocked.output)")
     }
 }

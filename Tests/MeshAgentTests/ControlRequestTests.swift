@@ -34,6 +34,7 @@ struct ControlRequestTests {
             .status, .peers, .routes, .graph, .leave, .revoke(name: "beta"), .join(token: "mw1-abc"), .exit(use: nil), .exit(use: "exit-1"),
             .initialize(InitializeRequest(network: "home", prefix: "100.80.0.0/16", prefix6: "fd5a:1::/48", name: "alpha")),
             .invite(InviteRequest(name: "beta", ttlSeconds: 3600, address: "100.80.0.7", relay: false, routes: [], endpoints: ["192.0.2.1:51821"], exit: true)),
+            .ping(PingRequest(name: "beta")), .ping(PingRequest(name: "beta", count: 5, path: .inUse)),
         ]
         for request in requests {
             #expect(try decode(String(decoding: JSONEncoder().encode(request), as: UTF8.self)) == request)
@@ -42,11 +43,13 @@ struct ControlRequestTests {
         #expect(try object(.revoke(name: "beta")) == ["command": "revoke", "name": "beta"] as NSDictionary)
         #expect(try object(.initialize(InitializeRequest(network: "n", prefix: "100.80.0.0/16")))
             == ["command": "init", "network": "n", "prefix": "100.80.0.0/16"] as NSDictionary)
-        #expect(Set(ControlRequest.commands).count == 10)
+        #expect(Set(ControlRequest.commands).count == 11)
     }
 
     @Test("a line that is no request is refused with a sentence that says why", arguments: [
-        (#"{"command":"reboot"}"#, "unknown command \"reboot\"; this meshd understands status, peers, routes, graph, exit, init, invite, join, revoke, leave"),
+        (#"{"command":"reboot"}"#, "unknown command \"reboot\"; this meshd understands status, peers, routes, graph, exit, init, invite, join, revoke, leave, ping"),
+        (#"{"command":"ping"}"#, "ping needs \"name\": meshctl ping NAME"),
+        (#"{"command":"ping","name":"beta","path":"sideways"}"#, "ping: \"path\" has a value this meshd does not know"),
         (#"{"command":"join"}"#, "join needs \"token\": meshctl join TOKEN"),
         (#"{"command":"revoke"}"#, "revoke needs \"name\": meshctl revoke NAME"),
         (#"{"command":"init","network":"home"}"#, "init needs \"prefix\""),

@@ -24,6 +24,7 @@ enum AgentTargets {
             switch request {
             case .status, .peers, .routes, .graph, .leave, .revoke: break
             case .exit(let use): _ = use.map { NodeName.problem($0) }
+            case .ping(let fields): _ = NodeName.problem(fields.name)
             case .initialize(let fields):
                 for text in [fields.prefix, fields.prefix6].compactMap({ $0 }) { _ = try? IPPrefix(parsing: text) }
             case .invite(let fields):

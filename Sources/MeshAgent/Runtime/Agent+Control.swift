@@ -28,6 +28,7 @@ extension Agent: ControlHandler {
         case .revoke(let name): await respond(reply) { try revoke(name: name) }
         case .leave: await leave(reply: reply)
         case .join(let token): await join(token: token, reply: reply)
+        case .ping(let request): await ping(request, reply: reply)
         }
     }
 

@@ -126,6 +126,8 @@ extension Agent {
         case let .release(peer):
             // The other end is told at once (it may have missed the releasing end's own notice).
             if relay?.release(RelayService.Pair(sender, peer)) == true { send(RelayDesk.released(by: sender), to: peer, now: now) }
+        case let .pathAck(sequence) where pingAnswered(sequence, from: sender):
+            break  // `meshctl ping`'s
         case .pathProbe, .pathAck, .grant, .refuse, .directRestored:
             apply(pathCore.received(message, from: sender, node: node, sessions: deviceSessions, now: now), now: now)
         }

@@ -55,6 +55,9 @@ public actor Agent {
     let metrics: AgentMetrics
     /// Peers whose path is failing, since when (a failover's start, for its duration).
     var failingSince: [NodeID: Timestamp] = [:]
+    /// `meshctl ping`'s direct probes awaiting an answer, by sequence (``pingAnswered(_:from:)``).
+    var pingWaiters: [UInt32: (member: NodeID, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    var pingCounter: UInt32 = 0
     /// The backend the device uses, once it is open (for `meshctl status`).
     var deviceBackend: DeviceController.Backend?
     /// Whether meshd has kernel routes installed for accepted prefixes (so turning acceptance off removes them).
