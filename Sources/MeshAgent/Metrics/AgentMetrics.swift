@@ -45,6 +45,7 @@ public final class AgentMetrics: Sendable {
         var meters: [String: CoreMetrics.Meter] = [:]
         var counters: [String: (counter: CoreMetrics.Counter, last: UInt64)] = [:]
         var peers: [String: PeerSeries] = [:]
+        var lastRenderedSize = 0
     }
 
     private let pathChanges: [String: CoreMetrics.Counter]
@@ -184,8 +185,14 @@ public final class AgentMetrics: Sendable {
         }
     }
 
-    /// The Prometheus text exposition of every series.
+    /// The Prometheus text exposition of every series, in a buffer of its own: the registry's
+    /// `emitToBuffer()` would keep a second copy of the whole exposition between scrapes (hundreds
+    /// of kilobytes at 1,000 peers), counted against meshd's memory budget.
     public func render() -> [UInt8] {
-        registry.emitToBuffer()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(state.withLock { $0.lastRenderedSize } + 4096)
+        registry.emit(into: &buffer)
+        state.withLock { $0.lastRenderedSize = buffer.count }
+        return buffer
     }
 }
