@@ -116,7 +116,10 @@ extension Agent {
     @discardableResult
     func pingAnswered(_ sequence: UInt32, from sender: NodeID?) -> Bool {
         guard sequence & Self.pingSequenceBase != 0, let waiter = pingWaiters[sequence] else { return false }
-        guard sender == nil || sender == waiter.member else { return true }  // not the member probed: ignored
+        guard sender == nil || sender == waiter.member else {
+            agentDrops.count(.unexpectedAck)  // not the member probed
+            return true
+        }
         pingWaiters[sequence] = nil
         waiter.continuation.resume(returning: sender != nil)
         return true
