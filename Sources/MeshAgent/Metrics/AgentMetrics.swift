@@ -30,20 +30,29 @@ public final class AgentMetrics: Sendable {
         .milliseconds(500), .milliseconds(750), .seconds(1), .milliseconds(1500), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
     ]
 
+    /// A counter that follows a total kept elsewhere: each update adds what the total gained (all
+    /// of it when the source restarted from zero: a re-created relay or WireGuard peer).
+    private struct MirroredCounter {
+        let counter: CoreMetrics.Counter
+        var last: UInt64 = 0
+        mutating func follow(_ total: UInt64) {
+            counter.increment(by: total >= last ? total - last : total)
+            last = total
+        }
+    }
+
     private struct PeerSeries {
         let handshakeAge: CoreMetrics.Meter
-        let received: CoreMetrics.Counter
-        let transmitted: CoreMetrics.Counter
+        var received: MirroredCounter
+        var transmitted: MirroredCounter
         let roundTrip: CoreMetrics.Meter
         let up: CoreMetrics.Meter
         let relayed: CoreMetrics.Meter
-        var lastReceived: UInt64 = 0
-        var lastTransmitted: UInt64 = 0
     }
 
     private struct State {
         var meters: [String: CoreMetrics.Meter] = [:]
-        var counters: [String: (counter: CoreMetrics.Counter, last: UInt64)] = [:]
+        var counters: [String: MirroredCounter] = [:]
         var peers: [String: PeerSeries] = [:]
         var lastRenderedSize = 0
     }
@@ -96,19 +105,18 @@ public final class AgentMetrics: Sendable {
     public func update(_ snapshot: MetricsSnapshot) {
         state.withLock { state in
             var seenMeters = Set<String>()
+            func key(_ label: String, _ dimensions: [(String, String)]) -> String { label + dimensions.map { "|\($0.0)=\($0.1)" }.joined() }
             func meter(_ label: String, _ dimensions: [(String, String)] = [], _ value: Double) {
-                let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+                let key = key(label, dimensions)
                 seenMeters.insert(key)
                 let meter = state.meters[key] ?? CoreMetrics.Meter(label: label, dimensions: dimensions, factory: factory)
                 state.meters[key] = meter
                 meter.set(value)
             }
             func total(_ label: String, _ dimensions: [(String, String)] = [], _ value: UInt64) {
-                let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-                var entry = state.counters[key] ?? (CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory), 0)
-                // A source that restarted from zero (a re-created relay): count what it has now.
-                entry.counter.increment(by: value >= entry.last ? value - entry.last : value)
-                entry.last = value
+                let key = key(label, dimensions)
+                var entry = state.counters[key] ?? MirroredCounter(counter: CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory))
+                entry.follow(value)
                 state.counters[key] = entry
             }
 
@@ -154,8 +162,8 @@ public final class AgentMetrics: Sendable {
                 keep.insert(peer.name)
                 var series = state.peers[peer.name] ?? PeerSeries(
                     handshakeAge: CoreMetrics.Meter(label: "meshwork_peer_last_handshake_age_seconds", dimensions: [("peer", peer.name)], factory: factory),
-                    received: CoreMetrics.Counter(label: "meshwork_peer_receive_bytes_total", dimensions: [("peer", peer.name)], factory: factory),
-                    transmitted: CoreMetrics.Counter(label: "meshwork_peer_transmit_bytes_total", dimensions: [("peer", peer.name)], factory: factory),
+                    received: MirroredCounter(counter: CoreMetrics.Counter(label: "meshwork_peer_receive_bytes_total", dimensions: [("peer", peer.name)], factory: factory)),
+                    transmitted: MirroredCounter(counter: CoreMetrics.Counter(label: "meshwork_peer_transmit_bytes_total", dimensions: [("peer", peer.name)], factory: factory)),
                     roundTrip: CoreMetrics.Meter(label: "meshwork_peer_rtt_seconds", dimensions: [("peer", peer.name)], factory: factory),
                     up: CoreMetrics.Meter(label: "meshwork_peer_up", dimensions: [("peer", peer.name)], factory: factory),
                     relayed: CoreMetrics.Meter(label: "meshwork_peer_relayed", dimensions: [("peer", peer.name)], factory: factory))
@@ -164,15 +172,14 @@ public final class AgentMetrics: Sendable {
                 // No handshake yet: NaN (Prometheus' "no value"), not a misleading 0.
                 series.handshakeAge.set(peer.handshakeAgeSeconds ?? .nan)
                 series.roundTrip.set(peer.roundTripSeconds ?? .nan)
-                series.received.increment(by: peer.receivedBytes >= series.lastReceived ? peer.receivedBytes - series.lastReceived : peer.receivedBytes)
-                series.transmitted.increment(by: peer.transmittedBytes >= series.lastTransmitted ? peer.transmittedBytes - series.lastTransmitted : peer.transmittedBytes)
-                (series.lastReceived, series.lastTransmitted) = (peer.receivedBytes, peer.transmittedBytes)
+                series.received.follow(peer.receivedBytes)
+                series.transmitted.follow(peer.transmittedBytes)
                 state.peers[peer.name] = series
             }
             for (name, series) in state.peers where !keep.contains(name) {
                 series.handshakeAge.destroy()
-                series.received.destroy()
-                series.transmitted.destroy()
+                series.received.counter.destroy()
+                series.transmitted.counter.destroy()
                 series.roundTrip.destroy()
                 series.up.destroy()
                 series.relayed.destroy()

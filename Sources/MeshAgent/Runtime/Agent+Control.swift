@@ -50,11 +50,7 @@ extension Agent: ControlHandler {
         let certificate = enrollment?.certificate
         var byState: [String: Int] = [:]
         for member in node?.members.all ?? [] { byState[member.status.description, default: 0] += 1 }
-        var drops: [String: UInt64] = [:]
-        for (reason, count) in node?.drops.counts ?? [:] { drops[reason.rawValue] = count }
-        for (reason, count) in agentDrops.counts { drops[reason.rawValue, default: 0] += count }
-        for (reason, count) in paths.drops.counts { drops[reason.rawValue, default: 0] += count }
-        if let relay { drops[DropReason.relayUnauthorized.rawValue] = relay.counters.unauthorized.load(ordering: .relaxed) }
+        let drops = dropCounts()
         return StatusReport(
             name: certificate?.name, id: certificate?.nodeID.hex, network: enrollment?.settings.name,
             networkID: enrollment?.settings.networkID.hex,
@@ -78,6 +74,16 @@ extension Agent: ControlHandler {
                 StatusRoute(prefix: $0.prefix, active: $0.active, source: $0.source)
             },
             exit: StatusExit(use: "\(exitChoice)", active: exitReport().active))
+    }
+
+    /// Refused or discarded input by reason, from every counter (protocol core, agent, paths, relay).
+    func dropCounts() -> [String: UInt64] {
+        var drops: [String: UInt64] = [:]
+        for (reason, count) in node?.drops.counts ?? [:] { drops[reason.rawValue] = count }
+        for (reason, count) in agentDrops.counts { drops[reason.rawValue, default: 0] += count }
+        for (reason, count) in paths.drops.counts { drops[reason.rawValue, default: 0] += count }
+        if let relay { drops[DropReason.relayUnauthorized.rawValue] = relay.counters.unauthorized.load(ordering: .relaxed) }
+        return drops
     }
 
     func peers() -> [PeerReport] {

@@ -28,11 +28,11 @@ extension Agent {
     /// What the scrape-time series show (the same sources as `meshctl status`, `peers`, `routes`).
     func metricsSnapshot() -> MetricsSnapshot {
         var snapshot = MetricsSnapshot()
-        let status = status()
         for member in node?.members.all ?? [] where member.id != node?.id { snapshot.membersByState[member.status.description, default: 0] += 1 }
-        snapshot.drops = status.drops
-        snapshot.certificateExpiry = status.certificateExpiresAt.map { Double($0) }  // (not `map(Double.init)`: that is init(bitPattern:))
-        snapshot.peers = peers().filter { $0.name != status.name && ["alive", "suspect"].contains($0.state) }.map { peer in
+        snapshot.drops = dropCounts()
+        snapshot.certificateExpiry = enrollment.map { Double($0.certificate.notAfter) }
+        let own = enrollment?.certificate.name
+        snapshot.peers = peers().filter { $0.name != own && ["alive", "suspect"].contains($0.state) }.map { peer in
             MetricsSnapshot.Peer(
                 name: peer.name, path: peer.path, handshakeAgeSeconds: peer.lastHandshakeSeconds, receivedBytes: peer.rxBytes,
                 transmittedBytes: peer.txBytes, roundTripSeconds: peer.rttMilliseconds.map { $0 / 1000 })

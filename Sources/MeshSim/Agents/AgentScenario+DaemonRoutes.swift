@@ -60,19 +60,13 @@ extension AgentScenario {
 
         let replies = ((world.replies[AgentWorld.Flow(from: 1, to: 2)] ?? []) + (world.replies[AgentWorld.Flow(from: 1, to: 3)] ?? [])).sorted()
         let faults = replies.filter { $0 >= withdrawn }
-        var previous = withdrawn, longest = Interval.zero
-        for reply in faults {
-            longest = max(longest, reply - previous)
-            previous = reply
-        }
-        result.longestGap = max(longest, world.now - previous)
+        result.longestGap = Self.longestGap(in: faults, from: withdrawn, until: world.now)
         result.firstReply = replies.first.map { $0 - start }
         result.replies = faults.count
         result.pings = Int((world.now - withdrawn).nanoseconds / interval.nanoseconds)
         result.gatewayAtEnd = world.carrier(of: 1, for: lan)
         result.refusals = world.daemonRouteRefusals(of: 1)
-        let running = (0..<world.cluster.identities.count).filter(world.isRunning)
-        result.declaredDead = running.flatMap { a in running.filter { $0 != a && !world.seesLive(a, $0) }.map { [a, $0] } }
+        result.declaredDead = world.runningPairsDeclaredDead()
         result.routeLog = ["ECMP winner host \(chosen), partner host \(partner)"]
     }
 }

@@ -307,8 +307,17 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         result.pings = Int((world.now - crash).nanoseconds / interval.nanoseconds)
         result.gatewayAtEnd = world.gateway(of: 1, for: prefix)
         result.endedDirect = world.route(from: 1, to: 2) == .direct
-        let running = (0..<world.cluster.identities.count).filter(world.isRunning)
-        result.declaredDead = running.flatMap { a in running.filter { $0 != a && !world.seesLive(a, $0) }.map { [a, $0] } }
+        result.declaredDead = world.runningPairsDeclaredDead()
+    }
+
+    /// The longest time without a reply in `replies` (sorted) between `from` and `end`.
+    static func longestGap(in replies: [Timestamp], from: Timestamp, until end: Timestamp) -> Interval {
+        var previous = from, longest = Interval.zero
+        for reply in replies where reply >= from && reply <= end {
+            longest = max(longest, reply - previous)
+            previous = reply
+        }
+        return max(longest, end - previous)
     }
 
     private func measure(
@@ -317,12 +326,7 @@ public enum AgentScenario: String, CaseIterable, Sendable {
         let replies = world.replies[flow] ?? []
         let after = replies.filter { $0 >= from }
         result.firstReply = after.first.map { $0 - from }
-        var previous = from, longest = Interval.zero
-        for reply in after {
-            longest = max(longest, reply - previous)
-            previous = reply
-        }
-        result.longestGap = max(longest, world.now - previous)
+        result.longestGap = Self.longestGap(in: after, from: from, until: world.now)
         result.replies = after.count
         result.pings = Int((world.now - from).nanoseconds / interval.nanoseconds)
         result.routeChanges = [
@@ -345,7 +349,6 @@ public enum AgentScenario: String, CaseIterable, Sendable {
             result.endsAgree = routes[0] == .direct && routes[1] == .direct
         }
         result.relaysHolding = world.relaysHolding(pair.0, pair.1).count
-        let running = (0..<world.cluster.identities.count).filter(world.isRunning)
-        result.declaredDead = running.flatMap { a in running.filter { $0 != a && !world.seesLive(a, $0) }.map { [a, $0] } }
+        result.declaredDead = world.runningPairsDeclaredDead()
     }
 }

@@ -332,6 +332,12 @@ public final class AgentWorld {
         agents[a]?.node.members[directory.nodeIDs[b]]?.status.isLive == true
     }
 
+    /// Pairs of running hosts `[a, b]` where `a` has `b` as dead (not live).
+    public func runningPairsDeclaredDead() -> [[Int]] {
+        let running = agents.indices.filter(isRunning)
+        return running.flatMap { a in running.filter { $0 != a && !seesLive(a, $0) }.map { [a, $0] } }
+    }
+
     /// Whether host `a` sees host `b` alive.
     public func seesAlive(_ a: Int, _ b: Int) -> Bool {
         agents[a]?.node.members[directory.nodeIDs[b]]?.status == .alive
